@@ -1,0 +1,113 @@
+"""The `cwo` command line: thin adapters that parse options and call the library.
+
+Errors are handled once, here: a :class:`~custom_wheel_offset.errors.CwoError`
+becomes its message on stderr and its class's exit code; anything else is an
+internal error (exit 1). Tracebacks are shown only with ``--debug``. Nothing
+heavy is imported until a command runs, so ``cwo --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from custom_wheel_offset import __version__
+from custom_wheel_offset.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, CwoError
+
+__all__ = ["cli", "main"]
+
+
+class CwoGroup(click.Group):
+    """A group that turns library errors into messages and exit codes."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CwoError as exc:
+            debug = bool(ctx.obj and ctx.obj.get("debug"))
+            if debug:
+                traceback.print_exc()
+            click.echo(f"cwo: error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=CwoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="cwo")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="TOML config file (default: $CWO_CONFIG, else config/cwo.toml if present).",
+)
+@click.option("--debug", is_flag=True, help="Verbose logs and tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, config_file: str | None, debug: bool) -> None:
+    """cwo: build a complete, fresh database of wheel fitment data.
+
+    Crawls the Custom Wheel Offset site (or its built-in sandbox): every
+    vehicle's specifications and, for every suspension x trimming x rubbing
+    preference, the wheel diameter, width and offset ranges that fit.
+
+    Example:
+
+        cwo scrape --sandbox --workers 10
+
+        cwo export --what fitments --format csv --out fitments.csv
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["config_file"] = config_file
+    ctx.obj["debug"] = debug
+
+
+def _register() -> None:
+    from custom_wheel_offset.cli.data_cmds import export_cmd, report_cmd, status_cmd
+    from custom_wheel_offset.cli.db_cmd import db_group
+    from custom_wheel_offset.cli.sandbox_cmd import sandbox
+    from custom_wheel_offset.cli.scrape_cmd import scrape
+
+    for command in (scrape, export_cmd, report_cmd, status_cmd, db_group, sandbox):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The console entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = cli.main(args=args, prog_name="cwo", standalone_mode=False)
+    except click.exceptions.Abort:
+        code = EXIT_SIGINT
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code = EXIT_SIGINT
+    except Exception:  # noqa: BLE001 - the one place that turns a bug into an exit code
+        if "--debug" in args:
+            traceback.print_exc()
+        else:
+            click.echo(
+                f"cwo: internal error: {sys.exc_info()[1]!r} "
+                "(run again with --debug for the traceback)",
+                err=True,
+            )
+        code = EXIT_INTERNAL
+    code = code if isinstance(code, int) else 0
+    if code in (EXIT_SIGINT, EXIT_SIGTERM):
+        # Worker threads may still be waiting on a held request; the database is
+        # consistent already, so leave without joining them.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

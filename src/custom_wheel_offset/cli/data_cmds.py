@@ -1,0 +1,133 @@
+"""`cwo export`, `cwo report`, `cwo status`: read what crawls stored."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from custom_wheel_offset.cli.options import db_option, settings_from
+
+__all__ = ["export_cmd", "report_cmd", "status_cmd"]
+
+
+def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+    settings = settings_from(ctx, db=db)
+    manager = OptimizedDatabaseManager.from_settings(settings)
+    manager.ensure_schema()
+    return manager
+
+
+@click.command("export")
+@click.option(
+    "--what", type=click.Choice(["vehicles", "fitments"]), required=True, help="Which records."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
+@db_option
+@click.pass_context
+def export_cmd(ctx: click.Context, what: str, fmt: str, out: str, db: str | None) -> None:
+    """Export vehicles or fitments in the documented, stable format.
+
+    Records are sorted by identity (strings by code point), so two exports of
+    the same data are byte-identical. CSV flattens front/rear into prefixed
+    columns. See README.md for the schema.
+
+    Example:
+
+        cwo export --what vehicles --format jsonl --out vehicles.jsonl
+
+        cwo export --what fitments --format csv --db sqlite:///data/sandbox.db
+    """
+    from custom_wheel_offset.exporting.export import export
+
+    manager = _database(ctx, db)
+    try:
+        if out == "-":
+            count = export(manager, what=what, fmt=fmt, out=sys.stdout)
+        else:
+            # newline="" lets the csv module write its own line endings untranslated.
+            with open(out, "w", encoding="utf-8", newline="") as fh:
+                count = export(manager, what=what, fmt=fmt, out=fh)
+    finally:
+        manager.dispose()
+    click.echo(f"cwo: exported {count} {what}", err=True)
+
+
+@click.command("report")
+@click.option("--run", "run_id", type=int, default=None, help="Run id (default: the latest run).")
+@click.option(
+    "--out",
+    default="-",
+    metavar="FILE",
+    help="Write the metrics JSON here (default: standard output).",
+)
+@db_option
+@click.pass_context
+def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None) -> None:
+    """Write a run's metrics JSON and print a summary.
+
+    The JSON holds the run's configuration (secrets masked), timing statistics
+    per operation, per-thread throughput, request/retry/record counters,
+    writer batches, cache and pool statistics, and memory samples with a trend
+    verdict (docs/metrics.md).
+
+    Example:
+
+        cwo report --out run.json
+
+        cwo report --run 3 --db sqlite:///data/sandbox.db
+    """
+    from custom_wheel_offset.metrics.report import summary_lines
+    from custom_wheel_offset.storage.runs import load_run_report
+
+    manager = _database(ctx, db)
+    try:
+        report = load_run_report(manager, run_id)
+    finally:
+        manager.dispose()
+    text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    for line in summary_lines(report):
+        click.echo(line, err=out == "-")
+
+
+@click.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@db_option
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool, db: str | None) -> None:
+    """Show per stage what is done, pending and failed, why, and the last runs.
+
+    Example:
+
+        cwo status
+
+        cwo status --json --db sqlite:///data/sandbox.db
+    """
+    from custom_wheel_offset.status import crawl_status, status_lines
+
+    manager = _database(ctx, db)
+    try:
+        status = crawl_status(manager)
+    finally:
+        manager.dispose()
+    if as_json:
+        click.echo(json.dumps(status, indent=2, ensure_ascii=False, default=str))
+    else:
+        for line in status_lines(status):
+            click.echo(line)

@@ -1,0 +1,216 @@
+"""`cwo scrape`: run (or resume) a crawl into the database."""
+
+from __future__ import annotations
+
+import click
+
+from custom_wheel_offset.cli.options import db_option, parse_duration, settings_from
+
+__all__ = ["scrape"]
+
+
+@click.command()
+@click.option(
+    "--workers", type=int, default=None, help="Worker threads (default 10). Env: CWO_WORKERS."
+)
+@click.option(
+    "--skip-existing/--no-skip-existing",
+    default=None,
+    help="Re-walk the listings to find new vehicles, but fetch no vehicle or fitment page "
+    "already stored. Without it a new crawl fetches everything again and updates it.",
+)
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    default=None,
+    help="Retry failed items without starting a new crawl.",
+)
+@click.option("--api-base", default=None, metavar="URL", help="Fitment API base URL.")
+@click.option("--store-base", default=None, metavar="URL", help="Store base URL.")
+@db_option
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    default=None,
+    help="Start the built-in sandbox on a free loopback port and crawl it "
+    "(database data/sandbox.db unless --db is given; no rate limit unless --rate is given).",
+)
+@click.option(
+    "--sandbox-size",
+    type=click.Choice(["tiny", "small", "medium", "large"]),
+    default=None,
+    help="Catalogue size of --sandbox (default tiny).",
+)
+@click.option(
+    "--sandbox-seed", type=int, default=None, help="Catalogue seed of --sandbox (default 1)."
+)
+@click.option(
+    "--years", default=None, metavar="RANGE", help="Only these years, e.g. 2015-2026 or 2024."
+)
+@click.option("--makes", default=None, metavar="LIST", help="Only these makes, comma-separated.")
+@click.option("--models", default=None, metavar="LIST", help="Only these models, comma-separated.")
+@click.option(
+    "--stages",
+    default=None,
+    metavar="LIST",
+    help="Which stages to work on: tree,vehicles,preferences,fitments (default all).",
+)
+@click.option(
+    "--limit", type=int, default=None, help="Stop after claiming N work items (a sample run)."
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=None,
+    help="Requests per second per host, never exceeded in any second (default 2; 0 = unlimited; "
+    "the sandbox defaults to 0).",
+)
+@click.option(
+    "--host-concurrency",
+    type=int,
+    default=None,
+    help="In-flight requests per host (default: --workers).",
+)
+@click.option(
+    "--max-attempts",
+    type=int,
+    default=None,
+    help="Attempts per request before the item is retried later (default 6).",
+)
+@click.option(
+    "--item-attempts",
+    type=int,
+    default=None,
+    help="Times an item is retried in a run before it is marked failed (default 3).",
+)
+@click.option(
+    "--backoff-base", type=float, default=None, help="First retry delay in seconds (default 0.5)."
+)
+@click.option(
+    "--backoff-max", type=float, default=None, help="Longest retry delay in seconds (default 60)."
+)
+@click.option(
+    "--connect-timeout", type=float, default=None, help="Seconds to connect (default 10)."
+)
+@click.option(
+    "--read-timeout", type=float, default=None, help="Seconds to wait for data (default 30)."
+)
+@click.option(
+    "--max-body-bytes",
+    type=int,
+    default=None,
+    help="Abort a response larger than this many bytes (default 10485760).",
+)
+@click.option(
+    "--batch-size", type=int, default=None, help="Outcomes per write transaction (default 500)."
+)
+@click.option(
+    "--flush-interval",
+    type=float,
+    default=None,
+    help="Longest wait before a partial batch is written, seconds (default 0.5).",
+)
+@click.option("--user-agent", default=None, help="User-Agent header (default identifies cwo).")
+@click.option(
+    "--ignore-robots",
+    "ignore_robots",
+    is_flag=True,
+    default=None,
+    help="Do not honour the store's robots.txt. Your responsibility: see docs/politeness.md.",
+)
+@click.option(
+    "--cookies",
+    default=None,
+    metavar="FILE",
+    help="Cookies from your own browser (Netscape cookies.txt or JSON).",
+)
+@click.option(
+    "--proxy", default=None, metavar="URL", help="HTTP(S) proxy URL (credentials are never logged)."
+)
+@click.option(
+    "--max-blocked",
+    default=None,
+    metavar="DURATION",
+    help="Stop (exit 5) when the store's bot challenge lasts longer than this (default 15m).",
+)
+@click.option(
+    "--wait",
+    is_flag=True,
+    default=None,
+    help="Wait for a running crawl of this database instead of exiting 4.",
+)
+@click.option(
+    "--worker-name",
+    default=None,
+    help="PostgreSQL: this process's name; one run per name at a time (default: host name).",
+)
+@click.option(
+    "--lease-seconds",
+    type=float,
+    default=None,
+    help="How long a claimed item stays ours without renewal (default 300).",
+)
+@click.option(
+    "--fast",
+    is_flag=True,
+    default=None,
+    help="Bigger write batches and synchronous=NORMAL: faster; a power loss may lose "
+    "the last second of work.",
+)
+@click.option(
+    "--progress",
+    type=click.Choice(["auto", "rich", "plain", "off"]),
+    default=None,
+    help="Progress display (default auto: rich on a terminal, log lines otherwise).",
+)
+@click.option(
+    "--quiet", "-q", is_flag=True, default=None, help="Only warnings, errors and the final summary."
+)
+@click.option("--log-file", default=None, metavar="FILE", help="Also write log lines to FILE.")
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default=None, help="Log line format."
+)
+@click.pass_context
+def scrape(
+    ctx: click.Context, ignore_robots: bool | None, max_blocked: str | None, **options: object
+) -> None:
+    """Crawl the site (or resume the unfinished crawl) into the database.
+
+    Stages: the vehicle tree (years, makes, models, trims, drives), each
+    vehicle's specifications, each vehicle type's preference options, and one
+    fitment page per vehicle and preference set. Interrupted runs resume where
+    they stopped; a finished crawl is followed by a new one.
+
+    Exit codes: 0 complete, 3 finished with failed items, 2 usage or
+    configuration error, 4 another run holds the database, 5 blocked by the
+    bot challenge, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
+
+    Example:
+
+        cwo scrape --sandbox --workers 10
+
+        cwo scrape --workers 10 --skip-existing --years 2020-2026 --makes Toyota,Ford
+    """
+    from custom_wheel_offset.crawl import workflow_v3
+    from custom_wheel_offset.logsetup import configure_logging
+
+    settings = settings_from(
+        ctx,
+        obey_robots=None if ignore_robots is None else not ignore_robots,
+        max_blocked=parse_duration(max_blocked),
+        **options,
+    )
+    configure_logging(
+        quiet=settings.quiet,
+        debug=settings.debug,
+        log_file=settings.log_file,
+        log_format=settings.log_format,
+    )
+    result = workflow_v3.run(settings)
+    from custom_wheel_offset.metrics.report import summary_lines
+
+    line = "; ".join(summary_lines(result.report)[:3])
+    click.echo(f"cwo: {line}", err=True)
+    if result.message:
+        click.echo(f"cwo: {result.message}", err=True)
+    ctx.exit(result.exit_code)

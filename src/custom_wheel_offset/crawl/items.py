@@ -1,0 +1,319 @@
+"""What each kind of work item means: its URL, its parser, its results and children.
+
+One :class:`ItemHandler` turns a claimed :class:`WorkItem` into an
+:class:`Outcome` for the writer. It runs on a worker thread and does its I/O
+only through the network manager. The kinds, from the root down:
+
+========== ============================================ ==============================
+kind       request                                      yields
+========== ============================================ ==============================
+years      ``{api}/``                                   makes items
+makes      ``{api}/{year}``                             models items
+models     ``{api}/{year}/{make}``                      model_info items
+model_info ``{api}/{year}/{make}/{model}``              drives items (one per trim)
+drives     ``{api}/offsetguide/.../trim/{trim}/drives`` vehicle items
+vehicle    ``{api}/{year}/{make}/{model}/{trim}/{drive}`` the vehicle; its type's
+                                                        options item
+options    select + 3 option lists on the store         the type's preference sets
+fitment    ``{store}/store/wheels?...``                 the fitment record
+========== ============================================ ==============================
+
+Fitment items are not children of one response: the writer fans them out when
+a vehicle or its type's preference sets arrive (``storage.writer``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from custom_wheel_offset.errors import (
+    ChallengeError,
+    FetchError,
+    ParseError,
+    PermanentFetchError,
+    RunInterrupted,
+    TransientFetchError,
+    TruncatedBodyError,
+)
+from custom_wheel_offset.protocol import api, store, urls
+from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
+from custom_wheel_offset.storage.frontier import ItemFilter, NewItem, WorkItem
+from custom_wheel_offset.storage.writer import (
+    FitmentResult,
+    OptionsResult,
+    Outcome,
+    VehicleResult,
+)
+
+if TYPE_CHECKING:
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.net.network import OptimizedNetworkManager
+    from custom_wheel_offset.settings import Settings
+
+__all__ = ["ItemHandler", "root_item"]
+
+log = logging.getLogger(__name__)
+
+
+def _key(kind: str, *parts: object) -> str:
+    # Percent-encoding every part keeps keys unique whatever the names hold.
+    return "/".join([kind, *(quote(str(p), safe="") for p in parts)])
+
+
+def root_item() -> NewItem:
+    return NewItem(key="years", kind="years", params={})
+
+
+def vehicle_item(vehicle: VehicleId, model_types: list[str]) -> NewItem:
+    v = vehicle
+    return NewItem(
+        key=_key("vehicle", v.year, v.make, v.model, v.trim, v.drive),
+        kind="vehicle",
+        params={
+            "year": v.year,
+            "make": v.make,
+            "model": v.model,
+            "trim": v.trim,
+            "drive": v.drive,
+            "model_types": model_types,
+        },
+        year=v.year,
+        make=v.make,
+        model=v.model,
+    )
+
+
+class ItemHandler:
+    """Fetch, parse and judge one work item (thread-safe; holds no per-item state)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        network: OptimizedNetworkManager,
+        counters: Counters,
+        item_filter: ItemFilter,
+    ) -> None:
+        self.settings = settings
+        self.network = network
+        self.counters = counters
+        self.filter = item_filter
+        self.api = settings.api_base.rstrip("/")
+        self.store = settings.store_base.rstrip("/")
+        self._handlers = {
+            "years": self._years,
+            "makes": self._makes,
+            "models": self._models,
+            "model_info": self._model_info,
+            "drives": self._drives,
+            "vehicle": self._vehicle,
+            "options": self._options,
+            "fitment": self._fitment,
+        }
+
+    def handle(self, item: WorkItem) -> Outcome:
+        """The outcome of one item; item-level errors become retry/failed/release outcomes."""
+        try:
+            return self._handlers[item.kind](item)
+        except ChallengeError as exc:
+            paused_until = self.network.paused_until(urls.host_of(self.store))
+            self.counters.incr(f"items/challenged/{item.kind}")
+            return Outcome(
+                item.id,
+                item.kind,
+                "release",
+                error=f"bot challenge: {exc.message}",
+                not_before=paused_until or time.time() + 5.0,
+            )
+        except RunInterrupted:
+            # The run is stopping and woke this request from a backoff: give it back untouched.
+            return Outcome(item.id, item.kind, "release", error="run stopped")
+        except (TransientFetchError, TruncatedBodyError) as exc:
+            # The network layer already retried these; the item comes back later.
+            return self._retry_or_fail(item, f"{type(exc).__name__}: {exc.message}")
+        except (PermanentFetchError, ParseError, FetchError) as exc:
+            reason = f"{type(exc).__name__}: {exc.message}"
+            log.warning("%s failed: %s", item.key, reason)
+            return Outcome(item.id, item.kind, "failed", error=reason)
+
+    def _retry_or_fail(self, item: WorkItem, reason: str) -> Outcome:
+        attempts = item.attempts + 1
+        if attempts >= self.settings.item_attempts:
+            log.warning("%s failed after %d item attempts: %s", item.key, attempts, reason)
+            return Outcome(item.id, item.kind, "failed", error=reason)
+        # Later, not now: rescheduling at once is what turns a bad minute into a retry storm.
+        delay = min(600.0, 15.0 * 2**item.attempts) * random.uniform(0.5, 1.0)
+        return Outcome(item.id, item.kind, "retry", error=reason, not_before=time.time() + delay)
+
+    # -- the vehicle tree -------------------------------------------------------------------
+
+    def _years(self, item: WorkItem) -> Outcome:
+        years = self.network.get(urls.years_url(self.api), kind="years", parse=api.parse_years)
+        children = [
+            NewItem(_key("makes", y), "makes", {"year": y}, year=y)
+            for y in years
+            if self.filter.admits(y, None, None)
+        ]
+        return Outcome(item.id, item.kind, "done", children=children)
+
+    def _makes(self, item: WorkItem) -> Outcome:
+        year = item.params["year"]
+        makes = self.network.get(
+            urls.makes_url(self.api, year), kind="makes", parse=_names("makes")
+        )
+        children = [
+            NewItem(_key("models", year, m), "models", {"year": year, "make": m}, year=year, make=m)
+            for m in makes
+            if self.filter.admits(year, m, None)
+        ]
+        return Outcome(item.id, item.kind, "done", children=children)
+
+    def _models(self, item: WorkItem) -> Outcome:
+        year, make = item.params["year"], item.params["make"]
+        models = self.network.get(
+            urls.models_url(self.api, year, make), kind="models", parse=_names("models")
+        )
+        children = [
+            NewItem(
+                _key("model_info", year, make, m),
+                "model_info",
+                {"year": year, "make": make, "model": m},
+                year=year,
+                make=make,
+                model=m,
+            )
+            for m in models
+            if self.filter.admits(year, make, m)
+        ]
+        return Outcome(item.id, item.kind, "done", children=children)
+
+    def _model_info(self, item: WorkItem) -> Outcome:
+        p = item.params
+        info = self.network.get(
+            urls.model_info_url(self.api, p["year"], p["make"], p["model"]),
+            kind="model_info",
+            parse=api.parse_model_info,
+        )
+        if not info.trims:
+            self.counters.incr("tree/models_without_trims")
+        children = [
+            NewItem(
+                _key("drives", p["year"], p["make"], p["model"], trim),
+                "drives",
+                {**p, "trim": trim, "model_types": list(info.vehicle_types)},
+                year=p["year"],
+                make=p["make"],
+                model=p["model"],
+            )
+            for trim in info.trims
+        ]
+        return Outcome(item.id, item.kind, "done", children=children)
+
+    def _drives(self, item: WorkItem) -> Outcome:
+        p = item.params
+        drives = self.network.get(
+            urls.drives_url(self.api, p["year"], p["make"], p["model"], p["trim"]),
+            kind="drives",
+            parse=_names("drives"),
+        )
+        children = [
+            vehicle_item(
+                VehicleId(p["year"], p["make"], p["model"], p["trim"], d), p.get("model_types", [])
+            )
+            for d in drives
+        ]
+        return Outcome(item.id, item.kind, "done", children=children)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _vehicle(self, item: WorkItem) -> Outcome:
+        p = item.params
+        vehicle = VehicleId(p["year"], p["make"], p["model"], p["trim"], p["drive"])
+        spec = self.network.get(
+            urls.vehicle_url(self.api, vehicle), kind="vehicle", parse=api.parse_vehicle
+        )
+        model_types = p.get("model_types") or []
+        if spec.vehicle_type is None and len(model_types) == 1:
+            # The model says what the vehicle is when the vehicle itself does not.
+            spec = dataclasses.replace(spec, vehicle_type=model_types[0])
+        children: list[NewItem] = []
+        if spec.vehicle_type is None:
+            self.counters.incr("records/vehicle_without_type")
+            log.warning("%s has no vehicle type: no preference sets, no fitments", item.key)
+        else:
+            children.append(
+                NewItem(
+                    _key("options", spec.vehicle_type),
+                    "options",
+                    {
+                        "vehicle_type": spec.vehicle_type,
+                        "vehicle": [
+                            vehicle.year,
+                            vehicle.make,
+                            vehicle.model,
+                            vehicle.trim,
+                            vehicle.drive,
+                        ],
+                        "chassis_id": spec.chassis_id,
+                    },
+                )
+            )
+        return Outcome(
+            item.id, item.kind, "done", result=VehicleResult(vehicle, spec), children=children
+        )
+
+    def _options(self, item: WorkItem) -> Outcome:
+        p = item.params
+        vtype = p["vehicle_type"]
+        vehicle = VehicleId(*p["vehicle"])
+        # The store answers options for the vehicle this session selected last,
+        # so select and the three questions go through this thread's own session.
+        self.network.get(
+            urls.select_vehicle_url(self.store, vehicle, vtype, p.get("chassis_id")), kind="select"
+        )
+        lists = {
+            which: self.network.get(
+                urls.options_url(self.store, vtype, which),
+                kind=which,
+                parse=_options_parser(which),
+            )
+            for which in ("suspension", "trimming", "rubbing")
+        }
+        options = PreferenceOptions(lists["suspension"], lists["trimming"], lists["rubbing"])
+        return Outcome(item.id, item.kind, "done", result=OptionsResult(vtype, options))
+
+    def _fitment(self, item: WorkItem) -> Outcome:
+        x = item.extra
+        if not x:
+            raise PermanentFetchError(
+                f"fitment item {item.key} names a vehicle or preference set that no longer exists"
+            )
+        vehicle: VehicleId = x["vehicle"]
+        prefs: PreferenceSet = x["prefs"]
+        url = urls.fitment_url(self.store, vehicle, x["vehicle_type"], x["chassis_id"], prefs)
+        page = self.network.get(url, kind="fitment", parse=store.parse_fitment_page)
+        assert item.vehicle_id is not None and item.prefset_id is not None
+        return Outcome(
+            item.id,
+            item.kind,
+            "done",
+            result=FitmentResult(item.vehicle_id, item.prefset_id, page),
+        )
+
+
+def _names(what: str) -> Any:
+    def parse(body: bytes) -> list[str]:
+        return api.parse_names(body, what)
+
+    return parse
+
+
+def _options_parser(which: str) -> Any:
+    def parse(body: bytes) -> tuple[str, ...]:
+        return store.parse_options(body, which)
+
+    return parse

@@ -1,0 +1,228 @@
+"""`MultithreadedProcessor`: claim pending items in batches, fan them out to threads.
+
+The dispatcher (the calling thread) keeps up to twice ``--workers`` items in
+flight: it claims a batch from the frontier when the pool runs low, submits
+each item to a ``ThreadPoolExecutor``, and hands nothing to the database itself:
+workers pass their outcomes straight to the single writer. The dispatcher also
+renews leases, reaps leases of dead processes, holds store work back while the
+store challenges us, and decides when the crawl is over (nothing claimable,
+nothing in flight, nothing left in the writer's queue).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from custom_wheel_offset.errors import BlockedError
+from custom_wheel_offset.protocol.urls import host_of
+from custom_wheel_offset.storage.frontier import STORE_KINDS
+
+if TYPE_CHECKING:
+    from custom_wheel_offset.crawl.items import ItemHandler
+    from custom_wheel_offset.crawl.resolver import FitmentResolver
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.net.network import OptimizedNetworkManager
+    from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, WorkItem
+    from custom_wheel_offset.storage.writer import BatchWriter
+
+__all__ = ["MultithreadedProcessor", "ProcessorSummary"]
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 0.5
+REAP_EVERY_SECONDS = 10.0
+HEARTBEAT_EVERY_SECONDS = 5.0
+MIN_IN_FLIGHT = 32
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessorSummary:
+    claimed: int
+    completed: int
+    stopped: bool
+    limit_reached: bool
+
+
+class MultithreadedProcessor:
+    def __init__(
+        self,
+        *,
+        workers: int,
+        kinds: tuple[str, ...],
+        item_filter: ItemFilter,
+        frontier: Frontier,
+        writer: BatchWriter,
+        handler: ItemHandler,
+        resolver: FitmentResolver,
+        network: OptimizedNetworkManager,
+        counters: Counters,
+        store_base: str,
+        max_blocked: float,
+        limit: int | None = None,
+        stop: threading.Event | None = None,
+        grace_seconds: float = 5.0,
+        observe: Callable[[str, float, bool], None] | None = None,
+        heartbeat: Callable[[int, float], None] | None = None,
+    ) -> None:
+        self.workers = workers
+        self.kinds = kinds
+        self.filter = item_filter
+        self.frontier = frontier
+        self.writer = writer
+        self.handler = handler
+        self.resolver = resolver
+        self.network = network
+        self.counters = counters
+        self.store_host = host_of(store_base)
+        self.max_blocked = max_blocked
+        self.limit = limit
+        self.stop = stop or threading.Event()
+        self.grace_seconds = grace_seconds
+        self._observe = observe
+        self._heartbeat = heartbeat
+        self._inflight: dict[Future[str], WorkItem] = {}
+        self._claimed = 0
+        self._completed = 0
+        self._swept = False
+        self._last_renew = self._last_reap = self._last_beat = time.monotonic()
+        self._beat_completed = 0
+
+    # -- one item on a worker thread ------------------------------------------------------------
+
+    def _work(self, item: WorkItem) -> str:
+        started = time.perf_counter()
+        outcome = self.handler.handle(item)
+        if self._observe is not None:
+            self._observe(
+                f"item/{item.kind}", time.perf_counter() - started, outcome.status == "done"
+            )
+        self.writer.submit(outcome)
+        return outcome.status
+
+    # -- the dispatcher ---------------------------------------------------------------------------
+
+    def run(self) -> ProcessorSummary:
+        # Enough claimed to keep every worker busy between two claims; a claim
+        # is a transaction, so fewer and larger ones leave more time to work.
+        # Not too many either: claimed items wait in the pool's queue, where a
+        # deeper kind discovered meanwhile (store work, say) cannot overtake them.
+        target = max(self.workers * 2, min(MIN_IN_FLIGHT, self.workers * 4))
+        executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cwo-worker")
+        limit_reached = False
+        try:
+            while not self.stop.is_set():
+                self.writer.raise_if_failed()
+                self._check_blocked()
+                self._housekeeping()
+                room = target - len(self._inflight)
+                if self.limit is not None:
+                    room = min(room, self.limit - self._claimed)
+                    limit_reached = room <= 0 and self._claimed >= self.limit
+                batch: list[WorkItem] = []
+                # Claim in batches: when half the pool's queue has drained, not per item.
+                if room > 0 and (len(self._inflight) <= target // 2 or not self._inflight):
+                    batch = self.frontier.claim(self._claimable_kinds(), room, self.filter)
+                    if batch:
+                        self.resolver.resolve(batch)
+                        self._claimed += len(batch)
+                        self.counters.incr("items/claimed", len(batch))
+                        for item in batch:
+                            self._inflight[executor.submit(self._work, item)] = item
+                if not batch and not self._inflight:
+                    if limit_reached:
+                        break
+                    if self._idle_and_finished():
+                        break
+                    continue
+                if self._inflight:
+                    done, _ = wait(list(self._inflight), timeout=0.05, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        self._inflight.pop(future)
+                        future.result()  # a bug in a handler stops the run, loudly
+                        self._completed += 1
+        except BaseException:
+            self._shutdown(executor, wake=True)
+            raise
+        self._shutdown(executor, wake=self.stop.is_set())
+        return ProcessorSummary(self._claimed, self._completed, self.stop.is_set(), limit_reached)
+
+    def _housekeeping(self) -> None:
+        """Leases renewed, dead leases reaped, heartbeat sent: also while idle, when
+        a process waits out the leases of one that died."""
+        now = time.monotonic()
+        if now - self._last_renew > self.frontier.lease_seconds / 3:
+            self.frontier.renew([i.id for i in self._inflight.values()])
+            self._last_renew = now
+        if now - self._last_reap > REAP_EVERY_SECONDS:
+            self.frontier.reap_expired()
+            self._last_reap = now
+        if self._heartbeat is not None and now - self._last_beat > HEARTBEAT_EVERY_SECONDS:
+            # The current rate: items completed since the last heartbeat.
+            rate = (self._completed - self._beat_completed) / (now - self._last_beat)
+            self._heartbeat(self._completed, rate)
+            self._last_beat, self._beat_completed = now, self._completed
+
+    def _idle_and_finished(self) -> bool:
+        """Nothing claimable and nothing in flight: finished, or wait for delayed work."""
+        self.writer.drain()  # children may still sit in the writer's queue
+        ready, waiting, next_at = self.frontier.open_counts(self.kinds, self.filter)
+        if ready:
+            if self._claimable_kinds() != self.kinds:
+                # Only store work is left and the store is paused after a challenge.
+                self.stop.wait(IDLE_POLL_SECONDS)
+            return False
+        if waiting:
+            delay = IDLE_POLL_SECONDS
+            if next_at is not None:
+                delay = max(0.05, min(delay, next_at - time.time()))
+            self.stop.wait(delay)
+            return False
+        if "fitment" in self.kinds and not self._swept:
+            # Several processes may each miss a vehicle x preference pair when a
+            # vehicle and its type's options commit at the same moment; one
+            # set-based sweep at the end adds whatever is missing.
+            self._swept = True
+            if self.frontier.sweep_fitments():
+                return False
+        return True
+
+    def _claimable_kinds(self) -> tuple[str, ...]:
+        if self.network.is_paused(self.store_host):
+            return tuple(k for k in self.kinds if k not in STORE_KINDS)
+        return self.kinds
+
+    def _check_blocked(self) -> None:
+        blocked_for = self.network.blocked_for(self.store_host)
+        if blocked_for > self.max_blocked:
+            raise BlockedError(
+                f"the store has answered only its Human Verification page for "
+                f"{blocked_for / 60:.1f} minutes (limit --max-blocked {self.max_blocked:.0f} s)",
+                hint="the site's bot protection is challenging this machine; wait, lower --rate "
+                "or --workers, or pass your own browser's cookies with --cookies FILE, then run "
+                "the same command again: it resumes where it stopped",
+            )
+
+    def _shutdown(self, executor: ThreadPoolExecutor, *, wake: bool) -> None:
+        """Stop claiming; let in-flight requests finish within the grace period."""
+        executor.shutdown(wait=False, cancel_futures=True)
+        if wake:
+            # Wake workers sleeping out a backoff or a Retry-After: they give their items back.
+            self.network.stop()
+        if self._inflight:
+            deadline = time.monotonic() + self.grace_seconds
+            pending = [f for f in self._inflight if not f.cancelled()]
+            while pending and time.monotonic() < deadline:
+                _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
+                pending = list(not_done)
+            if pending:
+                log.info("%d request(s) still in flight after the grace period", len(pending))
+        self._inflight.clear()
+
+    def stats(self) -> dict[str, int]:
+        return {"claimed": self._claimed, "completed": self._completed, "workers": self.workers}

@@ -1,0 +1,284 @@
+"""`workflow_v3.run(settings)`: the one function that assembles and runs a scrape.
+
+Nothing else constructs the engine, the network manager, the frontier, the
+processor, the writer, the metrics or the progress display. In order:
+
+1. (``--sandbox``) start the built-in sandbox and point both bases at it;
+2. open the database, take the run lock, bring the schema up to date;
+3. resume the unfinished crawl or start a new one; record the run;
+4. run the processor until the crawl is done, the limit is reached, a signal
+   arrives or the store stays blocked past ``--max-blocked``;
+5. flush the writer, give back unfinished leases, close the crawl if nothing
+   is open, and store the run's metrics JSON.
+
+The outcome becomes the exit code (see ``errors``). SIGINT/SIGTERM set a stop
+flag (handled here only when called on the main thread); a second SIGINT
+exits at once, which is safe because every batch is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from custom_wheel_offset.errors import (
+    EXIT_BLOCKED,
+    EXIT_FAILED_ITEMS,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    BlockedError,
+)
+from custom_wheel_offset.settings import STAGES, Settings, replace
+
+__all__ = ["RunResult", "run"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_id: int
+    crawl_id: int
+    outcome: str  # complete | failed_items | partial | interrupted | blocked
+    exit_code: int
+    report: dict[str, Any]
+    failed_items: int
+    message: str | None = None  # what the user needs to know when the run did not complete
+
+
+@contextmanager
+def _sandbox_if_asked(settings: Settings) -> Iterator[Settings]:
+    if not settings.sandbox:
+        yield settings
+        return
+    from custom_wheel_offset.sandbox import SandboxConfig, start_sandbox
+
+    with start_sandbox(SandboxConfig(size=settings.sandbox_size, seed=settings.sandbox_seed)) as sb:
+        log.info("sandbox serving at %s (size %s)", sb.store_base, settings.sandbox_size)
+        yield replace(settings, api_base=sb.api_base, store_base=sb.store_base)
+
+
+class _Signals:
+    """First SIGINT/SIGTERM: stop claiming and finish cleanly. Second SIGINT: leave now."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> _Signals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            # Every batch is one transaction: leaving mid-way loses only what
+            # was in flight, which the next run redoes.
+            os._exit(EXIT_SIGINT)
+        self.received = signum
+        log.warning(
+            "%s received: finishing in-flight work, then stopping", signal.Signals(signum).name
+        )
+        self.stop.set()
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _kinds_for(stages: tuple[str, ...]) -> tuple[str, ...]:
+    from custom_wheel_offset.storage.frontier import STAGE_KINDS
+
+    return tuple(k for stage in STAGES if stage in stages for k in STAGE_KINDS[stage])
+
+
+def run(settings: Settings, *, stop: threading.Event | None = None) -> RunResult:
+    """Run one scrape to its end and return its outcome (the CLI maps it to an exit code)."""
+    with _sandbox_if_asked(settings) as effective:
+        return _run(effective, stop or threading.Event())
+
+
+def _run(settings: Settings, stop: threading.Event) -> RunResult:
+    from custom_wheel_offset.crawl.items import ItemHandler, root_item
+    from custom_wheel_offset.crawl.processor import MultithreadedProcessor
+    from custom_wheel_offset.crawl.resolver import FitmentResolver
+    from custom_wheel_offset.logsetup import logs_through
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.metrics.monitor import PerformanceMonitor
+    from custom_wheel_offset.metrics.report import build_report
+    from custom_wheel_offset.metrics.tracker import activate, deactivate
+    from custom_wheel_offset.net.network import OptimizedNetworkManager
+    from custom_wheel_offset.progress import make_progress
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, start_run_row
+    from custom_wheel_offset.storage.lock import acquire_run_lock
+    from custom_wheel_offset.storage.runs import finish_run_row, progress_snapshot_source
+    from custom_wheel_offset.storage.workers import heartbeat, register_worker, stop_worker
+    from custom_wheel_offset.storage.writer import BatchWriter
+
+    db = OptimizedDatabaseManager.from_settings(settings)
+    lock = acquire_run_lock(db, wait=settings.wait, worker_name=settings.worker_name)
+    counters = Counters()
+    monitor = PerformanceMonitor(counters=counters)
+    activate(monitor)
+    network = None
+    writer = None
+    registered: str | None = None
+    started = time.time()
+    try:
+        db.ensure_schema()
+        host, pid = socket.gethostname(), os.getpid()
+        owner = f"{host}:{pid}:{uuid.uuid4().hex[:8]}"
+        frontier = Frontier(db, owner, settings.lease_seconds)
+        crawl = frontier.begin_run(
+            skip_existing=settings.skip_existing,
+            retry_failed=settings.retry_failed,
+            root=root_item(),
+        )
+        counters.incr("records/skipped/vehicle", crawl.skipped_vehicles)
+        counters.incr("records/skipped/fitment", crawl.skipped_fitments)
+        with db.begin() as conn:
+            run_id = start_run_row(
+                conn,
+                crawl_id=crawl.crawl_id,
+                host=host,
+                pid=pid,
+                settings_json=json.dumps(settings.public_dict(), ensure_ascii=False),
+            )
+        register_worker(db, owner=owner, host=host, pid=pid, run_id=run_id)
+        registered = owner
+        started = time.time()
+        monitor.start_memory_sampler()
+
+        network = OptimizedNetworkManager(settings, counters, observe=monitor.record)
+        writer = BatchWriter(
+            db,
+            owner=owner,
+            crawl_id=crawl.crawl_id,
+            counters=counters,
+            batch_size=settings.batch_size * (4 if settings.fast else 1),
+            flush_interval=settings.flush_interval * (4 if settings.fast else 1),
+            observe=monitor.record,
+        )
+        writer.start()
+        item_filter = ItemFilter(settings.years, settings.makes, settings.models)
+        resolver = FitmentResolver(db, ttl=settings.cache_ttl)
+        kinds = _kinds_for(settings.stages)
+        processor = MultithreadedProcessor(
+            workers=settings.workers if settings.multithreading else 1,
+            kinds=kinds,
+            item_filter=item_filter,
+            frontier=frontier,
+            writer=writer,
+            handler=ItemHandler(settings, network, counters, item_filter),
+            resolver=resolver,
+            network=network,
+            counters=counters,
+            store_base=settings.store_base,
+            max_blocked=settings.max_blocked,
+            limit=settings.limit,
+            stop=stop,
+            observe=monitor.record,
+            heartbeat=lambda done, rate: heartbeat(db, owner=owner, items_done=done, rate=rate),
+        )
+        progress = make_progress(
+            "off" if settings.quiet else settings.progress,
+            progress_snapshot_source(frontier, counters, kinds),
+        )
+        monitor.add_section("writer", writer.stats)
+        monitor.add_section("pool", db.pool_stats)
+        monitor.add_section("cache", resolver.stats)
+        monitor.add_section("network", network.stats)
+        monitor.add_section("progress", progress.stats)
+        monitor.add_section("processor", processor.stats)
+
+        outcome, exit_code = "complete", EXIT_OK
+        error: BaseException | None = None
+        with (
+            _Signals(stop) as signals,
+            progress,
+            logs_through(getattr(progress, "console", None)),
+        ):
+            try:
+                summary = processor.run()
+                if summary.stopped:
+                    outcome = "interrupted"
+                    exit_code = EXIT_SIGTERM if signals.received == signal.SIGTERM else EXIT_SIGINT
+                elif summary.limit_reached:
+                    outcome = "partial"
+            except BlockedError as exc:
+                outcome, exit_code, error = "blocked", EXIT_BLOCKED, exc
+            finally:
+                writer.stop()
+                released = frontier.release_owned()
+                if released:
+                    log.info("gave back %d unfinished item(s); the next run does them", released)
+
+        failed = sum(n for _, _, n in frontier.failure_reasons(limit=1000))
+        if outcome == "complete":
+            frontier.finish_crawl_if_complete(crawl.crawl_id)
+            if failed:
+                outcome, exit_code = "failed_items", EXIT_FAILED_ITEMS
+        monitor.stop_memory_sampler()
+        ended = time.time()
+        report = build_report(
+            run={
+                "id": run_id,
+                "crawl_id": crawl.crawl_id,
+                "resumed": crawl.resumed,
+                "started_at": started,
+                "ended_at": ended,
+                "outcome": outcome,
+                "exit_code": exit_code,
+                "host": host,
+                "pid": pid,
+                "duration_seconds": round(ended - started, 3),
+                "failed_items": failed,
+            },
+            settings_public=settings.public_dict(),
+            snapshot=monitor.snapshot(),
+        )
+        finish_run_row(db, run_id, outcome=outcome, exit_code=exit_code, report=report)
+        log.info(
+            "run %d %s in %.1f s: %d request(s), %d item(s) done, %d failed",
+            run_id,
+            outcome,
+            ended - started,
+            counters.sum_prefix("requests"),
+            counters.sum_prefix("items/done"),
+            failed,
+        )
+        message = None
+        if error is not None:
+            message = str(error)
+        elif outcome == "interrupted":
+            message = f"run {run_id} interrupted; the next `cwo scrape` resumes it"
+        elif outcome == "failed_items":
+            message = f"{failed} item(s) failed; `cwo status` lists why, the next run retries them"
+        return RunResult(run_id, crawl.crawl_id, outcome, exit_code, report, failed, message)
+    finally:
+        monitor.stop_memory_sampler()
+        if registered is not None:
+            done = counters.sum_prefix("items/done")
+            elapsed = max(time.time() - started, 1e-9)
+            stop_worker(db, owner=registered, items_done=done, rate=done / elapsed)
+        if writer is not None:
+            writer.stop(timeout=10)
+        if network is not None:
+            network.close()
+        deactivate()
+        lock.release()
+        db.dispose()

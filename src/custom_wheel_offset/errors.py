@@ -1,0 +1,146 @@
+"""The one exception hierarchy of cwo, and the exit code of each class.
+
+::
+
+    CwoError                       exit 1   (anything unexpected but ours)
+    ├── ConfigError                exit 2   bad option, environment variable or config file
+    ├── DatabaseError              exit 1   the database cannot be opened, migrated or written
+    ├── LockedError                exit 4   another run holds the crawl (cron overlap)
+    ├── BlockedError               exit 5   the bot challenge outlasted --max-blocked
+    ├── RunInterrupted             exit 130 (SIGINT) / 143 (SIGTERM)
+    ├── ParseError                 item-level: a response that is not the record it should be
+    │   └── TruncatedBodyError     a body cut short (retried like a network fault)
+    └── FetchError                 item-level: a request that did not produce a usable body
+        ├── TransientFetchError    retried: connection reset, timeout, 429, 5xx, cut body
+        │   └── RateLimitedError   429, with the server's Retry-After (seconds) if any
+        ├── ChallengeError         the Human Verification page: never data
+        └── PermanentFetchError    not retried: 4xx other than 429, body over the size cap,
+                                   redirect to another host, undecodable body
+
+Item-level errors never reach the top: the processor records them on the
+work item (``last_error``) and the run goes on. Everything else is handled
+once, in ``cli.main``: class to exit code, traceback only with ``--debug``.
+Messages never carry cookie values, credentials or passwords.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EXIT_BLOCKED",
+    "EXIT_FAILED_ITEMS",
+    "EXIT_INTERNAL",
+    "EXIT_LOCKED",
+    "EXIT_OK",
+    "EXIT_SIGINT",
+    "EXIT_SIGTERM",
+    "EXIT_USAGE",
+    "BlockedError",
+    "ChallengeError",
+    "ConfigError",
+    "CwoError",
+    "DatabaseError",
+    "FetchError",
+    "LockedError",
+    "ParseError",
+    "PermanentFetchError",
+    "RateLimitedError",
+    "RunInterrupted",
+    "TransientFetchError",
+    "TruncatedBodyError",
+]
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_FAILED_ITEMS = 3
+EXIT_LOCKED = 4
+EXIT_BLOCKED = 5
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class CwoError(Exception):
+    """Root of every error cwo raises on purpose."""
+
+    exit_code: int = EXIT_INTERNAL
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message}\nhint: {self.hint}"
+
+
+class ConfigError(CwoError):
+    """An option, environment variable or config file value is wrong."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatabaseError(CwoError):
+    """The database cannot be opened, migrated or written."""
+
+
+class LockedError(CwoError):
+    """Another run holds the crawl of this database."""
+
+    exit_code = EXIT_LOCKED
+
+
+class BlockedError(CwoError):
+    """The store's bot challenge lasted longer than ``--max-blocked``."""
+
+    exit_code = EXIT_BLOCKED
+
+
+class RunInterrupted(CwoError):
+    """The run stopped on SIGINT or SIGTERM after flushing what it had."""
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_SIGINT) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class ParseError(CwoError):
+    """A response body is not the record it should be; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TruncatedBodyError(ParseError):
+    """The body was cut short (no closing tag, JSON ends early): worth fetching again."""
+
+
+class FetchError(CwoError):
+    """A request did not produce a usable body."""
+
+    def __init__(self, message: str, *, url: str | None = None, status: int | None = None):
+        super().__init__(message)
+        self.url = url
+        self.status = status
+
+
+class TransientFetchError(FetchError):
+    """A fault that a later attempt may not meet: retried with backoff."""
+
+
+class RateLimitedError(TransientFetchError):
+    """HTTP 429; ``retry_after`` is the server's Retry-After in seconds, if it sent one."""
+
+    def __init__(
+        self, message: str, *, url: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, url=url, status=429)
+        self.retry_after = retry_after
+
+
+class ChallengeError(FetchError):
+    """The store answered its Human Verification page instead of data."""
+
+
+class PermanentFetchError(FetchError):
+    """A fault that trying again will not cure."""

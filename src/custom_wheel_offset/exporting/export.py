@@ -1,0 +1,145 @@
+"""`cwo export`: stream vehicles or fitments from the database in the documented format.
+
+Rows are read in identity order straight from the database (never all in
+memory) and written through ``exporting.format``, so an export is
+byte-identical to ``cwo sandbox truth`` for the same data and to any other
+export of the same data. Strings compare by code point: SQLite's default
+BINARY collation does that for UTF-8, PostgreSQL needs ``COLLATE "C"``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+from sqlalchemy import and_, select, true
+
+from custom_wheel_offset.errors import ConfigError
+from custom_wheel_offset.exporting.format import (
+    FITMENT_CSV_COLUMNS,
+    VEHICLE_CSV_COLUMNS,
+    csv_row,
+    fitment_record,
+    jsonl_line,
+    vehicle_record,
+)
+from custom_wheel_offset.protocol.records import (
+    AxleRanges,
+    AxleSpec,
+    FitmentPage,
+    PreferenceSet,
+    VehicleId,
+    VehicleSpec,
+)
+from custom_wheel_offset.storage.schema import (
+    AXLE_RANGE_FIELDS,
+    AXLE_SPEC_FIELDS,
+    fitments,
+    preference_sets,
+    vehicles,
+)
+
+if TYPE_CHECKING:
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+__all__ = ["export", "iter_fitment_records", "iter_vehicle_records"]
+
+WHATS = ("vehicles", "fitments")
+FORMATS = ("jsonl", "csv")
+FETCH_CHUNK = 2000
+
+
+def _ordered(db: OptimizedDatabaseManager, column: Any) -> Any:
+    return column if db.is_sqlite else column.collate("C")
+
+
+def _vehicle_id(row: Any) -> VehicleId:
+    return VehicleId(row.year, row.make, row.model, row.trim, row.drive)
+
+
+def iter_vehicle_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any]]:
+    v = vehicles.c
+    query = select(vehicles).order_by(
+        v.year, *(_ordered(db, c) for c in (v.make, v.model, v.trim, v.drive))
+    )
+    with db.read() as conn:
+        result = conn.execution_options(yield_per=FETCH_CHUNK).execute(query)
+        for row in result:
+            m = row._mapping
+            spec = VehicleSpec(
+                vehicle_type=m["vehicle_type"],
+                chassis_id=m["chassis_id"],
+                bolt_pattern_mm=m["bolt_pattern_mm"],
+                bolt_pattern_in=m["bolt_pattern_in"],
+                hub_bore_mm=m["hub_bore_mm"],
+                lug_type=m["lug_type"],
+                lug_size=m["lug_size"],
+                front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
+                rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
+            )
+            yield vehicle_record(_vehicle_id(row), spec)
+
+
+def iter_fitment_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any]]:
+    v, p, f = vehicles.c, preference_sets.c, fitments.c
+    query = (
+        select(
+            v.year,
+            v.make,
+            v.model,
+            v.trim,
+            v.drive,
+            p.suspension,
+            p.modification,
+            p.rubbing,
+            fitments,
+        )
+        .select_from(
+            fitments.join(vehicles, f.vehicle_id == v.id).join(
+                preference_sets,
+                and_(f.prefset_id == p.id, p.current == true()),
+            )
+        )
+        .order_by(
+            v.year,
+            *(_ordered(db, c) for c in (v.make, v.model, v.trim, v.drive)),
+            *(_ordered(db, c) for c in (p.suspension, p.modification, p.rubbing)),
+        )
+    )
+    with db.read() as conn:
+        result = conn.execution_options(yield_per=FETCH_CHUNK).execute(query)
+        for row in result:
+            m = row._mapping
+            page = FitmentPage(
+                status=m["status"],
+                bolt_pattern_mm=m["bolt_pattern_mm"],
+                bolt_pattern_in=m["bolt_pattern_in"],
+                front=AxleRanges(**{k: m[f"front_{k}"] for k in AXLE_RANGE_FIELDS}),
+                rear=AxleRanges(**{k: m[f"rear_{k}"] for k in AXLE_RANGE_FIELDS}),
+            )
+            prefs = PreferenceSet(m["suspension"], m["modification"], m["rubbing"])
+            yield fitment_record(_vehicle_id(row), prefs, page)
+
+
+def export(db: OptimizedDatabaseManager, *, what: str, fmt: str, out: TextIO) -> int:
+    """Write every record of ``what`` to ``out``; returns how many were written."""
+    if what not in WHATS:
+        raise ConfigError(f"--what must be one of {', '.join(WHATS)}, got {what!r}")
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    records = iter_vehicle_records(db) if what == "vehicles" else iter_fitment_records(db)
+    count = 0
+    if fmt == "jsonl":
+        for record in records:
+            out.write(jsonl_line(record))
+            count += 1
+    else:
+        columns = VEHICLE_CSV_COLUMNS if what == "vehicles" else FITMENT_CSV_COLUMNS
+        # csv quotes commas, quotes and newlines inside names (RFC 4180).
+        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow(csv_row(record))
+            count += 1
+    return count

@@ -1,0 +1,169 @@
+"""The export format: records to dictionaries, JSONL lines and CSV rows.
+
+This is the one definition of the documented export schema. `cwo export`
+(from the database) and `cwo sandbox truth` (from the sandbox's catalogue)
+both go through it, so two exports of the same data are byte-identical.
+
+Order of records: by identity, comparing strings by code point (Python's
+order; SQLite BINARY and PostgreSQL ``COLLATE "C"`` agree with it for UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict
+from typing import Any
+
+from custom_wheel_offset.protocol.records import (
+    AxleRanges,
+    AxleSpec,
+    FitmentPage,
+    PreferenceSet,
+    VehicleId,
+    VehicleSpec,
+)
+
+__all__ = [
+    "FITMENT_CSV_COLUMNS",
+    "VEHICLE_CSV_COLUMNS",
+    "csv_row",
+    "fitment_record",
+    "fitment_sort_key",
+    "flatten",
+    "jsonl_line",
+    "vehicle_record",
+    "vehicle_sort_key",
+]
+
+AXLE_SPEC_KEYS = (
+    "stock_diameter",
+    "stock_width",
+    "stock_offset",
+    "stock_tire",
+    "diameter_min",
+    "diameter_max",
+    "width_min",
+    "width_max",
+)
+AXLE_RANGE_KEYS = (
+    "diameter_min",
+    "diameter_max",
+    "width_min",
+    "width_max",
+    "offset_min",
+    "offset_max",
+)
+IDENTITY_KEYS = ("year", "make", "model", "trim", "drive")
+PREFERENCE_KEYS = ("suspension", "modification", "rubbing")
+
+VEHICLE_CSV_COLUMNS: tuple[str, ...] = (
+    *IDENTITY_KEYS,
+    "vehicle_type",
+    "chassis_id",
+    "bolt_pattern_mm",
+    "bolt_pattern_in",
+    "hub_bore_mm",
+    "lug_type",
+    "lug_size",
+    *(f"front_{k}" for k in AXLE_SPEC_KEYS),
+    *(f"rear_{k}" for k in AXLE_SPEC_KEYS),
+)
+FITMENT_CSV_COLUMNS: tuple[str, ...] = (
+    *IDENTITY_KEYS,
+    *PREFERENCE_KEYS,
+    "status",
+    "bolt_pattern_mm",
+    "bolt_pattern_in",
+    *(f"front_{k}" for k in AXLE_RANGE_KEYS),
+    *(f"rear_{k}" for k in AXLE_RANGE_KEYS),
+)
+
+
+def _identity(vehicle: VehicleId) -> dict[str, Any]:
+    return {
+        "year": vehicle.year,
+        "make": vehicle.make,
+        "model": vehicle.model,
+        "trim": vehicle.trim,
+        "drive": vehicle.drive,
+    }
+
+
+def _axle_spec(axle: AxleSpec) -> dict[str, Any]:
+    return {k: getattr(axle, k) for k in AXLE_SPEC_KEYS}
+
+
+def _axle_ranges(axle: AxleRanges) -> dict[str, Any]:
+    return {k: getattr(axle, k) for k in AXLE_RANGE_KEYS}
+
+
+def vehicle_record(vehicle: VehicleId, spec: VehicleSpec) -> dict[str, Any]:
+    """The export dictionary of one vehicle, keys in documented order."""
+    return {
+        **_identity(vehicle),
+        "vehicle_type": spec.vehicle_type,
+        "chassis_id": spec.chassis_id,
+        "bolt_pattern_mm": spec.bolt_pattern_mm,
+        "bolt_pattern_in": spec.bolt_pattern_in,
+        "hub_bore_mm": spec.hub_bore_mm,
+        "lug_type": spec.lug_type,
+        "lug_size": spec.lug_size,
+        "front": _axle_spec(spec.front),
+        "rear": _axle_spec(spec.rear),
+    }
+
+
+def fitment_record(
+    vehicle: VehicleId, preferences: PreferenceSet, page: FitmentPage
+) -> dict[str, Any]:
+    """The export dictionary of one (vehicle, preference set), keys in documented order."""
+    return {
+        **_identity(vehicle),
+        **asdict(preferences),
+        "status": page.status,
+        "bolt_pattern_mm": page.bolt_pattern_mm,
+        "bolt_pattern_in": page.bolt_pattern_in,
+        "front": _axle_ranges(page.front),
+        "rear": _axle_ranges(page.rear),
+    }
+
+
+def vehicle_sort_key(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(record[k] for k in IDENTITY_KEYS)
+
+
+def fitment_sort_key(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(record[k] for k in (*IDENTITY_KEYS, *PREFERENCE_KEYS))
+
+
+def jsonl_line(record: Mapping[str, Any]) -> str:
+    """One JSON object on one line, UTF-8 text kept as is, newline-terminated.
+
+    Control characters and quotes inside names are escaped by ``json``; a
+    newline inside a name can therefore never break a line.
+    """
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": ")) + "\n"
+
+
+def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``front``/``rear`` objects become ``front_*``/``rear_*`` keys (the CSV and
+    database column names)."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, Mapping):
+            for inner, inner_value in value.items():
+                flat[f"{key}_{inner}"] = inner_value
+        else:
+            flat[key] = value
+    return flat
+
+
+def csv_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record flattened, with ``None`` as an empty cell."""
+    return {k: "" if v is None else v for k, v in flatten(record).items()}
+
+
+def iter_jsonl(records: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    for record in records:
+        yield jsonl_line(record)

@@ -1,0 +1,98 @@
+"""Logging for the command line: only the CLI calls :func:`configure_logging`.
+
+Under cron (no TTY) every line is plain text or JSON (``--log-format json``),
+with no control characters; on a terminal the same lines go to stderr beside
+the progress display.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+__all__ = ["JsonFormatter", "configure_logging", "logs_through"]
+
+TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message (and exc when there is one)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def configure_logging(
+    *,
+    quiet: bool = False,
+    debug: bool = False,
+    log_file: str | None = None,
+    log_format: str = "text",
+    stream: TextIO | None = None,
+) -> None:
+    level = logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO
+    formatter: logging.Formatter = (
+        JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    )
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_cwo", False):
+            root.removeHandler(handler)
+            handler.close()
+    handlers: list[logging.Handler] = [logging.StreamHandler(stream or sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        handler._cwo = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+    # Third-party chatter stays out of the user's log unless debugging.
+    for noisy in ("urllib3", "sqlalchemy", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+@contextmanager
+def logs_through(console: Any) -> Iterator[None]:
+    """While a rich progress display is live, log through its console.
+
+    Two writers on one terminal garble each other's lines; rich keeps the
+    display below the log lines when both go through the same console.
+    """
+    root = logging.getLogger()
+    streams = [
+        h
+        for h in root.handlers
+        if getattr(h, "_cwo", False)
+        and isinstance(h, logging.StreamHandler)
+        and not isinstance(h, logging.FileHandler)
+    ]
+    if console is None or not streams:
+        yield
+        return
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=console, show_path=False)
+    for h in streams:
+        root.removeHandler(h)
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        for h in streams:
+            root.addHandler(h)

@@ -1,0 +1,1 @@
+"""Run metrics: counters, operation timings, memory samples, and the run's metrics JSON."""

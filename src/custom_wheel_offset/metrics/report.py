@@ -1,0 +1,293 @@
+"""The run's metrics JSON (``cwo report``): build it, check it, summarise it, write it.
+
+:func:`build_report` turns a run's row, its masked settings and a
+:meth:`PerformanceMonitor.snapshot` into the documented document (format in
+docs/metrics.md, ``schema_version`` 1). The request, retry and record totals
+are derived from the hierarchical counters:
+
+- ``requests/<kind>`` and ``responses/<status>`` -> ``requests``
+- ``retries/<kind>`` and ``retry_reason/<reason>`` -> ``retries``
+- ``records/added/...``, ``records/updated/...``, ``records/skipped/...``,
+  ``records/failed/...`` -> ``records``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "REPORT_KEYS",
+    "RUN_KEYS",
+    "SCHEMA_VERSION",
+    "build_report",
+    "summary_lines",
+    "validate_report",
+    "write_report",
+]
+
+SCHEMA_VERSION = 1
+
+REPORT_KEYS: tuple[str, ...] = (
+    "schema_version",
+    "run",
+    "config",
+    "operations",
+    "threads",
+    "counters",
+    "requests",
+    "retries",
+    "records",
+    "writer",
+    "cache",
+    "pool",
+    "network",
+    "progress",
+    "memory",
+)
+RUN_KEYS: tuple[str, ...] = (
+    "id",
+    "started_at",
+    "ended_at",
+    "outcome",
+    "exit_code",
+    "host",
+    "pid",
+    "duration_seconds",
+)
+RECORD_OUTCOMES: tuple[str, ...] = ("added", "updated", "skipped", "failed")
+_SECTIONS: tuple[str, ...] = ("writer", "cache", "pool", "network", "progress", "memory")
+
+
+# -- building -------------------------------------------------------------------------
+
+
+def _epoch(value: Any) -> float | None:
+    """Seconds since the epoch from a float, a datetime or an ISO 8601 string."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.timestamp()
+    return None
+
+
+def _iso(value: Any) -> str | None:
+    """ISO 8601 UTC (``...Z``) for an epoch number or datetime; other strings unchanged."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    seconds = _epoch(value)
+    if seconds is None:
+        return str(value)
+    stamp = datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="milliseconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _run_section(run: Mapping[str, Any]) -> dict[str, Any]:
+    duration = run.get("duration_seconds")
+    if duration is None:
+        start, end = _epoch(run.get("started_at")), _epoch(run.get("ended_at"))
+        if start is not None and end is not None:
+            duration = max(end - start, 0.0)
+    return {
+        "id": run.get("id"),
+        "started_at": _iso(run.get("started_at")),
+        "ended_at": _iso(run.get("ended_at")),
+        "outcome": run.get("outcome"),
+        "exit_code": run.get("exit_code"),
+        "host": run.get("host"),
+        "pid": run.get("pid"),
+        "duration_seconds": None if duration is None else round(float(duration), 3),
+    }
+
+
+def _by_first_segment(flat: Mapping[str, int], prefix: str) -> dict[str, int]:
+    """``{segment: total}`` for counters named ``<prefix>/<segment>[/...]``."""
+    head = prefix + "/"
+    out: dict[str, int] = {}
+    for name, value in flat.items():
+        if name.startswith(head):
+            segment = name[len(head) :].split("/", 1)[0]
+            out[segment] = out.get(segment, 0) + int(value)
+    return dict(sorted(out.items()))
+
+
+def _requests_section(flat: Mapping[str, int]) -> dict[str, Any]:
+    by_kind = _by_first_segment(flat, "requests")
+    by_status = _by_first_segment(flat, "responses")
+    total = sum(by_kind.values()) if by_kind else sum(by_status.values())
+    return {"by_kind": by_kind, "by_status": by_status, "total": total}
+
+
+def _retries_section(flat: Mapping[str, int]) -> dict[str, Any]:
+    by_kind = _by_first_segment(flat, "retries")
+    # ``retries/reason/<reason>`` is also accepted as a reason, not as a kind called "reason".
+    legacy_reasons = _by_first_segment(flat, "retries/reason")
+    by_kind.pop("reason", None)
+    by_reason = _by_first_segment(flat, "retry_reason")
+    for reason, count in legacy_reasons.items():
+        by_reason[reason] = by_reason.get(reason, 0) + count
+    return {
+        "by_kind": by_kind,
+        "by_reason": dict(sorted(by_reason.items())),
+        "total": sum(by_kind.values()) if by_kind else sum(by_reason.values()),
+    }
+
+
+def _records_section(flat: Mapping[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    by_kind: dict[str, dict[str, int]] = {}
+    for outcome in RECORD_OUTCOMES:
+        prefix = f"records/{outcome}"
+        out[outcome] = sum(
+            int(v) for k, v in flat.items() if k == prefix or k.startswith(prefix + "/")
+        )
+        by_kind[outcome] = _by_first_segment(flat, prefix)
+    out["by_kind"] = by_kind
+    return out
+
+
+def build_report(
+    *, run: Mapping[str, Any], settings_public: Mapping[str, Any], snapshot: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The documented metrics JSON of one run (see docs/metrics.md); missing sections are ``{}``.
+
+    ``run`` holds the run's row (``id``, ``started_at``, ``ended_at`` as epoch
+    seconds, datetimes or ISO strings, ``outcome``, ``exit_code``, ``host``,
+    ``pid``, optionally ``duration_seconds``); ``settings_public`` the settings
+    with secrets already masked; ``snapshot`` a monitor snapshot.
+    """
+    flat: Mapping[str, int] = snapshot.get("counters_flat") or {}
+    report: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "run": _run_section(run),
+        "config": dict(settings_public),
+        "operations": dict(snapshot.get("operations") or {}),
+        "threads": dict(snapshot.get("threads") or {}),
+        "counters": dict(snapshot.get("counters") or {}),
+        "requests": _requests_section(flat),
+        "retries": _retries_section(flat),
+        "records": _records_section(flat),
+    }
+    for name in _SECTIONS:
+        report[name] = dict(snapshot.get(name) or {})
+    return {key: report[key] for key in REPORT_KEYS}
+
+
+def validate_report(report: Mapping[str, Any]) -> list[str]:
+    """Missing keys (``run.id`` for a nested one); an empty list means the shape is right."""
+    missing = [key for key in REPORT_KEYS if key not in report]
+    run = report.get("run")
+    if isinstance(run, Mapping):
+        missing += [f"run.{key}" for key in RUN_KEYS if key not in run]
+    records = report.get("records")
+    if isinstance(records, Mapping):
+        missing += [f"records.{key}" for key in RECORD_OUTCOMES if key not in records]
+    requests = report.get("requests")
+    if isinstance(requests, Mapping):
+        missing += [f"requests.{k}" for k in ("by_kind", "by_status", "total") if k not in requests]
+    return missing
+
+
+# -- summarising ----------------------------------------------------------------------
+
+
+def _duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{seconds:.1f}s"
+
+
+def _mib(value: Any) -> str:
+    return "unknown" if value is None else f"{value / 1048576:.1f} MiB"
+
+
+def summary_lines(report: Mapping[str, Any]) -> list[str]:
+    """A few lines for the terminal: outcome, duration, requests, records, failures, memory."""
+    run = report.get("run") or {}
+    duration = run.get("duration_seconds")
+    requests = report.get("requests") or {}
+    retries = report.get("retries") or {}
+    records = report.get("records") or {}
+    memory = report.get("memory") or {}
+    lines = [
+        f"run {run.get('id', '?')}: {run.get('outcome') or 'unknown'}"
+        f" (exit code {run.get('exit_code')}) in {_duration_text(duration)}",
+    ]
+    total = int(requests.get("total") or 0)
+    kinds = ", ".join(f"{k} {v}" for k, v in (requests.get("by_kind") or {}).items())
+    statuses = ", ".join(f"{k}: {v}" for k, v in (requests.get("by_status") or {}).items())
+    line = f"requests: {total}"
+    if kinds:
+        line += f" ({kinds})"
+    if statuses:
+        line += f"; statuses {statuses}"
+    line += f"; retries {int(retries.get('total') or 0)}"
+    lines.append(line)
+    lines.append(
+        "records: "
+        + ", ".join(f"{outcome} {int(records.get(outcome) or 0)}" for outcome in RECORD_OUTCOMES)
+    )
+    operations = report.get("operations") or {}
+    op_errors = sum(int(op.get("errors") or 0) for op in operations.values())
+    lines.append(
+        f"failures: {int(records.get('failed') or 0)} record(s) failed,"
+        f" {op_errors} operation error(s)"
+    )
+    if duration:
+        done = int(records.get("added") or 0) + int(records.get("updated") or 0)
+        lines.append(
+            f"throughput: {total / duration:.2f} requests/s, {done / duration:.2f} records/s"
+        )
+    else:
+        lines.append("throughput: unknown (no duration)")
+    slope = memory.get("slope_bytes_per_min")
+    trend = memory.get("trend") or "insufficient_data"
+    mem_line = f"memory: peak RSS {_mib(memory.get('peak_rss_bytes'))}, trend {trend}"
+    if slope is not None:
+        mem_line += f" ({slope / 1048576:+.2f} MiB/min)"
+    lines.append(mem_line)
+    return lines
+
+
+# -- writing --------------------------------------------------------------------------
+
+
+def write_report(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write ``report`` as indented UTF-8 JSON, atomically (temporary file, then rename)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a report is an ordinary file
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return target

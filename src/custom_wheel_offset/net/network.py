@@ -1,0 +1,896 @@
+"""``OptimizedNetworkManager``: every HTTP request of cwo, and every decision about one.
+
+One call, :meth:`OptimizedNetworkManager.get`, turns a URL into the body (or
+the record parsed from it) or into one of cwo's own
+:class:`~custom_wheel_offset.errors.FetchError` classes::
+
+    get(url, kind, parse)
+     |- challenge gate paused for this host?          -> ChallengeError, nothing sent
+     |- robots.txt of the host (fetched once)         -> PermanentFetchError if disallowed
+     `- tenacity: up to max_attempts attempts, full-jitter exponential backoff
+          |- limiter.slot(host)                       pacing + concurrency, every attempt
+          |- GET, stream=True, redirects by hand      same scheme+host only, at most 5
+          |- body read in chunks up to max_body_bytes
+          |- Human Verification page?                 -> gate.record_challenge, ChallengeError
+          |- 2xx                                      -> gate/limiter.on_success, body
+          |- 429                                      -> limiter.on_rate_limited, RateLimitedError
+          |- 408, 500, 502, 503, 504, 520-524         -> TransientFetchError
+          |- other status                             -> PermanentFetchError
+          `- parse(body)                              TruncatedBodyError is retried
+
+Retried: :class:`TransientFetchError` (timeouts, resets, cut bodies, 429,
+5xx) and :class:`TruncatedBodyError` from ``parse``. Not retried here:
+challenges (the processor defers the item), 4xx, oversized bodies, other
+parse errors. Decisions are counted where they are taken, with the counter
+names listed in :class:`OptimizedNetworkManager`.
+
+Each worker thread has its own ``requests.Session``: the store keeps the
+selected vehicle in the PHP session, so one thread's select-then-ask calls
+must share one cookie jar, and no other thread may use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import email.utils
+import functools
+import http.client
+import logging
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import requests.exceptions as rex
+import urllib3.exceptions
+from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from custom_wheel_offset.errors import (
+    ChallengeError,
+    CwoError,
+    FetchError,
+    PermanentFetchError,
+    RateLimitedError,
+    RunInterrupted,
+    TransientFetchError,
+    TruncatedBodyError,
+)
+from custom_wheel_offset.net.challenge import ChallengeGate
+from custom_wheel_offset.net.cookies import load_cookie_file
+from custom_wheel_offset.net.ratelimit import HostRateLimiter
+from custom_wheel_offset.net.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+
+if TYPE_CHECKING:
+    import http.cookiejar
+
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.settings import Settings
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "MAX_RETRY_AFTER",
+    "Observe",
+    "OptimizedNetworkManager",
+    "host_key",
+    "parse_retry_after",
+    "safe_url",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: ``observe(kind, seconds, ok)``: called once per request sent (every attempt).
+Observe = Callable[[str, float, bool], None]
+
+MAX_REDIRECTS = 5
+#: A server's Retry-After is honoured up to this many seconds; beyond it a typo
+#: or a hostile header would park a worker for hours.
+MAX_RETRY_AFTER = 600.0
+#: An unreadable robots.txt (5xx, no answer) is asked for again after this long.
+ROBOTS_RETRY_SECONDS = 10.0
+_CHUNK = 64 * 1024
+
+# Statuses worth another try: the server (or a proxy in front of it) failed, not
+# the request. 408 is the server giving up on a slow request; 520-524 are the
+# "origin unreachable" family of CDN front ends. 501 and 505 say the request
+# itself can never work, so they are permanent like other 4xx.
+_TRANSIENT_STATUS = {408, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+
+_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:)[^/@\s]*@")
+_CHALLENGE_TITLE = re.compile(rb"<title[^>]*>\s*Human Verification\s*</title>", re.IGNORECASE)
+
+
+# -- small pure helpers ------------------------------------------------------------------
+
+
+def host_key(url: str) -> str:
+    """The host a URL talks to, as limiter and gate know it: ``host`` or ``host:port``.
+
+    Lower case, without credentials or the scheme's default port:
+    ``https://www.Example.com:443/x`` is ``www.example.com``, and
+    ``http://127.0.0.1:8765/`` is ``127.0.0.1:8765``.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"  # IPv6 literal
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return f"{host}:{port}" if port is not None and port != default else host
+
+
+def _as_host_key(host_or_url: str) -> str:
+    """Accept a URL (``scheme://netloc/...``) or an existing :func:`host_key`."""
+    return host_key(host_or_url) if "://" in host_or_url else host_or_url.lower()
+
+
+def _origin(url: str) -> tuple[str, str]:
+    return (urlsplit(url).scheme.lower(), host_key(url))
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any ``user:password@`` password replaced by ``***``."""
+    return _CREDENTIALS.sub(r"\g<head>***@", url)
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Retry-After as seconds (delta-seconds or HTTP-date), capped at :data:`MAX_RETRY_AFTER`.
+
+    ``None`` when absent or unreadable; a date in the past gives 0.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = when.timestamp() - now()
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+@functools.cache
+def _challenge_detector() -> Callable[[bytes], bool] | None:
+    """The protocol package's own detector, if that module exists (imported lazily)."""
+    try:
+        from custom_wheel_offset.protocol import store
+    except ImportError:
+        return None
+    detector = getattr(store, "is_challenge", None)
+    return cast("Callable[[bytes], bool]", detector) if callable(detector) else None
+
+
+def _is_challenge(body: bytes) -> bool:
+    """Whether ``body`` is the store's Human Verification page rather than an answer.
+
+    Prefers ``custom_wheel_offset.protocol.store.is_challenge`` (the parsers own
+    page knowledge); until that exists, looks for the page's ``<title>``.
+    """
+    detector = _challenge_detector()
+    if detector is not None:
+        return bool(detector(body))
+    return _CHALLENGE_TITLE.search(body) is not None
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, (TransientFetchError, TruncatedBodyError))
+
+
+def _reason(exc: BaseException) -> str:
+    """Short name of why an attempt failed, for ``retry_reason/<reason>``."""
+    if isinstance(exc, RateLimitedError):
+        return "http_429"
+    if isinstance(exc, TruncatedBodyError):
+        return "truncated"
+    return str(getattr(exc, "retry_reason", None) or "other")
+
+
+def _tag(exc: FetchError, reason: str) -> FetchError:
+    """Attach the retry reason to an error we raise (read back by :func:`_reason`)."""
+    exc.retry_reason = reason  # type: ignore[attr-defined]
+    return exc
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception below a requests/urllib3 wrapper chain."""
+    seen = {id(exc)}
+    current = exc
+    for _ in range(12):
+        inner = getattr(current, "reason", None)
+        if not isinstance(inner, BaseException):
+            inner = next((a for a in current.args if isinstance(a, BaseException)), None)
+        if inner is None:
+            inner = current.__cause__ or current.__context__
+        if inner is None or id(inner) in seen:
+            break
+        seen.add(id(inner))
+        current = inner
+    return current
+
+
+# A URL that cwo built itself: ASCII, every name already percent-encoded. For
+# these, requests' own preparation (re-quoting the URL character by character,
+# merging the session's cookie jar into a fresh copy, environment look-ups) is
+# most of a request's CPU and changes nothing, so they are prepared directly.
+_PLAIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-:\[\]]+(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*)?$")
+
+
+def _prepare_plain_get(session: requests.Session, url: str) -> requests.PreparedRequest:
+    """A GET prepared as ``session.prepare_request`` would, for an already-encoded URL."""
+    prepared = requests.PreparedRequest()
+    prepared.method = "GET"
+    prepared.url = url
+    prepared.headers = requests.structures.CaseInsensitiveDict(session.headers)
+    prepared.body = None
+    prepared.hooks = {"response": []}
+    # requests reads this jar when it looks at a redirect answer.
+    prepared._cookies = requests.cookies.RequestsCookieJar()  # type: ignore[attr-defined]
+    cookie = requests.cookies.get_cookie_header(session.cookies, prepared)
+    if cookie:
+        prepared.headers["Cookie"] = cookie
+    return prepared
+
+
+# -- the manager -------------------------------------------------------------------------
+
+
+class OptimizedNetworkManager:
+    """All HTTP of one process: sessions, pacing, retries, classification, counters.
+
+    :param settings: the run's settings (timeouts, attempts, backoff, body cap,
+        user agent, robots, cookies, proxy, rate, host concurrency, workers).
+    :param counters: the run's counters (see below).
+    :param limiter: per-host pacing; by default one built from ``settings.rate``
+        and ``settings.host_concurrency``.
+    :param gate: per-host challenge pauses; by default a fresh :class:`ChallengeGate`.
+    :param observe: optional ``observe(kind, seconds, ok)`` timing hook, called
+        once per request sent (``ok`` is True for a usable 2xx answer).
+
+    Counters (names are a contract with the metrics report):
+
+    ``requests/<kind>``           every request sent (each attempt, each redirect hop;
+                                  ``requests/robots`` for robots.txt)
+    ``responses/<status>``        every HTTP status received
+    ``retries/<kind>``            every retry
+    ``retry_reason/<reason>``     timeout, connection, truncated, decoding, tls, proxy,
+                                  http_429, http_5xx, http_408, robots_unreachable, other
+    ``challenges/<kind>``         Human Verification pages received
+    ``challenge_paused/<kind>``   requests not sent because the host was paused
+    ``bytes_received``            body bytes (after gzip decoding)
+    ``errors/<kind>/<Class>``     final failures of :meth:`get`, by exception class
+    ``robots/disallowed``         requests refused by robots.txt
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        counters: Counters,
+        *,
+        limiter: HostRateLimiter | None = None,
+        gate: ChallengeGate | None = None,
+        observe: Observe | None = None,
+    ) -> None:
+        self._settings = settings
+        self._counters = counters
+        self._observe = observe
+        self._stopping = threading.Event()
+        # The default limiter sleeps through the manager, so stop() wakes it.
+        self._limiter = limiter or HostRateLimiter(
+            settings.rate, settings.host_concurrency, sleep=self._sleep
+        )
+        self._gate = gate or ChallengeGate()
+        self._user_agent = settings.effective_user_agent
+        self._timeout = (settings.connect_timeout, settings.read_timeout)
+        self._proxies = (
+            {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
+        )
+        # Loaded once, here, so a bad file fails the run before any request.
+        self._cookies: http.cookiejar.CookieJar | None = (
+            load_cookie_file(settings.cookies) if settings.cookies else None
+        )
+        self._secrets = self._collect_secrets()
+        self._pool_connections = max(
+            2, len({host_key(settings.api_base), host_key(settings.store_base)})
+        )
+        self._pool_maxsize = max(settings.workers, 10)
+        self._uses_https = any(
+            base.lower().startswith("https:") for base in (settings.api_base, settings.store_base)
+        )
+        # Proxy variables (and their NO_PROXY exceptions) are honoured the way
+        # requests does it, per request; --proxy needs no environment.
+        self._env_proxies = not settings.proxy and any(
+            key.lower().endswith("_proxy") for key in os.environ
+        )
+        self._random = random.Random()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
+        self._sessions_created = 0
+        self._generation = 0
+        self._robots: dict[str, tuple[RobotsPolicy, float]] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+
+    # -- public ------------------------------------------------------------------------
+
+    @property
+    def limiter(self) -> HostRateLimiter:
+        """The per-host rate limiter (shared by every thread)."""
+        return self._limiter
+
+    @property
+    def gate(self) -> ChallengeGate:
+        """The per-host challenge gate (shared by every thread)."""
+        return self._gate
+
+    def is_paused(self, host: str) -> bool:
+        """Whether requests to ``host`` are held back after a bot challenge.
+
+        ``host`` is a URL (``https://www.customwheeloffset.com``, any path) or a
+        :func:`host_key`.
+        """
+        return self._gate.is_paused(_as_host_key(host))
+
+    def paused_until(self, host: str) -> float | None:
+        """Wall-clock time (``time.time()`` scale) when ``host``'s challenge pause ends.
+
+        ``None`` when the host is not paused. For the processor's ``not_before``.
+        """
+        remaining = self._gate.remaining(_as_host_key(host))
+        return time.time() + remaining if remaining > 0 else None
+
+    def blocked_for(self, host: str) -> float:
+        """Seconds ``host`` (URL or host key) has been challenging without a break, 0 if not."""
+        return self._gate.blocked_for(_as_host_key(host))
+
+    @overload
+    def get(self, url: str, kind: str = ..., parse: None = None) -> bytes: ...
+
+    @overload
+    def get(self, url: str, kind: str, parse: Callable[[bytes], T]) -> T: ...
+
+    @overload
+    def get(self, url: str, *, kind: str = ..., parse: Callable[[bytes], T]) -> T: ...
+
+    def get(
+        self, url: str, kind: str = "fitment", parse: Callable[[bytes], Any] | None = None
+    ) -> Any:
+        """Fetch ``url`` and return its body, or ``parse(body)`` when ``parse`` is given.
+
+        ``kind`` names the work item kind in counters and timings.
+
+        :raises TransientFetchError: (incl. :class:`RateLimitedError`) still failing
+            after ``max_attempts`` attempts; the message says how many and why.
+        :raises ChallengeError: a bot challenge, or the host is paused after one.
+        :raises PermanentFetchError: 4xx, too large, redirect elsewhere, robots.txt.
+        :raises ParseError: from ``parse`` (:class:`TruncatedBodyError` only after
+            ``max_attempts`` attempts).
+        :raises RunInterrupted: :meth:`stop` was called.
+        """
+        host = host_key(url)
+        attempts = 0
+
+        def attempt() -> Any:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt(url, kind, host, parse)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._settings.max_attempts),
+            wait=self._backoff,
+            retry=retry_if_exception(_retryable),
+            sleep=self._sleep,
+            before_sleep=functools.partial(self._before_retry, kind, url),
+            reraise=True,  # our own error, not tenacity.RetryError
+        )
+        try:
+            self._check_running()
+            self._check_gate(url, kind, host)
+            return retrying(attempt)
+        except RunInterrupted:
+            raise
+        except CwoError as exc:
+            if _retryable(exc) and attempts >= self._settings.max_attempts:
+                exc.message = (
+                    f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}; "
+                    f"last: {exc.message}"
+                )
+                exc.args = (exc.message,)
+            self._counters.incr(f"errors/{kind}/{type(exc).__name__}")
+            raise
+
+    def session(self) -> requests.Session:
+        """This thread's session: created on first use, then reused for the whole run."""
+        local = self._local
+        if getattr(local, "generation", None) == self._generation:
+            return local.session  # type: ignore[no-any-return]
+        session = self._new_session()
+        with self._lock:
+            self._sessions.append(session)
+            self._sessions_created += 1
+            local.session, local.generation = session, self._generation
+        return session
+
+    def stop(self) -> None:
+        """Wake every thread sleeping in a backoff or a pause; they raise :class:`RunInterrupted`.
+
+        Further :meth:`get` calls raise it at once. For Ctrl-C: no worker stays
+        parked on a 10-minute Retry-After.
+        """
+        self._stopping.set()
+
+    def close(self) -> None:
+        """Close every session this manager created (threads get new ones if they go on)."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+            self._generation += 1
+        for session in sessions:
+            session.close()
+
+    def stats(self) -> dict[str, Any]:
+        """Sessions, connection pools, per-host limiter, challenge and robots state."""
+        with self._lock:
+            sessions = list(self._sessions)
+            created = self._sessions_created
+            robots = {host: policy.kind for host, (policy, _) in sorted(self._robots.items())}
+        pools = 0
+        for session in sessions:
+            managers = {id(a): a for a in session.adapters.values() if isinstance(a, HTTPAdapter)}
+            pools += sum(len(a.poolmanager.pools) for a in managers.values())
+        return {
+            "sessions_created": created,
+            "sessions_open": len(sessions),
+            "pool_connections": self._pool_connections,
+            "pool_maxsize": self._pool_maxsize,
+            "connection_pools_open": pools,
+            "hosts": self._limiter.stats(),
+            "challenges": self._gate.stats(),
+            "robots": robots,
+        }
+
+    # -- sessions ----------------------------------------------------------------------
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        # max_retries=0: tenacity above decides on retries, with pacing and counters;
+        # urllib3 retrying underneath would hide attempts from both.
+        adapter = HTTPAdapter(
+            pool_connections=self._pool_connections,
+            pool_maxsize=self._pool_maxsize,
+            max_retries=0,
+            pool_block=False,
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        if not self._env_proxies:
+            # trust_env makes requests look for ~/.netrc and re-read proxy and CA
+            # variables on every request: a fifth of a page's CPU. Without proxy
+            # variables it has nothing to find, so the CA bundle is read once here.
+            session.trust_env = False
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            if bundle and self._uses_https:
+                session.verify = bundle
+        session.headers["User-Agent"] = self._user_agent
+        # gzip only: decoded by urllib3 without optional packages (br, zstd).
+        session.headers["Accept-Encoding"] = "gzip"
+        if self._proxies:
+            session.proxies.update(self._proxies)
+        if self._cookies is not None:
+            # A copy per session: each thread's jar then evolves on its own.
+            for cookie in self._cookies:
+                session.cookies.set_cookie(copy.copy(cookie))
+        return session
+
+    # -- one attempt -------------------------------------------------------------------
+
+    def _attempt(self, url: str, kind: str, host: str, parse: Callable[[bytes], Any] | None) -> Any:
+        if self._settings.obey_robots:
+            # Per attempt, so that an unreadable robots.txt is asked for again
+            # (after ROBOTS_RETRY_SECONDS) by a later attempt.
+            self._check_robots(url, kind, host)
+        with self._limiter.slot(host) as sent_at:
+            self._check_running()
+            # Another thread may have met a challenge while this one waited.
+            self._check_gate(url, kind, host)
+            started = time.perf_counter()
+            ok = False
+            try:
+                body = self._exchange(url, kind, host, sent_at)
+                ok = True
+            finally:
+                if self._observe is not None:
+                    self._observe(kind, time.perf_counter() - started, ok)
+        # Parsing happens outside the slot: it is CPU work, not a request in flight.
+        return body if parse is None else parse(body)
+
+    def _send(self, url: str) -> requests.Response:
+        """One GET, streamed, no redirects, transport errors as cwo errors."""
+        session = self.session()
+        try:
+            if self._env_proxies or not _PLAIN_URL.match(url):
+                return session.get(
+                    url,
+                    stream=True,
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                    # Per request too: requests lets *_PROXY variables override session proxies.
+                    proxies=self._proxies,
+                )
+            return session.send(
+                _prepare_plain_get(session, url),
+                stream=True,
+                allow_redirects=False,
+                timeout=self._timeout,
+                proxies=self._proxies or {},
+            )
+        except requests.RequestException as exc:
+            raise self._transport_error(exc, url) from exc
+
+    def _exchange(self, url: str, kind: str, host: str, sent_at: float) -> bytes:
+        """Send, follow same-host redirects, read and classify: the usable body or an error."""
+        current = url
+        for _hop in range(MAX_REDIRECTS + 1):
+            self._counters.incr(f"requests/{kind}")
+            with self._send(current) as resp:
+                self._counters.incr(f"responses/{resp.status_code}")
+                if resp.is_redirect:
+                    target = self._redirect_target(current, resp)
+                    if _origin(target) != _origin(current):
+                        raise PermanentFetchError(
+                            f"redirect from {safe_url(current)} to another host "
+                            f"({safe_url(target)}) refused",
+                            url=safe_url(url),
+                            status=resp.status_code,
+                        )
+                    self._drain(resp, current)
+                    current = target
+                    continue
+                body = self._read(resp, current, self._settings.max_body_bytes)
+                return self._classify(resp, body, current, kind, host, sent_at)
+        raise PermanentFetchError(
+            f"more than {MAX_REDIRECTS} redirects from {safe_url(url)}", url=safe_url(url)
+        )
+
+    def _redirect_target(self, current: str, resp: requests.Response) -> str:
+        """The absolute URL a redirect points to, decoded and quoted as requests does."""
+        # get_redirect_target undoes the latin-1 decoding of UTF-8 Location headers.
+        location = self.session().get_redirect_target(resp) or ""
+        return requote_uri(urljoin(current, location))
+
+    def _drain(self, resp: requests.Response, url: str) -> None:
+        """Read a redirect's small body so its connection can be reused."""
+        # The body is not used: a failed read only costs this connection.
+        with contextlib.suppress(FetchError):
+            self._read(resp, url, _CHUNK, truncate=True)
+
+    def _read(
+        self, resp: requests.Response, url: str, limit: int, *, truncate: bool = False
+    ) -> bytes:
+        """The body, read in chunks, at most ``limit`` bytes (decoded).
+
+        Over the limit: :class:`PermanentFetchError` (and the connection is
+        closed by the caller's ``with``), or, with ``truncate``, the first
+        ``limit`` bytes.
+        """
+        declared = resp.headers.get("Content-Length", "").strip()
+        if not truncate and declared.isdigit() and int(declared) > limit:
+            raise PermanentFetchError(
+                f"response larger than {limit} bytes (Content-Length {declared}) "
+                f"from {safe_url(url)}",
+                url=safe_url(url),
+                status=resp.status_code,
+            )
+        buf = bytearray()
+        try:
+            for chunk in resp.iter_content(_CHUNK):
+                buf += chunk
+                if len(buf) > limit:
+                    if truncate:
+                        del buf[limit:]
+                        break
+                    raise PermanentFetchError(
+                        f"response larger than {limit} bytes from {safe_url(url)}",
+                        url=safe_url(url),
+                        status=resp.status_code,
+                    )
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+        ) as exc:
+            # requests wraps most body errors; the others are a safety net for
+            # what urllib3 lets through on a broken connection.
+            raise self._transport_error(exc, url) from exc
+        finally:
+            self._counters.incr("bytes_received", len(buf))
+        return bytes(buf)
+
+    def _classify(
+        self,
+        resp: requests.Response,
+        body: bytes,
+        url: str,
+        kind: str,
+        host: str,
+        sent_at: float,
+    ) -> bytes:
+        status = resp.status_code
+        where = safe_url(url)
+        # First: a challenge page is never data, whatever its status (200, 202, 405...).
+        if _is_challenge(body):
+            self._counters.incr(f"challenges/{kind}")
+            self._gate.record_challenge(host)
+            pause = self._gate.remaining(host)
+            log.warning("bot challenge from %s (HTTP %s); host paused %.0fs", host, status, pause)
+            raise ChallengeError(
+                f"bot challenge (Human Verification page, HTTP {status}) from {host}; "
+                f"host paused for {pause:.0f}s",
+                url=where,
+                status=status,
+            )
+        if 200 <= status < 300:
+            self._gate.record_success(host)
+            self._limiter.on_success(host)
+            return body
+        if status == 429:
+            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+            self._limiter.on_rate_limited(host, retry_after, sent_at=sent_at)
+            log.info(
+                "HTTP 429 from %s (Retry-After %s); host rate now %s/s",
+                host,
+                "none" if retry_after is None else f"{retry_after:g}s",
+                self._limiter.current_rate(host),
+            )
+            detail = "" if retry_after is None else f" (Retry-After {retry_after:g}s)"
+            raise RateLimitedError(
+                f"HTTP 429 Too Many Requests from {where}{detail}",
+                url=where,
+                retry_after=retry_after,
+            )
+        if status in _TRANSIENT_STATUS:
+            reason = "http_408" if status == 408 else "http_5xx"
+            raise _tag(
+                TransientFetchError(f"HTTP {status} from {where}", url=where, status=status), reason
+            )
+        raise PermanentFetchError(f"HTTP {status} from {where}", url=where, status=status)
+
+    def _transport_error(self, exc: BaseException, url: str) -> FetchError:
+        """Map a requests/urllib3/socket error to the most specific cwo error."""
+        where = safe_url(url)
+        root = _root_cause(exc)
+        detail = self._scrub(f"{type(root).__name__}: {root}" if str(root) else type(root).__name__)
+        detail = detail[:300]
+        if isinstance(exc, rex.ConnectTimeout):
+            return _tag(
+                TransientFetchError(f"timed out connecting to {where}: {detail}", url=where),
+                "timeout",
+            )
+        if isinstance(exc, rex.ReadTimeout) or isinstance(
+            root, (TimeoutError, urllib3.exceptions.ReadTimeoutError)
+        ):
+            return _tag(
+                TransientFetchError(f"timed out reading from {where}: {detail}", url=where),
+                "timeout",
+            )
+        if isinstance(exc, rex.SSLError):
+            if "CERTIFICATE_VERIFY_FAILED" in str(root):
+                # An untrusted certificate does not heal with retries.
+                return PermanentFetchError(
+                    f"TLS certificate not trusted for {where}: {detail}", url=where
+                )
+            return _tag(TransientFetchError(f"TLS error with {where}: {detail}", url=where), "tls")
+        if isinstance(exc, rex.ProxyError):
+            return _tag(
+                TransientFetchError(f"proxy failed for {where}: {detail}", url=where), "proxy"
+            )
+        if isinstance(exc, rex.ChunkedEncodingError) or isinstance(
+            root, (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead)
+        ):
+            return _tag(
+                TransientFetchError(f"body cut short from {where}: {detail}", url=where),
+                "truncated",
+            )
+        if isinstance(exc, rex.ContentDecodingError):
+            return _tag(
+                TransientFetchError(f"undecodable body (gzip) from {where}: {detail}", url=where),
+                "decoding",
+            )
+        if isinstance(
+            exc, (rex.InvalidURL, rex.MissingSchema, rex.InvalidSchema, rex.InvalidHeader)
+        ):
+            return PermanentFetchError(f"invalid request for {where}: {detail}", url=where)
+        if isinstance(
+            exc,
+            (rex.ConnectionError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError),
+        ):
+            return _tag(
+                TransientFetchError(f"connection failed to {where}: {detail}", url=where),
+                "connection",
+            )
+        return _tag(
+            TransientFetchError(f"request failed for {where}: {detail}", url=where), "other"
+        )
+
+    # -- gate, robots, retries ---------------------------------------------------------
+
+    def _check_running(self) -> None:
+        if self._stopping.is_set():
+            raise RunInterrupted("the network manager was stopped")
+
+    def _check_gate(self, url: str, kind: str, host: str) -> None:
+        remaining = self._gate.remaining(host)
+        if remaining > 0:
+            self._counters.incr(f"challenge_paused/{kind}")
+            raise ChallengeError(
+                f"{host} is paused for another {remaining:.0f}s after a bot challenge; not sent",
+                url=safe_url(url),
+            )
+
+    def _check_robots(self, url: str, kind: str, host: str) -> None:
+        policy = self._robots_policy(url, host)
+        if policy.allowed(url, self._user_agent):
+            return
+        where = safe_url(url)
+        if policy.unreachable:
+            raise _tag(
+                TransientFetchError(
+                    f"robots.txt of {host} could not be read "
+                    f"({'HTTP ' + str(policy.status) if policy.status else 'no answer'}); "
+                    f"not fetching {where} until it can",
+                    url=where,
+                ),
+                "robots_unreachable",
+            )
+        self._counters.incr("robots/disallowed")
+        error = PermanentFetchError(
+            f"{where} is disallowed by robots.txt of {host} for cwo's user agent", url=where
+        )
+        error.hint = "--ignore-robots fetches it anyway, at your own responsibility"
+        raise error
+
+    def _robots_policy(self, url: str, host: str) -> RobotsPolicy:
+        """The host's policy: fetched once (by one thread while the others wait)."""
+        with self._lock:
+            lock = self._robots_locks.setdefault(host, threading.Lock())
+        with lock:
+            cached = self._robots.get(host)
+            if cached is not None:
+                policy, fetched_at = cached
+                if not policy.unreachable or time.monotonic() - fetched_at < ROBOTS_RETRY_SECONDS:
+                    return policy
+            policy = self._fetch_robots(url, host)
+            with self._lock:
+                self._robots[host] = (policy, time.monotonic())
+            delay = policy.crawl_delay(self._user_agent)
+            if delay:
+                # Crawl-delay d: never more than one request per d seconds to this host.
+                self._limiter.set_host_ceiling(host, 1.0 / delay)
+            return policy
+
+    def _fetch_robots(self, url: str, host: str) -> RobotsPolicy:
+        """Read the host's robots.txt, trying again like any request if it is unreachable.
+
+        One 503 from a flaky server should not stop the crawl of that host for
+        :data:`ROBOTS_RETRY_SECONDS`, so the unreachable verdict comes only after
+        ``max_attempts`` tries with the usual backoff.
+        """
+        parts = urlsplit(url)
+        target = f"{parts.scheme}://{parts.netloc}/robots.txt"
+        attempt = 1
+        policy = self._fetch_robots_once(target, host)
+        while policy.unreachable and attempt < self._settings.max_attempts:
+            self._counters.incr("retries/robots")
+            self._counters.incr("retry_reason/robots_unreachable")
+            self._sleep(self._jitter(attempt))
+            attempt += 1
+            policy = self._fetch_robots_once(target, host)
+        log.info("robots.txt of %s: HTTP %s, %s", host, policy.status, policy.kind)
+        return policy
+
+    def _fetch_robots_once(self, target: str, host: str) -> RobotsPolicy:
+        with self._limiter.slot(host) as sent_at:
+            started = time.perf_counter()
+            status: int | None = None
+            try:
+                # RFC 9309 2.3.1.2: follow up to five redirects, to any host.
+                for _hop in range(MAX_REDIRECTS + 1):
+                    self._counters.incr("requests/robots")
+                    with self._send(target) as resp:
+                        status = resp.status_code
+                        self._counters.incr(f"responses/{status}")
+                        if resp.is_redirect:
+                            target = self._redirect_target(target, resp)
+                            continue
+                        if status == 429:
+                            retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                            self._limiter.on_rate_limited(host, retry_after, sent_at=sent_at)
+                        body = self._read(resp, target, MAX_ROBOTS_BYTES, truncate=True)
+                    break
+                else:
+                    return RobotsPolicy.allow_all()  # RFC 9309: too many redirects = unavailable
+            except FetchError as exc:
+                log.warning("robots.txt of %s could not be read: %s", host, exc)
+                return RobotsPolicy.from_response(None, None)
+            finally:
+                if self._observe is not None:
+                    self._observe("robots", time.perf_counter() - started, status is not None)
+        if _is_challenge(body):
+            self._counters.incr("challenges/robots")
+            self._gate.record_challenge(host)
+            raise ChallengeError(
+                f"bot challenge on robots.txt of {host}; host paused", url=safe_url(target)
+            )
+        return RobotsPolicy.from_response(status, body)
+
+    def _jitter(self, attempt: int) -> float:
+        """Full jitter: uniform in [0, min(backoff_max, backoff_base * 2**(attempt-1))]."""
+        ceiling = min(self._settings.backoff_max, self._settings.backoff_base * 2 ** (attempt - 1))
+        return self._random.uniform(0, ceiling)
+
+    def _backoff(self, state: RetryCallState) -> float:
+        """Full-jitter exponential backoff, never shorter than a 429's Retry-After."""
+        wait = self._jitter(state.attempt_number)
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, RateLimitedError) and exc.retry_after:
+            wait = max(wait, exc.retry_after)
+        return wait
+
+    def _before_retry(self, kind: str, url: str, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        reason = _reason(exc) if exc is not None else "other"
+        self._counters.incr(f"retries/{kind}")
+        self._counters.incr(f"retry_reason/{reason}")
+        log.debug(
+            "retrying %s (attempt %d failed: %s) in %.2fs",
+            safe_url(url),
+            state.attempt_number,
+            exc,
+            state.upcoming_sleep,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        """Sleep that :meth:`stop` interrupts."""
+        if seconds > 0 and self._stopping.wait(seconds):
+            raise RunInterrupted("the network manager was stopped")
+        self._check_running()
+
+    # -- secrets -----------------------------------------------------------------------
+
+    def _collect_secrets(self) -> tuple[str, ...]:
+        """Strings that must never appear in a message: proxy password, cookie values."""
+        secrets: list[str] = []
+        if self._settings.proxy:
+            password = urlsplit(self._settings.proxy).password
+            if password:
+                secrets.append(password)
+        if self._cookies is not None:
+            secrets.extend(c.value for c in self._cookies if c.value)
+        # Very short values would blank out ordinary words; they are not secrets
+        # worth the damage (and credentials in URLs are masked by pattern anyway).
+        return tuple(sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True))
+
+    def _scrub(self, text: str) -> str:
+        text = safe_url(text)
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text

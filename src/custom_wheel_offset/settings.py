@@ -1,0 +1,336 @@
+"""All settings of cwo in one frozen object, resolved once.
+
+Precedence, highest first: command-line flag > ``CWO_*`` environment variable >
+config file (TOML, ``--config`` / ``CWO_CONFIG`` / ``config/cwo.toml``) > default.
+
+Every field below is a setting; its environment variable is ``CWO_`` plus the
+field name in upper case (``CWO_WORKERS``, ``CWO_SKIP_EXISTING``, ...) and its
+config-file key is the field name. Nothing here reads the environment or a
+file until :func:`resolve_settings` is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from custom_wheel_offset.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_API_BASE",
+    "DEFAULT_STORE_BASE",
+    "STAGES",
+    "Settings",
+    "mask_url",
+    "resolve_settings",
+]
+
+DEFAULT_API_BASE = "https://www.enthusiastenterprises.us/fitment/vehicle/co"
+DEFAULT_STORE_BASE = "https://www.customwheeloffset.com"
+DEFAULT_DB_URL = "sqlite:///data/cwo.db"
+SANDBOX_DB_URL = "sqlite:///data/sandbox.db"
+STAGES = ("tree", "vehicles", "preferences", "fitments")
+DEFAULT_CONFIG_FILE = Path("config/cwo.toml")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """One run's configuration. Build it with :func:`resolve_settings`."""
+
+    # where
+    api_base: str = DEFAULT_API_BASE
+    store_base: str = DEFAULT_STORE_BASE
+    db: str = DEFAULT_DB_URL
+    # what
+    skip_existing: bool = False
+    retry_failed: bool = False
+    years: tuple[int, int] | None = None
+    makes: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    stages: tuple[str, ...] = STAGES
+    limit: int | None = None
+    # how fast
+    workers: int = 10
+    multithreading: bool = True
+    fast: bool = False
+    rate: float = 2.0  # requests per second per host; 0 = unlimited
+    host_concurrency: int = 0  # in-flight requests per host; 0 = as many as workers
+    # how politely and robustly
+    max_attempts: int = 6
+    backoff_base: float = 0.5
+    backoff_max: float = 60.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    max_body_bytes: int = 10 * 1024 * 1024
+    user_agent: str = ""
+    obey_robots: bool = True
+    cookies: str | None = None
+    proxy: str | None = None
+    max_blocked: float = 15 * 60.0
+    item_attempts: int = 3
+    lease_seconds: float = 300.0
+    wait: bool = False
+    worker_name: str | None = None  # PostgreSQL: one run per name at a time (default: host)
+    # database pool (server databases) and writer
+    pool_size: int = 20
+    max_overflow: int = 30
+    pool_timeout: float = 30.0
+    pool_recycle: int = 3600
+    batch_size: int = 500
+    flush_interval: float = 0.5
+    cache_ttl: float = 3600.0
+    # sandbox
+    sandbox: bool = False
+    sandbox_size: str = "tiny"
+    sandbox_seed: int = 1
+    # output
+    progress: str = "auto"  # auto | rich | plain | off
+    quiet: bool = False
+    log_file: str | None = None
+    log_format: str = "text"  # text | json
+    debug: bool = False
+
+    def public_dict(self) -> dict[str, Any]:
+        """The settings with secrets masked, for logs, metrics and reports."""
+        out = dataclasses.asdict(self)
+        out["db"] = mask_url(self.db)
+        out["proxy"] = mask_url(self.proxy) if self.proxy else None
+        out["cookies"] = "(file given)" if self.cookies else None
+        for key, value in out.items():
+            if isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+    @property
+    def effective_user_agent(self) -> str:
+        from custom_wheel_offset import __version__
+
+        return self.user_agent or (
+            f"cwo/{__version__} (+https://pypi.org/project/custom-wheel-offset/; fitment crawler)"
+        )
+
+
+_SECRET_QUERY = re.compile(
+    r"(?i)([?&](?:password|passwd|pass|pwd|secret|token|sslpassword)=)[^&#]*"
+)
+
+
+def mask_url(url: str | None) -> str | None:
+    """Hide the secrets of a URL: ``user:secret@`` and ``?password=secret`` become ``***``."""
+    if not url or "://" not in url:
+        return url
+    # libpq also takes the password as a query parameter.
+    url = _SECRET_QUERY.sub(r"\1***", url)
+    if "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+# -- parsing of values given as text (environment, flags) --------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _parse_bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+def _parse_years(name: str, raw: Any) -> tuple[int, int] | None:
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, (list, tuple)) and len(raw) == 2:
+        lo, hi = int(raw[0]), int(raw[1])
+    else:
+        text = str(raw).strip()
+        try:
+            if "-" in text:
+                a, b = text.split("-", 1)
+                lo, hi = int(a), int(b)
+            else:
+                lo = hi = int(text)
+        except ValueError:
+            raise ConfigError(
+                f"{name}: expected a year or a range like 2015-2026, got {raw!r}"
+            ) from None
+    if lo > hi:
+        raise ConfigError(f"{name}: range {lo}-{hi} is empty (first year after last)")
+    return (lo, hi)
+
+
+def _parse_list(name: str, raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, (list, tuple)):
+        return tuple(str(x) for x in raw)
+    # Commas separate names on the command line; a name that contains a comma
+    # is given through the config file as a TOML list.
+    return tuple(part for part in (p.strip() for p in str(raw).split(",")) if part)
+
+
+def _parse_stages(name: str, raw: Any) -> tuple[str, ...]:
+    stages = _parse_list(name, raw)
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown stage(s) {', '.join(unknown)}; choose from {', '.join(STAGES)}"
+        )
+    if not stages:
+        raise ConfigError(f"{name}: name at least one stage")
+    return tuple(s for s in STAGES if s in stages)
+
+
+_CHOICES = {
+    "progress": ("auto", "rich", "plain", "off"),
+    "log_format": ("text", "json"),
+    "sandbox_size": ("tiny", "small", "medium", "large"),
+}
+_SPECIAL = {
+    "years": _parse_years,
+    "makes": _parse_list,
+    "models": _parse_list,
+    "stages": _parse_stages,
+}
+
+
+def _coerce(f: dataclasses.Field[Any], raw: Any, source: str) -> Any:
+    name = f"{f.name} (from {source})"
+    if f.name in _SPECIAL:
+        return _SPECIAL[f.name](name, raw)
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if raw is None:
+        if "None" in kind:
+            return None
+        raise ConfigError(f"{name}: a value is required")
+    try:
+        if kind == "bool":
+            return _parse_bool(name, raw)
+        if kind.startswith("int"):
+            if isinstance(raw, bool):
+                raise ValueError
+            value: Any = int(str(raw).strip())
+        elif kind.startswith("float"):
+            value = float(str(raw).strip())
+        else:
+            value = str(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected {kind.split(' ')[0]}, got {raw!r}") from None
+    if f.name in _CHOICES and value not in _CHOICES[f.name]:
+        raise ConfigError(f"{name}: expected one of {', '.join(_CHOICES[f.name])}, got {raw!r}")
+    return value
+
+
+def _validate(s: Settings) -> None:
+    if not 1 <= s.workers <= 512:
+        raise ConfigError(f"workers must be between 1 and 512, got {s.workers}")
+    if s.rate < 0:
+        raise ConfigError(f"rate must be 0 (unlimited) or positive, got {s.rate}")
+    if s.max_attempts < 1 or s.item_attempts < 1:
+        raise ConfigError("max_attempts and item_attempts must be at least 1")
+    if s.limit is not None and s.limit < 1:
+        raise ConfigError(f"limit must be a positive number of items, got {s.limit}")
+    if s.batch_size < 1 or s.flush_interval <= 0:
+        raise ConfigError("batch_size must be >= 1 and flush_interval > 0")
+    if s.max_body_bytes < 1024:
+        raise ConfigError("max_body_bytes must be at least 1024")
+    for base_name in ("api_base", "store_base"):
+        base = getattr(s, base_name)
+        if not base.startswith(("http://", "https://")):
+            raise ConfigError(f"{base_name} must be an http(s) URL, got {base!r}")
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    # Accept either top-level keys or a [cwo] table.
+    table = data.get("cwo", data)
+    if not isinstance(table, dict):
+        raise ConfigError(f"config file {path}: [cwo] must be a table")
+    return table
+
+
+def resolve_settings(
+    cli: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> Settings:
+    """Merge flag > environment > file > default into one validated :class:`Settings`.
+
+    ``cli`` holds only the flags the user actually gave (``None`` values are
+    ignored). ``env`` defaults to ``os.environ``. ``config_file`` defaults to
+    ``CWO_CONFIG`` or, if present, ``config/cwo.toml``.
+    """
+    cli = {k: v for k, v in (cli or {}).items() if v is not None}
+    env = os.environ if env is None else env
+    known = {f.name: f for f in fields(Settings)}
+
+    path: Path | None
+    if config_file is not None:
+        path = Path(config_file)
+    elif env.get("CWO_CONFIG"):
+        path = Path(env["CWO_CONFIG"])
+    else:
+        path = DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+    file_values = load_config_file(path) if path is not None else {}
+    unknown = sorted(set(file_values) - set(known))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting(s) {', '.join(unknown)}")
+
+    values: dict[str, Any] = {}
+    given: set[str] = set()
+    for name, f in known.items():
+        env_key = f"CWO_{name.upper()}"
+        if name in cli:
+            values[name] = _coerce(f, cli[name], "command line")
+            given.add(name)
+        elif env_key in env:
+            values[name] = _coerce(f, env[env_key], f"environment {env_key}")
+            given.add(name)
+        elif name in file_values:
+            values[name] = _coerce(f, file_values[name], f"config file {path}")
+            given.add(name)
+    unknown_cli = sorted(set(cli) - set(known))
+    if unknown_cli:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown_cli)}")
+
+    # The sandbox is a local imitation: its own database and no politeness limit,
+    # unless the user said otherwise.
+    if values.get("sandbox"):
+        values.setdefault("db", SANDBOX_DB_URL)
+        if "rate" not in given:
+            values["rate"] = 0.0
+    if values.get("fast") and "rate" not in given and values.get("sandbox"):
+        values["rate"] = 0.0
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def replace(settings: Settings, **changes: Any) -> Settings:
+    """A copy with some fields changed (used to point a run at the embedded sandbox)."""
+    updated = dataclasses.replace(settings, **changes)
+    _validate(updated)
+    return updated

@@ -1,0 +1,73 @@
+"""`cwo status`: per stage, what is done, pending, leased and failed, why, and the last runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+__all__ = ["crawl_status", "status_lines"]
+
+
+def crawl_status(db: OptimizedDatabaseManager, *, reasons: int = 10) -> dict[str, Any]:
+    from custom_wheel_offset.storage.frontier import STAGE_KINDS, Frontier
+    from custom_wheel_offset.storage.runs import latest_runs
+    from custom_wheel_offset.storage.workers import list_workers
+
+    db.ensure_schema()
+    frontier = Frontier(db, owner="status", lease_seconds=0)
+    counts = frontier.stage_counts()
+    stages: dict[str, dict[str, int]] = {}
+    for stage, kinds in STAGE_KINDS.items():
+        totals = {"done": 0, "pending": 0, "leased": 0, "failed": 0}
+        for kind in kinds:
+            for status, n in counts.get(kind, {}).items():
+                totals[status] = totals.get(status, 0) + n
+        totals["total"] = sum(totals.values())
+        stages[stage] = totals
+    return {
+        "stages": stages,
+        "failures": [
+            {"kind": kind, "reason": reason, "count": n}
+            for kind, reason, n in frontier.failure_reasons(reasons)
+        ],
+        "runs": latest_runs(db),
+        "workers": list_workers(db),
+    }
+
+
+def status_lines(status: dict[str, Any]) -> list[str]:
+    import datetime as dt
+
+    def when(ts: float | None) -> str:
+        return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+    lines = [f"{'stage':<12} {'done':>9} {'pending':>9} {'leased':>8} {'failed':>8} {'total':>9}"]
+    for stage, t in status["stages"].items():
+        lines.append(
+            f"{stage:<12} {t['done']:>9} {t['pending']:>9} {t['leased']:>8} "
+            f"{t['failed']:>8} {t['total']:>9}"
+        )
+    if status["failures"]:
+        lines.append("")
+        lines.append("most common failure reasons:")
+        for f in status["failures"]:
+            lines.append(f"  {f['count']:>6}  {f['kind']:<10} {f['reason']}")
+    if status["workers"]:
+        lines.append("")
+        lines.append("workers:")
+        for w in status["workers"]:
+            lines.append(
+                f"  {w['state']:<6} {w['host']} pid {w['pid']} since {when(w['started_at'])}, "
+                f"{w['items_done']} items, {w['rate']:.1f}/s, last seen {when(w['heartbeat_at'])}"
+            )
+    if status["runs"]:
+        lines.append("")
+        lines.append("last runs:")
+        for r in status["runs"]:
+            lines.append(
+                f"  run {r['id']:>4}  {r['outcome']:<13} started {when(r['started_at'])}  "
+                f"ended {when(r['ended_at'])}  {r['host']} pid {r['pid']}"
+            )
+    return lines

@@ -1,0 +1,265 @@
+"""`OptimizedDatabaseManager`: every database access of cwo goes through here.
+
+- A pooled SQLAlchemy engine, created on first use: QueuePool with
+  ``pool_pre_ping`` and ``pool_recycle`` for server databases; SQLite in WAL mode
+  with a busy timeout and ``synchronous=FULL`` (a committed batch survives a power
+  loss), write transactions opened with ``BEGIN IMMEDIATE`` so that two writers
+  queue on the busy timeout instead of failing on a lock upgrade.
+- Dialect-neutral helpers for the two statements the crawl lives on: insert a row
+  unless its key exists, and insert-or-update a record by its natural key.
+- Pool statistics for the run's metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from custom_wheel_offset.errors import ConfigError, DatabaseError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection, Engine
+
+__all__ = ["OptimizedDatabaseManager", "sqlite_path"]
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL, or None for other databases and in-memory SQLite."""
+    if not url.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    database = make_url(url).database
+    if not database or database == ":memory:":
+        return None
+    return Path(database)
+
+
+class OptimizedDatabaseManager:
+    """Engine, pool, schema and the set-based statements of the crawl."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        max_overflow: int = 30,
+        pool_timeout: float = 30.0,
+        pool_recycle: int = 3600,
+        synchronous_full: bool = True,
+    ) -> None:
+        self.url = url
+        self._pool_args = {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+            "pool_recycle": pool_recycle,
+        }
+        self._synchronous = "FULL" if synchronous_full else "NORMAL"
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> OptimizedDatabaseManager:
+        return cls(
+            settings.db,
+            pool_size=settings.pool_size,
+            max_overflow=settings.max_overflow,
+            pool_timeout=settings.pool_timeout,
+            pool_recycle=settings.pool_recycle,
+            synchronous_full=not settings.fast,
+        )
+
+    # -- engine ---------------------------------------------------------------------------
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite" if self.is_sqlite else "postgresql"
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> Engine:
+        from sqlalchemy import create_engine, event
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+        try:
+            if self.is_sqlite:
+                path = sqlite_path(self.url)
+                if path is not None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(
+                    self.url,
+                    pool_pre_ping=False,
+                    connect_args={
+                        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                        "check_same_thread": False,
+                    },
+                )
+                self._install_sqlite_events(engine, event)
+            else:
+                if not self.url.startswith("postgresql"):
+                    raise ConfigError(
+                        f"unsupported database URL scheme in {self.url.split('://')[0]!r}",
+                        hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
+                    )
+                engine = create_engine(self.url, pool_pre_ping=True, **self._pool_args)
+        except (ArgumentError, NoSuchModuleError) as exc:
+            raise ConfigError(f"cannot use database URL: {exc.__class__.__name__}") from exc
+        return engine
+
+    def _install_sqlite_events(self, engine: Engine, event: Any) -> None:
+        synchronous = self._synchronous
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            options = conn.get_execution_options()
+            # A read-only transaction must not take the write lock (an export
+            # would stall the crawl's writer); every other one takes it at once.
+            if options.get("cwo_readonly"):
+                conn.exec_driver_sql("BEGIN")
+                return
+            # synchronous is per connection and pooled connections serve both
+            # kinds of transaction, so every write transaction sets its own.
+            durable = options.get("cwo_durable", True)
+            conn.exec_driver_sql(f"PRAGMA synchronous={synchronous if durable else 'NORMAL'}")
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @contextmanager
+    def begin(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction, committed on success, rolled back on error.
+
+        ``durable=False`` (SQLite): the commit survives the process dying but
+        not a power cut, and costs no fsync. For state that a crash makes
+        meaningless anyway, such as leases of a crawl that one process owns.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                if not durable:
+                    conn = conn.execution_options(cwo_durable=False)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"database write failed: {_describe(exc)}") from exc
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (on SQLite it does not block the writer)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self.engine.connect() as conn:
+                conn = conn.execution_options(cwo_readonly=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise DatabaseError(f"database read failed: {_describe(exc)}") from exc
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        """Bring the schema to the current version (creating it in an empty database)."""
+        from custom_wheel_offset.storage.migrations import upgrade_to_head
+
+        upgrade_to_head(self)
+
+    def schema_version(self) -> str | None:
+        """The migration revision the database is at (None for an empty database)."""
+        from custom_wheel_offset.storage.migrations import current_revision
+
+        return current_revision(self)
+
+    # -- dialect-neutral statements ---------------------------------------------------------
+
+    def _dialect_insert(self) -> Any:
+        """The dialect's ``insert``, which knows ``ON CONFLICT``."""
+        if self.is_sqlite:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            return sqlite_insert
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+
+    def insert_ignore(self, table: Table) -> Any:
+        """``INSERT`` that does nothing for a row whose unique key already exists."""
+        insert = self._dialect_insert()
+        return insert(table).on_conflict_do_nothing()
+
+    def upsert(
+        self, table: Table, key_columns: Sequence[str], update_columns: Sequence[str]
+    ) -> Any:
+        """``INSERT ... ON CONFLICT (key) DO UPDATE`` of ``update_columns``."""
+        insert = self._dialect_insert()
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(key_columns),
+            set_={name: stmt.excluded[name] for name in update_columns},
+        )
+
+    def insert_from_select_ignore(self, table: Table, columns: Sequence[str], select: Any) -> Any:
+        insert = self._dialect_insert()
+        return insert(table).from_select(list(columns), select).on_conflict_do_nothing()
+
+    # -- statistics -------------------------------------------------------------------------
+
+    def pool_stats(self) -> dict[str, Any]:
+        if self._engine is None:
+            return {"created": False}
+        pool = self._engine.pool
+        stats: dict[str, Any] = {
+            "created": True,
+            "class": type(pool).__name__,
+            "status": pool.status(),
+        }
+        for name in ("size", "checkedin", "checkedout", "overflow"):
+            fn = getattr(pool, name, None)
+            if callable(fn):
+                stats[name] = fn()
+        return stats
+
+
+def _describe(exc: BaseException) -> str:
+    """The database's own message, without the statement and its parameters (names)."""
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0][:300]
+
+
+def rows_as_dicts(rows: Sequence[Any]) -> list[Mapping[str, Any]]:
+    return [row._mapping for row in rows]

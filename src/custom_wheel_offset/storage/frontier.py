@@ -1,0 +1,439 @@
+"""The crawl frontier: every unit of work is a row with a unique key and a status.
+
+Status moves ``pending -> leased -> done | failed`` (or back to ``pending`` for a
+retry or a release). Claims take pending rows of one kind in id order through a
+partial index, so finding work costs the same among a million done rows as
+among ten; on PostgreSQL they use ``FOR UPDATE SKIP LOCKED`` so several
+processes share one crawl. A lease names its owner and expires; an expired lease
+is reaped back to pending. Completion (in ``storage.writer``) is conditional on
+still owning the lease.
+
+A crawl is a generation of work: it ends when no row is pending or leased. A run
+that finds the latest crawl unfinished resumes it (only what was in flight is
+redone); otherwise it starts a new crawl, which re-opens the listings and the
+preference options (to discover what is new) and, without ``--skip-existing``,
+every vehicle and fitment page too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+
+from custom_wheel_offset.storage.schema import crawls, frontier, runs
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+__all__ = [
+    "KIND_PRIORITY",
+    "LISTING_KINDS",
+    "RECORD_KINDS",
+    "STAGE_KINDS",
+    "STORE_KINDS",
+    "CrawlState",
+    "Frontier",
+    "ItemFilter",
+    "NewItem",
+    "WorkItem",
+]
+
+log = logging.getLogger(__name__)
+
+# Deeper kinds first: a crawl that finishes what it has discovered before it
+# discovers more keeps the pending set, and so the frontier's hot part, small.
+KIND_PRIORITY: dict[str, int] = {
+    "fitment": 7,
+    "options": 6,
+    "vehicle": 5,
+    "drives": 4,
+    "model_info": 3,
+    "models": 2,
+    "makes": 1,
+    "years": 0,
+}
+LISTING_KINDS = ("years", "makes", "models", "model_info", "drives")
+RECORD_KINDS = ("vehicle", "fitment")
+STORE_KINDS = frozenset({"options", "fitment"})
+STAGE_KINDS: dict[str, tuple[str, ...]] = {
+    "tree": LISTING_KINDS,
+    "vehicles": ("vehicle",),
+    "preferences": ("options",),
+    "fitments": ("fitment",),
+}
+OPEN_STATUSES = ("pending", "leased")
+CLAIM_REAP_INTERVAL = 1.0  # seconds between reaps of expired leases at claim time (PostgreSQL)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItem:
+    """A child discovered by parsing; inserting it when its key exists does nothing."""
+
+    key: str
+    kind: str
+    params: dict[str, Any]
+    year: int | None = None
+    make: str | None = None
+    model: str | None = None
+
+    def row(self, now: float) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "params": json.dumps(self.params, ensure_ascii=False),
+            "vehicle_id": None,
+            "prefset_id": None,
+            "year": self.year,
+            "make": self.make,
+            "model": self.model,
+            "status": "pending",
+            "attempts": 0,
+            "not_before": 0.0,
+            "updated_at": now,
+        }
+
+
+@dataclass(slots=True)
+class WorkItem:
+    """A claimed row. Fitment items carry ids; the processor resolves them to names."""
+
+    id: int
+    key: str
+    kind: str
+    params: dict[str, Any]
+    attempts: int
+    vehicle_id: int | None = None
+    prefset_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemFilter:
+    """Which part of the catalogue a run works on (``--years``, ``--makes``, ``--models``)."""
+
+    years: tuple[int, int] | None = None
+    makes: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+
+    def admits(self, year: int | None, make: str | None, model: str | None) -> bool:
+        if self.years and year is not None and not self.years[0] <= year <= self.years[1]:
+            return False
+        if self.makes and make is not None and make not in self.makes:
+            return False
+        return not (self.models and model is not None and model not in self.models)
+
+    def clauses(self) -> list[Any]:
+        out: list[Any] = []
+        if self.years:
+            out.append(or_(frontier.c.year.is_(None), frontier.c.year.between(*self.years)))
+        if self.makes:
+            out.append(or_(frontier.c.make.is_(None), frontier.c.make.in_(self.makes)))
+        if self.models:
+            out.append(or_(frontier.c.model.is_(None), frontier.c.model.in_(self.models)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlState:
+    crawl_id: int
+    resumed: bool
+    skipped_vehicles: int
+    skipped_fitments: int
+
+
+class Frontier:
+    """Claims, leases, releases and crawl generations over the ``frontier`` table."""
+
+    def __init__(self, db: OptimizedDatabaseManager, owner: str, lease_seconds: float) -> None:
+        self.db = db
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self._next_claim_reap = 0.0
+
+    # -- run start --------------------------------------------------------------------------
+
+    def begin_run(self, *, skip_existing: bool, retry_failed: bool, root: NewItem) -> CrawlState:
+        """Reap dead leases, re-open failed items, and resume or start a crawl."""
+        now = time.time()
+        with self.db.begin() as conn:
+            if not self.db.is_sqlite:
+                # Two processes starting at once must not both open a new crawl.
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7714201)")
+            self._reap(conn, now, everything=self.db.is_sqlite)
+            conn.execute(
+                update(frontier)
+                .where(frontier.c.status == "failed")
+                .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
+            )
+            latest = conn.execute(
+                select(crawls.c.id, crawls.c.finished_at).order_by(crawls.c.id.desc()).limit(1)
+            ).first()
+            resumed = latest is not None and (latest.finished_at is None or retry_failed)
+            skipped_v = skipped_f = 0
+            if resumed:
+                assert latest is not None
+                crawl_id = latest.id
+            else:
+                mode = "skip_existing" if skip_existing else "full"
+                crawl_id = conn.execute(
+                    crawls.insert().values(started_at=now, mode=mode).returning(crawls.c.id)
+                ).scalar_one()
+                reopen: tuple[str, ...] = (*LISTING_KINDS, "options")
+                if not skip_existing:
+                    reopen = (*reopen, *RECORD_KINDS)
+                conn.execute(
+                    update(frontier)
+                    .where(frontier.c.kind.in_(reopen), frontier.c.status == "done")
+                    .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
+                )
+                if skip_existing:
+                    skipped_v, skipped_f = (
+                        self._count(conn, "vehicle", "done"),
+                        self._count(conn, "fitment", "done"),
+                    )
+            conn.execute(self.db.insert_ignore(frontier), [root.row(now)])
+        log.info(
+            "%s crawl %d (%s)",
+            "resuming" if resumed else "starting",
+            crawl_id,
+            "skip existing" if skip_existing else "fetch everything",
+        )
+        return CrawlState(crawl_id, resumed, skipped_v, skipped_f)
+
+    def _reap(self, conn: Connection, now: float, *, everything: bool) -> int:
+        """Leased rows whose owner is gone become pending again."""
+        cond = frontier.c.status == "leased"
+        if not everything:
+            cond = and_(cond, frontier.c.lease_expires < now)
+            if not self.db.is_sqlite:
+                # Skip rows another transaction holds (a completion, a renewal,
+                # another reaper): never wait, never deadlock; next time they count.
+                locked = select(frontier.c.id).where(cond).with_for_update(skip_locked=True)
+                cond = frontier.c.id.in_(locked.scalar_subquery())
+        result = conn.execute(
+            update(frontier)
+            .where(cond)
+            .values(status="pending", lease_owner=None, lease_expires=None, updated_at=now)
+        )
+        if result.rowcount:
+            log.info("re-opened %d item(s) leased by a run that is gone", result.rowcount)
+        return result.rowcount or 0
+
+    def reap_expired(self) -> int:
+        with self.db.begin() as conn:
+            return self._reap(conn, time.time(), everything=False)
+
+    @staticmethod
+    def _count(conn: Connection, kind: str, status: str) -> int:
+        return conn.execute(
+            select(func.count())
+            .select_from(frontier)
+            .where(frontier.c.kind == kind, frontier.c.status == status)
+        ).scalar_one()
+
+    # -- claims -----------------------------------------------------------------------------
+
+    def claim(self, kinds: Iterable[str], limit: int, item_filter: ItemFilter) -> list[WorkItem]:
+        """Lease up to ``limit`` pending items, deepest kind first."""
+        if limit <= 0:
+            return []
+        now = time.time()
+        expires = now + self.lease_seconds
+        claimed: list[WorkItem] = []
+        ordered = sorted(kinds, key=lambda k: -KIND_PRIORITY[k])
+        with self.db.begin(durable=not self.db.is_sqlite) as conn:
+            if not self.db.is_sqlite and now >= self._next_claim_reap:
+                # An expired lease is claimable again. Reaping here too (at most
+                # once a second) lets a process with nothing left of its own take
+                # over the work of one that died, instead of waiting for it.
+                self._next_claim_reap = now + CLAIM_REAP_INTERVAL
+                self._reap(conn, now, everything=False)
+            for kind in ordered:
+                want = limit - len(claimed)
+                if want <= 0:
+                    break
+                candidates = (
+                    select(frontier.c.id)
+                    .where(
+                        frontier.c.status == "pending",
+                        frontier.c.kind == kind,
+                        frontier.c.not_before <= now,
+                        *item_filter.clauses(),
+                    )
+                    .order_by(frontier.c.id)
+                    .limit(want)
+                )
+                if not self.db.is_sqlite:
+                    candidates = candidates.with_for_update(skip_locked=True)
+                rows = conn.execute(
+                    update(frontier)
+                    .where(frontier.c.id.in_(candidates.scalar_subquery()))
+                    .values(
+                        status="leased",
+                        lease_owner=self.owner,
+                        lease_expires=expires,
+                        updated_at=now,
+                    )
+                    .returning(
+                        frontier.c.id,
+                        frontier.c.key,
+                        frontier.c.kind,
+                        frontier.c.params,
+                        frontier.c.attempts,
+                        frontier.c.vehicle_id,
+                        frontier.c.prefset_id,
+                    )
+                ).all()
+                for row in sorted(rows, key=lambda r: r.id):
+                    claimed.append(
+                        WorkItem(
+                            id=row.id,
+                            key=row.key,
+                            kind=row.kind,
+                            params=json.loads(row.params) if row.params else {},
+                            attempts=row.attempts,
+                            vehicle_id=row.vehicle_id,
+                            prefset_id=row.prefset_id,
+                        )
+                    )
+        return claimed
+
+    def renew(self, ids: Sequence[int]) -> int:
+        """Extend the leases this owner holds (the owner is alive and working)."""
+        if not ids:
+            return 0
+        now = time.time()
+        renewed = 0
+        with self.db.begin() as conn:
+            for chunk in _chunks(list(ids), 500):
+                result = conn.execute(
+                    update(frontier)
+                    .where(
+                        frontier.c.id.in_(chunk),
+                        frontier.c.status == "leased",
+                        frontier.c.lease_owner == self.owner,
+                    )
+                    .values(lease_expires=now + self.lease_seconds)
+                )
+                renewed += result.rowcount or 0
+        return renewed
+
+    def release_owned(self) -> int:
+        """Give back every item this owner still holds (interrupted run)."""
+        now = time.time()
+        with self.db.begin() as conn:
+            result = conn.execute(
+                update(frontier)
+                .where(frontier.c.status == "leased", frontier.c.lease_owner == self.owner)
+                .values(status="pending", lease_owner=None, lease_expires=None, updated_at=now)
+            )
+        return result.rowcount or 0
+
+    def sweep_fitments(self) -> int:
+        """Add every missing (vehicle x current preference set) fitment item."""
+        from sqlalchemy import true
+
+        from custom_wheel_offset.storage.writer import fan_out_fitments
+
+        with self.db.begin() as conn:
+            added = fan_out_fitments(self.db, conn, true(), time.time())
+        if added:
+            log.info("end-of-crawl sweep added %d fitment item(s)", added)
+        return added
+
+    # -- state ------------------------------------------------------------------------------
+
+    def open_counts(
+        self, kinds: Iterable[str], item_filter: ItemFilter
+    ) -> tuple[int, int, float | None]:
+        """(pending claimable now, leased or waiting, earliest not_before in the future)."""
+        now = time.time()
+        kinds = list(kinds)
+        with self.db.read() as conn:
+            base = [frontier.c.kind.in_(kinds), *item_filter.clauses()]
+            pending = frontier.c.status == "pending"
+            later = and_(pending, frontier.c.not_before > now)
+            # One statement, so one snapshot: on PostgreSQL (READ COMMITTED) three
+            # statements could miss an item of another process moving from leased
+            # to done while its children appear, and see an empty frontier mid-crawl.
+            ready, waiting, next_at, leased = conn.execute(
+                select(
+                    func.count(case((and_(pending, frontier.c.not_before <= now), 1))),
+                    func.count(case((later, 1))),
+                    func.min(case((later, frontier.c.not_before))),
+                    func.count(case((frontier.c.status == "leased", 1))),
+                )
+                .select_from(frontier)
+                .where(frontier.c.status.in_(OPEN_STATUSES), *base)
+            ).one()
+        return ready, leased + waiting, next_at
+
+    def finish_crawl_if_complete(self, crawl_id: int) -> bool:
+        now = time.time()
+        with self.db.begin() as conn:
+            still_open = conn.execute(
+                select(func.count())
+                .select_from(frontier)
+                .where(frontier.c.status.in_(OPEN_STATUSES))
+            ).scalar_one()
+            if still_open:
+                return False
+            conn.execute(
+                update(crawls)
+                .where(crawls.c.id == crawl_id, crawls.c.finished_at.is_(None))
+                .values(finished_at=now)
+            )
+        return True
+
+    def stage_counts(self) -> dict[str, dict[str, int]]:
+        """{kind: {status: count}} over the whole frontier."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(frontier.c.kind, frontier.c.status, func.count()).group_by(
+                    frontier.c.kind, frontier.c.status
+                )
+            ).all()
+        out: dict[str, dict[str, int]] = {}
+        for kind, status, count in rows:
+            out.setdefault(kind, {})[status] = count
+        return out
+
+    def failure_reasons(self, limit: int = 10) -> list[tuple[str, str, int]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(frontier.c.kind, frontier.c.last_error, func.count().label("n"))
+                .where(frontier.c.status == "failed")
+                .group_by(frontier.c.kind, frontier.c.last_error)
+                .order_by(func.count().desc())
+                .limit(limit)
+            ).all()
+        return [(r.kind, r.last_error or "", r.n) for r in rows]
+
+
+def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def start_run_row(
+    conn: Connection, *, crawl_id: int, host: str, pid: int, settings_json: str
+) -> int:
+    return conn.execute(
+        runs.insert()
+        .values(
+            crawl_id=crawl_id,
+            started_at=time.time(),
+            host=host,
+            pid=pid,
+            settings_json=settings_json,
+        )
+        .returning(runs.c.id)
+    ).scalar_one()

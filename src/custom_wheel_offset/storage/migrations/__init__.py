@@ -1,0 +1,147 @@
+"""Schema management: an Alembic environment driven from code (no ``alembic.ini``).
+
+::
+
+    env.py                  runs the migrations on the connection handed over in
+                            ``config.attributes["connection"]`` (batch mode on SQLite)
+    script.py.mako          template of a new revision
+    versions/0001_initial   the first released schema (everything but ``workers``)
+    versions/0002_workers   the ``workers`` table (several machines on PostgreSQL)
+
+:func:`upgrade_to_head` brings any cwo database to the current revision in one
+transaction:
+
+- an empty database is created by running every migration;
+- a database created by ``metadata.create_all`` before migrations existed
+  (tables but no ``alembic_version``) is stamped with the revision its tables
+  match, then upgraded, so its rows are kept;
+- a database already at head costs one small query (the fast path every
+  command takes).
+
+On PostgreSQL several processes often start at once (cron on many hosts), so
+the upgrade transaction first takes a transaction-level advisory lock: one
+process migrates, the others wait, then find the schema at head. On SQLite the
+write transaction (``BEGIN IMMEDIATE``) already serialises them.
+
+A new revision: copy the newest file of ``versions/``, give it the next number
+as ``revision`` and the previous one as ``down_revision``, write its
+``upgrade``/``downgrade`` with ``op`` (batch operations on SQLite), update
+``HEAD_REVISION`` below and the table in ``schema.py``; the tests check that
+the migrated schema equals ``schema.metadata``. On SQLite, cwo's connections
+enforce foreign keys and a migration runs inside a transaction, where SQLite
+cannot switch them off: a batch operation that recreates a table other tables
+reference (``vehicles``, ``preference_sets``) needs that handled explicitly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Connection
+
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+__all__ = [
+    "FIRST_REVISION",
+    "HEAD_REVISION",
+    "KNOWN_REVISIONS",
+    "alembic_config",
+    "current_revision",
+    "upgrade_to",
+    "upgrade_to_head",
+]
+
+log = logging.getLogger(__name__)
+
+FIRST_REVISION = "0001"
+HEAD_REVISION = "0002"
+"""The newest revision in ``versions/`` (a test checks it against the scripts)."""
+KNOWN_REVISIONS = ("0001", "0002")
+
+UNVERSIONED = "unversioned"
+"""What :func:`current_revision` reports for tables created before migrations existed."""
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+
+# Any fixed 64-bit number; it only has to differ from cwo's other advisory locks
+# (frontier.begin_run uses 7714201, the worker locks use CRC32 values).
+_PG_UPGRADE_LOCK = 7714202
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """An Alembic configuration pointing at this package, sharing ``connection`` if given."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _version_of(conn: Connection) -> str | None:
+    """The revision stored in ``alembic_version``, ``UNVERSIONED`` or None (empty database)."""
+    from sqlalchemy import inspect
+
+    # Read alembic_version directly: a MigrationContext would log at INFO on
+    # every command, and this runs at the start of every command.
+    inspector = inspect(conn)
+    if inspector.has_table("alembic_version"):
+        revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+        if revision is not None:
+            return str(revision)
+    return UNVERSIONED if inspector.has_table("frontier") else None
+
+
+def current_revision(db: OptimizedDatabaseManager) -> str | None:
+    """The revision the database is at: ``"0002"``, ``"unversioned"``, or None when empty."""
+    with db.read() as conn:
+        return _version_of(conn)
+
+
+def upgrade_to_head(db: OptimizedDatabaseManager) -> None:
+    """Bring the schema to :data:`HEAD_REVISION`, creating it in an empty database."""
+    if current_revision(db) == HEAD_REVISION:
+        return
+    upgrade_to(db, "head")
+
+
+def upgrade_to(db: OptimizedDatabaseManager, revision: str) -> None:
+    """Upgrade (or create) the schema up to ``revision``, in one transaction.
+
+    Tables without ``alembic_version`` (created by ``metadata.create_all``
+    before migrations existed) are stamped first: with 0002 when they include
+    ``workers``, else with 0001.
+    """
+    from alembic import command
+    from alembic.util import CommandError
+    from sqlalchemy import inspect
+
+    from custom_wheel_offset.errors import DatabaseError
+
+    with db.begin() as conn:
+        if not db.is_sqlite:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_UPGRADE_LOCK})")
+        config = alembic_config(conn)
+        target = HEAD_REVISION if revision == "head" else revision
+        found = _version_of(conn)
+        if found not in (None, UNVERSIONED, *KNOWN_REVISIONS):
+            raise DatabaseError(
+                f"the database's schema is at revision {found}, newer than this cwo knows "
+                f"(up to {HEAD_REVISION})",
+                hint="upgrade cwo on this machine to the version that wrote the database",
+            )
+        try:
+            if found == UNVERSIONED:
+                stamp = "0002" if inspect(conn).has_table("workers") else FIRST_REVISION
+                log.info("database created before migrations: stamping revision %s", stamp)
+                command.stamp(config, stamp)
+            if found != target:
+                command.upgrade(config, target)
+                log.info("schema upgraded from %s to %s", found or "an empty database", target)
+        except CommandError as exc:
+            raise DatabaseError(f"cannot migrate the database schema: {exc}") from exc

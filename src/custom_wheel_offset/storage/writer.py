@@ -1,0 +1,560 @@
+"""The single writer: one thread, one transaction per batch of outcomes.
+
+Workers never touch the database; they hand an :class:`Outcome` to the writer's
+queue. The writer commits a batch when it holds ``batch_size`` outcomes or when
+``flush_interval`` has passed since the first one arrived, whichever comes
+first. In one transaction it:
+
+1. marks ``done`` the items this owner still leases (a lease lost to another
+   worker means the result is dropped, never written over another's);
+2. inserts the children they discovered (a key that exists does nothing);
+3. upserts vehicles, preference options and fitments, counting added vs updated
+   with one set-based existence query per table;
+4. fans out fitment items for new vehicles and new preference sets;
+5. records retries, failures and releases.
+
+A batch that fails to commit stops the run (``DatabaseError``); its items are
+still leased, so the next run does them again: nothing half-written survives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from sqlalchemy import String as SAString
+from sqlalchemy import and_, bindparam, cast, literal, select, true, tuple_, update
+
+from custom_wheel_offset.errors import DatabaseError
+from custom_wheel_offset.exporting.format import flatten, vehicle_record
+from custom_wheel_offset.protocol.records import (
+    FitmentPage,
+    PreferenceOptions,
+    VehicleId,
+    VehicleSpec,
+)
+from custom_wheel_offset.storage.frontier import NewItem
+from custom_wheel_offset.storage.schema import (
+    AXLE_RANGE_FIELDS,
+    fitments,
+    frontier,
+    preference_options,
+    preference_sets,
+    vehicles,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+__all__ = ["BatchWriter", "FitmentResult", "OptionsResult", "Outcome", "VehicleResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleResult:
+    vehicle: VehicleId
+    spec: VehicleSpec
+
+
+@dataclass(frozen=True, slots=True)
+class OptionsResult:
+    vehicle_type: str
+    options: PreferenceOptions
+
+
+@dataclass(frozen=True, slots=True)
+class FitmentResult:
+    vehicle_id: int
+    prefset_id: int
+    page: FitmentPage
+
+
+OutcomeStatus = Literal["done", "retry", "failed", "release"]
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of one claimed item."""
+
+    item_id: int
+    kind: str
+    status: OutcomeStatus
+    result: VehicleResult | OptionsResult | FitmentResult | None = None
+    children: list[NewItem] = field(default_factory=list)
+    error: str | None = None
+    not_before: float = 0.0
+
+
+class BatchWriter:
+    """Owns all crawl writes; call :meth:`submit` from any thread."""
+
+    def __init__(
+        self,
+        db: OptimizedDatabaseManager,
+        *,
+        owner: str,
+        crawl_id: int,
+        counters: Counters,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        observe: Any = None,
+    ) -> None:
+        self.db = db
+        self.owner = owner
+        self.crawl_id = crawl_id
+        self.counters = counters
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self._observe = observe  # callable(operation, seconds, ok) for the monitor
+        self._items: deque[Outcome] = deque()  # append/popleft are thread-safe
+        self._wake = threading.Event()
+        self._stopping = False
+        self._drainers = 0
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._idle = threading.Condition()
+        self._pending = 0  # submitted but not yet committed
+        self.batches = 0
+        self.rows = 0
+        self.outcomes = 0
+        self.flush_reasons: dict[str, int] = {"size": 0, "time": 0, "drain": 0}
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="cwo-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, outcome: Outcome) -> None:
+        """Hand over one outcome. Wakes the writer only when a batch is full: a
+        wake-up per item would cost a thread switch (and the GIL) per page."""
+        if self._error is not None:
+            raise DatabaseError(f"the writer stopped: {self._error}") from self._error
+        with self._idle:
+            self._pending += 1
+        self._items.append(outcome)
+        if len(self._items) >= self.batch_size:
+            self._wake.set()
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is committed. False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            self._drainers += 1
+        self._wake.set()
+        try:
+            with self._idle:
+                while self._pending and self._error is None:
+                    remaining = None if deadline is None else deadline - time.monotonic()
+                    if remaining is not None and remaining <= 0:
+                        return False
+                    self._idle.wait(min(remaining, 0.5) if remaining is not None else 0.5)
+        finally:
+            with self._idle:
+                self._drainers -= 1
+        self.raise_if_failed()
+        return True
+
+    def stop(self, timeout: float | None = None) -> None:
+        if self._thread is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout)
+        self.raise_if_failed()
+
+    def raise_if_failed(self) -> None:
+        if self._error is not None:
+            if isinstance(self._error, DatabaseError):
+                raise self._error
+            raise DatabaseError(f"the writer stopped: {self._error}") from self._error
+
+    @property
+    def backlog(self) -> int:
+        return self._pending
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "batches": self.batches,
+            "outcomes": self.outcomes,
+            "rows": self.rows,
+            "rows_per_transaction": round(self.rows / self.batches, 2) if self.batches else 0.0,
+            "outcomes_per_transaction": (
+                round(self.outcomes / self.batches, 2) if self.batches else 0.0
+            ),
+            "transactions_saved_pct": (
+                round(100.0 * (1 - self.batches / self.outcomes), 2) if self.outcomes else 0.0
+            ),
+            "flush_reasons": dict(self.flush_reasons),
+            "batch_size": self.batch_size,
+            "flush_interval_seconds": self.flush_interval,
+        }
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        batch: list[Outcome] = []
+        first_at = 0.0
+        while True:
+            timeout = self.flush_interval
+            if batch:
+                timeout = max(0.0, first_at + self.flush_interval - time.monotonic())
+            self._wake.wait(timeout)
+            self._wake.clear()
+            stopping = self._stopping  # read before taking items: none submitted later is lost
+            while self._items:
+                if not batch:
+                    first_at = time.monotonic()
+                batch.append(self._items.popleft())
+                if len(batch) >= self.batch_size:
+                    if not self._flush(batch, "size"):
+                        return
+                    batch = []
+            if batch:
+                if stopping or self._drainers:
+                    reason = "drain"
+                elif time.monotonic() - first_at >= self.flush_interval:
+                    reason = "time"
+                else:
+                    continue
+                if not self._flush(batch, reason):
+                    return
+                batch = []
+            if stopping:
+                return
+
+    def _flush(self, batch: list[Outcome], reason: str) -> bool:
+        """Commit one batch; False when the writer has failed and must stop."""
+        try:
+            self._commit(batch)
+        except BaseException as exc:  # noqa: BLE001 - handed to the run, which stops
+            log.error("writer failed: %s", exc)
+            self._error = exc
+            with self._idle:
+                self._idle.notify_all()
+            return False
+        self.flush_reasons[reason] += 1
+        with self._idle:
+            self._pending -= len(batch)
+            self._idle.notify_all()
+        return True
+
+    def _commit(self, batch: Sequence[Outcome]) -> None:
+        started = time.perf_counter()
+        ok = False
+        try:
+            with self.db.begin() as conn:
+                rows = self._write(conn, batch)
+            ok = True
+        finally:
+            if self._observe is not None:
+                self._observe("write_batch", time.perf_counter() - started, ok)
+        self.batches += 1
+        self.outcomes += len(batch)
+        self.rows += rows
+        self.counters.incr("writer/batches")
+        self.counters.incr("writer/rows", rows)
+
+    # -- one transaction --------------------------------------------------------------------
+
+    def _write(self, conn: Connection, batch: Sequence[Outcome]) -> int:
+        now = time.time()
+        rows = 0
+        done = [o for o in batch if o.status == "done"]
+        owned: set[int] = set()
+        if done:
+            for chunk in _chunks([o.item_id for o in done], 500):
+                owned.update(
+                    conn.execute(
+                        update(frontier)
+                        .where(
+                            frontier.c.id.in_(chunk),
+                            frontier.c.status == "leased",
+                            frontier.c.lease_owner == self.owner,
+                        )
+                        .values(
+                            status="done",
+                            lease_owner=None,
+                            lease_expires=None,
+                            last_error=None,
+                            crawl_id=self.crawl_id,
+                            updated_at=now,
+                        )
+                        .returning(frontier.c.id)
+                    ).scalars()
+                )
+            lost = len(done) - len(owned)
+            if lost:
+                self.counters.incr("writer/lease_lost", lost)
+                log.warning("dropped %d result(s) whose lease had passed to another worker", lost)
+            rows += len(owned)
+            for o in done:
+                if o.item_id in owned:
+                    self.counters.incr(f"items/done/{o.kind}")
+        kept = [o for o in done if o.item_id in owned]
+
+        children = _unique([child for o in kept for child in o.children])
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for child in children:
+            by_kind.setdefault(child.kind, []).append(child.row(now))
+        for kind, kind_rows in by_kind.items():
+            # One statement per kind so the row count says how many were new.
+            inserted = conn.execute(self.db.insert_ignore(frontier), kind_rows).rowcount or 0
+            if inserted > 0:
+                rows += inserted
+                self.counters.incr(f"items/discovered/{kind}", inserted)
+
+        vehicle_results = [o.result for o in kept if isinstance(o.result, VehicleResult)]
+        options_results = [o.result for o in kept if isinstance(o.result, OptionsResult)]
+        fitment_results = [o.result for o in kept if isinstance(o.result, FitmentResult)]
+        if vehicle_results:
+            rows += self._write_vehicles(conn, vehicle_results, now)
+        for result in options_results:
+            rows += self._write_options(conn, result, now)
+        if fitment_results:
+            rows += self._write_fitments(conn, fitment_results, now)
+
+        for status, values in (
+            ("retry", {"status": "pending"}),
+            ("failed", {"status": "failed"}),
+            ("release", {"status": "pending"}),
+        ):
+            group = [o for o in batch if o.status == status]
+            if not group:
+                continue
+            stmt = (
+                update(frontier)
+                .where(
+                    frontier.c.id == bindparam("b_id"),
+                    frontier.c.status == "leased",
+                    frontier.c.lease_owner == self.owner,
+                )
+                .values(
+                    **values,
+                    attempts=frontier.c.attempts + (0 if status == "release" else 1),
+                    last_error=bindparam("b_error"),
+                    not_before=bindparam("b_not_before"),
+                    lease_owner=None,
+                    lease_expires=None,
+                    updated_at=now,
+                )
+            )
+            conn.execute(
+                stmt,
+                [
+                    {"b_id": o.item_id, "b_error": o.error, "b_not_before": o.not_before}
+                    for o in group
+                ],
+            )
+            rows += len(group)
+            for o in group:
+                self.counters.incr(f"items/{status}/{o.kind}")
+        return rows
+
+    def _write_vehicles(self, conn: Connection, results: list[VehicleResult], now: float) -> int:
+        by_identity = {_identity(r.vehicle): r for r in results}
+        identity_cols = (
+            vehicles.c.year,
+            vehicles.c.make,
+            vehicles.c.model,
+            vehicles.c.trim,
+            vehicles.c.drive,
+        )
+        existing = set(
+            tuple(row)
+            for row in conn.execute(
+                select(*identity_cols).where(tuple_(*identity_cols).in_(list(by_identity)))
+            )
+        )
+        rows = [_vehicle_row(r, now, self.crawl_id) for r in by_identity.values()]
+        update_cols = [k for k in rows[0] if k not in ("year", "make", "model", "trim", "drive")]
+        identity = ["year", "make", "model", "trim", "drive"]
+        conn.execute(self.db.upsert(vehicles, identity, update_cols), rows)
+        added = len(by_identity) - len(existing)
+        self.counters.incr("records/added/vehicle", added)
+        self.counters.incr("records/updated/vehicle", len(existing))
+        ids = list(
+            conn.execute(
+                select(vehicles.c.id).where(tuple_(*identity_cols).in_(list(by_identity)))
+            ).scalars()
+        )
+        return len(rows) + self._fan_out(conn, vehicles.c.id.in_(ids), now)
+
+    def _write_options(self, conn: Connection, result: OptionsResult, now: float) -> int:
+        vtype, options = result.vehicle_type, result.options
+        conn.execute(
+            self.db.upsert(
+                preference_options,
+                ["vehicle_type"],
+                ["suspension", "trimming", "rubbing", "fetched_at"],
+            ),
+            [
+                {
+                    "vehicle_type": vtype,
+                    "suspension": json.dumps(list(options.suspension), ensure_ascii=False),
+                    "trimming": json.dumps(list(options.trimming), ensure_ascii=False),
+                    "rubbing": json.dumps(list(options.rubbing), ensure_ascii=False),
+                    "fetched_at": now,
+                }
+            ],
+        )
+        sets = options.preference_sets()
+        conn.execute(
+            update(preference_sets)
+            .where(preference_sets.c.vehicle_type == vtype)
+            .values(current=False)
+        )
+        if sets:
+            conn.execute(
+                self.db.upsert(
+                    preference_sets,
+                    ["vehicle_type", "suspension", "modification", "rubbing"],
+                    ["current"],
+                ),
+                [
+                    {
+                        "vehicle_type": vtype,
+                        "suspension": s.suspension,
+                        "modification": s.modification,
+                        "rubbing": s.rubbing,
+                        "current": True,
+                    }
+                    for s in sets
+                ],
+            )
+        self.counters.incr("records/updated/preference_options")
+        return 1 + len(sets) + self._fan_out(conn, vehicles.c.vehicle_type == vtype, now)
+
+    def _fan_out(self, conn: Connection, vehicle_condition: Any, now: float) -> int:
+        """Insert a fitment item for every (vehicle, current preference set of its type)."""
+        return fan_out_fitments(self.db, conn, vehicle_condition, now, self.counters)
+
+    def _write_fitments(self, conn: Connection, results: list[FitmentResult], now: float) -> int:
+        keys = list({(r.vehicle_id, r.prefset_id): r for r in results}.items())
+        key_cols = (fitments.c.vehicle_id, fitments.c.prefset_id)
+        # By vehicle, then in Python: a batch spans a few vehicles, and the index
+        # on (vehicle_id, prefset_id) answers a plain IN on its first column at
+        # once, where a row-value IN degrades as the table grows.
+        wanted = {k for k, _ in keys}
+        existing: set[tuple[int, int]] = set()
+        for chunk in _chunks(sorted({v for v, _ in wanted}), 500):
+            for vehicle_id, prefset_id in conn.execute(
+                select(*key_cols).where(fitments.c.vehicle_id.in_(chunk))
+            ):
+                if (vehicle_id, prefset_id) in wanted:
+                    existing.add((vehicle_id, prefset_id))
+        rows = [_fitment_row(r, now, self.crawl_id) for _, r in keys]
+        update_cols = [k for k in rows[0] if k not in ("vehicle_id", "prefset_id")]
+        conn.execute(self.db.upsert(fitments, ["vehicle_id", "prefset_id"], update_cols), rows)
+        self.counters.incr("records/added/fitment", len(keys) - len(existing))
+        self.counters.incr("records/updated/fitment", len(existing))
+        return len(rows)
+
+
+def fan_out_fitments(
+    db: OptimizedDatabaseManager,
+    conn: Connection,
+    vehicle_condition: Any,
+    now: float,
+    counters: Counters | None = None,
+) -> int:
+    """INSERT ... SELECT the fitment items of matching vehicles; existing keys are kept."""
+    v, p = vehicles.alias("v"), preference_sets.alias("p")
+    key = literal("fitment/") + cast(v.c.id, SAString) + literal("/") + cast(p.c.id, SAString)
+    source = (
+        select(
+            key,
+            literal("fitment"),
+            literal("pending"),
+            v.c.id,
+            p.c.id,
+            v.c.year,
+            v.c.make,
+            v.c.model,
+            literal(0),
+            literal(0.0),
+            literal(now),
+        )
+        .select_from(v.join(p, and_(p.c.vehicle_type == v.c.vehicle_type, p.c.current == true())))
+        .where(_rebind(vehicle_condition, v))
+    )
+    stmt = db.insert_from_select_ignore(
+        frontier,
+        [
+            "key",
+            "kind",
+            "status",
+            "vehicle_id",
+            "prefset_id",
+            "year",
+            "make",
+            "model",
+            "attempts",
+            "not_before",
+            "updated_at",
+        ],
+        source,
+    )
+    inserted = conn.execute(stmt).rowcount or 0
+    if counters is not None and inserted > 0:
+        counters.incr("items/discovered/fitment", inserted)
+    return max(inserted, 0)
+
+
+def _rebind(condition: Any, alias: Any) -> Any:
+    """Point a condition written against ``vehicles`` at the alias used in the fan-out."""
+    from sqlalchemy.sql.util import ClauseAdapter
+
+    return ClauseAdapter(alias).traverse(condition)
+
+
+def _identity(v: VehicleId) -> tuple[int, str, str, str, str]:
+    return (v.year, v.make, v.model, v.trim, v.drive)
+
+
+def _vehicle_row(r: VehicleResult, now: float, crawl_id: int) -> dict[str, Any]:
+    # The columns are the export record's keys, front/rear flattened.
+    row = flatten(vehicle_record(r.vehicle, r.spec))
+    row["raw_json"] = json.dumps(r.spec.raw, ensure_ascii=False)
+    row["fetched_at"] = now
+    row["crawl_id"] = crawl_id
+    return row
+
+
+def _fitment_row(r: FitmentResult, now: float, crawl_id: int) -> dict[str, Any]:
+    page = r.page
+    row: dict[str, Any] = {
+        "vehicle_id": r.vehicle_id,
+        "prefset_id": r.prefset_id,
+        "status": page.status,
+        "bolt_pattern_mm": page.bolt_pattern_mm,
+        "bolt_pattern_in": page.bolt_pattern_in,
+    }
+    for axle_name, axle in (("front", page.front), ("rear", page.rear)):
+        for name in AXLE_RANGE_FIELDS:
+            row[f"{axle_name}_{name}"] = getattr(axle, name)
+    row["raw_block"] = page.raw_block
+    row["fetched_at"] = now
+    row["crawl_id"] = crawl_id
+    return row
+
+
+def _unique(children: list[NewItem]) -> list[NewItem]:
+    seen: dict[str, NewItem] = {}
+    for c in children:
+        seen.setdefault(c.key, c)
+    return list(seen.values())
+
+
+def _chunks(values: list[Any], size: int) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -1,0 +1,72 @@
+"""Fixtures for the net tests: the scripted server, a fake clock, counters, settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from custom_wheel_offset.metrics.counters import Counters
+from custom_wheel_offset.settings import Settings
+
+from .helpers import FakeClock, ScriptedServer
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests honours *_PROXY variables; the tests talk to 127.0.0.1 directly."""
+    for name in (
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    srv = ScriptedServer()
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def counters() -> Counters:
+    return Counters()
+
+
+@pytest.fixture
+def make_settings(server: ScriptedServer) -> Callable[..., Settings]:
+    """Settings pointed at the test server, with quick timeouts and tiny backoff."""
+
+    def make(**changes: Any) -> Settings:
+        values: dict[str, Any] = {
+            "api_base": server.url("/api"),
+            "store_base": server.url("/store"),
+            "workers": 4,
+            "rate": 0.0,
+            "host_concurrency": 0,
+            "max_attempts": 3,
+            "backoff_base": 0.01,
+            "backoff_max": 0.05,
+            "connect_timeout": 1.0,
+            "read_timeout": 0.4,
+            "max_body_bytes": 64 * 1024,
+            "obey_robots": False,
+        }
+        values.update(changes)
+        return Settings(**values)
+
+    return make

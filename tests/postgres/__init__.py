@@ -1,0 +1,1 @@
+"""PostgreSQL tests: the shared frontier of several `cwo scrape` processes."""

@@ -1,0 +1,372 @@
+"""Alembic migrations on SQLite and PostgreSQL: the schema they build, and upgrades that keep rows.
+
+Every test runs on a fresh SQLite file and on a fresh PostgreSQL schema (the
+PostgreSQL case skips, saying why, when ``CWO_TEST_POSTGRES_URL`` is unset or
+unreachable).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import inspect, select
+
+from custom_wheel_offset.errors import DatabaseError
+from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+from custom_wheel_offset.storage.migrations import (
+    FIRST_REVISION,
+    HEAD_REVISION,
+    KNOWN_REVISIONS,
+    alembic_config,
+    current_revision,
+    upgrade_to,
+    upgrade_to_head,
+)
+from custom_wheel_offset.storage.schema import (
+    crawls,
+    fitments,
+    frontier,
+    metadata,
+    preference_options,
+    preference_sets,
+    runs,
+    vehicles,
+    workers,
+)
+
+FIRST_TABLES = (crawls, runs, frontier, vehicles, preference_options, preference_sets, fitments)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """A URL of an empty database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        return sqlite_url
+    request.applymarker(pytest.mark.postgres)
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def manager(url: str) -> Iterator[OptimizedDatabaseManager]:
+    db = OptimizedDatabaseManager(url)
+    yield db
+    db.dispose()
+
+
+def _rows_of_first_release() -> dict[str, list[dict[str, Any]]]:
+    """Rows for every table of revision 0001, with awkward values (unicode, nulls, floats)."""
+    return {
+        "crawls": [
+            {"id": 1, "started_at": 1.5, "finished_at": 2.5, "mode": "full"},
+            {"id": 2, "started_at": 3.25, "finished_at": None, "mode": "skip_existing"},
+        ],
+        "runs": [
+            {
+                "id": 7,
+                "crawl_id": 2,
+                "started_at": 3.25,
+                "ended_at": None,
+                "outcome": "running",
+                "exit_code": None,
+                "host": "hôte-1",
+                "pid": 4242,
+                "settings_json": '{"workers": 8}',
+                "metrics_json": None,
+            }
+        ],
+        "frontier": [
+            {
+                "id": 10,
+                "key": "years",
+                "kind": "years",
+                "params": "{}",
+                "vehicle_id": None,
+                "prefset_id": None,
+                "year": None,
+                "make": None,
+                "model": None,
+                "status": "done",
+                "attempts": 1,
+                "last_error": None,
+                "not_before": 0.0,
+                "lease_owner": None,
+                "lease_expires": None,
+                "crawl_id": 2,
+                "updated_at": 3.5,
+            },
+            {
+                "id": 11,
+                "key": "fitment/1/1",
+                "kind": "fitment",
+                "params": None,
+                "vehicle_id": 1,
+                "prefset_id": 1,
+                "year": 2024,
+                "make": "Citroën",
+                "model": "C5 Aircross",
+                "status": "leased",
+                "attempts": 2,
+                "last_error": "HTTP 503",
+                "not_before": 12.75,
+                "lease_owner": "host:1:abcd",
+                "lease_expires": 99.5,
+                "crawl_id": 2,
+                "updated_at": 4.0,
+            },
+        ],
+        "vehicles": [
+            {
+                "id": 1,
+                "year": 2024,
+                "make": "Citroën",
+                "model": "C5 Aircross",
+                "trim": 'Shine 1.2 "PureTech"',
+                "drive": "FWD",
+                "vehicle_type": "car",
+                "chassis_id": "C84",
+                "bolt_pattern_mm": "4x108",
+                "bolt_pattern_in": "4x4.25",
+                "hub_bore_mm": 65.1,
+                "lug_type": "bolt",
+                "lug_size": "M12 x 1.25",
+                **{
+                    f"{axle}_{name}": value
+                    for axle in ("front", "rear")
+                    for name, value in (
+                        ("stock_diameter", 18.0),
+                        ("stock_width", 7.5),
+                        ("stock_offset", -3.5),
+                        ("stock_tire", "225/55R18"),
+                        ("diameter_min", 16.0),
+                        ("diameter_max", 20.0),
+                        ("width_min", 6.5),
+                        ("width_max", 8.5),
+                    )
+                },
+                "raw_json": '{"name": "C5 Aircross — Shine"}',
+                "fetched_at": 3.75,
+                "crawl_id": 2,
+            }
+        ],
+        "preference_options": [
+            {
+                "vehicle_type": "car",
+                "suspension": '["Stock"]',
+                "trimming": '["None"]',
+                "rubbing": '["No rubbing or scrubbing"]',
+                "fetched_at": 3.5,
+            }
+        ],
+        "preference_sets": [
+            {
+                "id": 1,
+                "vehicle_type": "car",
+                "suspension": "Stock",
+                "modification": "None",
+                "rubbing": "No rubbing or scrubbing",
+                "current": True,
+            },
+            {
+                "id": 2,
+                "vehicle_type": "car",
+                "suspension": 'Lowered 1-2"',
+                "modification": "None",
+                "rubbing": "Slight rubbing",
+                "current": False,
+            },
+        ],
+        "fitments": [
+            {
+                "id": 5,
+                "vehicle_id": 1,
+                "prefset_id": 1,
+                "status": "ok",
+                "bolt_pattern_mm": "4x108",
+                "bolt_pattern_in": "4x4.25",
+                **{
+                    f"{axle}_{name}": value
+                    for axle in ("front", "rear")
+                    for name, value in (
+                        ("diameter_min", 16.0),
+                        ("diameter_max", 20.0),
+                        ("width_min", 6.5),
+                        ("width_max", 8.5),
+                        ("offset_min", -10.0),
+                        ("offset_max", 45.0),
+                    )
+                },
+                "raw_block": "<div class='fit'>16–20″</div>",
+                "fetched_at": 3.75,
+                "crawl_id": 2,
+            },
+            {
+                "id": 6,
+                "vehicle_id": 1,
+                "prefset_id": 2,
+                "status": "no_data",
+                "bolt_pattern_mm": None,
+                "bolt_pattern_in": None,
+                **{
+                    f"{axle}_{name}": None
+                    for axle in ("front", "rear")
+                    for name in (
+                        "diameter_min",
+                        "diameter_max",
+                        "width_min",
+                        "width_max",
+                        "offset_min",
+                        "offset_max",
+                    )
+                },
+                "raw_block": "",
+                "fetched_at": 3.8,
+                "crawl_id": 2,
+            },
+        ],
+    }
+
+
+def _insert_first_release_rows(db: OptimizedDatabaseManager) -> dict[str, list[dict[str, Any]]]:
+    rows = _rows_of_first_release()
+    with db.begin() as conn:
+        for table in FIRST_TABLES:
+            conn.execute(table.insert(), rows[table.name])
+    return rows
+
+
+def _read_rows(db: OptimizedDatabaseManager) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    with db.read() as conn:
+        for table in FIRST_TABLES:
+            order = list(table.primary_key.columns)
+            out[table.name] = [
+                dict(r._mapping) for r in conn.execute(select(table).order_by(*order))
+            ]
+    return out
+
+
+def _tables(db: OptimizedDatabaseManager) -> set[str]:
+    with db.read() as conn:
+        return set(inspect(conn).get_table_names())
+
+
+def test_head_revision_is_the_newest_script() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config())
+    assert script.get_heads() == [HEAD_REVISION]
+    assert [r.revision for r in script.walk_revisions()][-1] == FIRST_REVISION
+    assert sorted(r.revision for r in script.walk_revisions()) == list(KNOWN_REVISIONS)
+
+
+def test_migrations_build_exactly_the_schema_of_schema_py(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    assert current_revision(manager) is None
+    upgrade_to_head(manager)
+    assert current_revision(manager) == HEAD_REVISION
+    with manager.read() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    assert _tables(manager) == {*metadata.tables, "alembic_version"}
+
+
+def test_upgrade_from_the_first_version_keeps_every_row(manager: OptimizedDatabaseManager) -> None:
+    upgrade_to(manager, FIRST_REVISION)
+    assert current_revision(manager) == FIRST_REVISION
+    assert "workers" not in _tables(manager)
+    before = _insert_first_release_rows(manager)
+    assert _read_rows(manager) == before  # what went in reads back the same
+
+    manager.ensure_schema()
+
+    assert current_revision(manager) == HEAD_REVISION
+    assert _read_rows(manager) == before
+    # The new table works, with its server defaults.
+    with manager.begin() as conn:
+        conn.execute(
+            workers.insert().values(
+                owner="h:1:r", host="h", pid=1, run_id=7, started_at=1.0, heartbeat_at=2.0
+            )
+        )
+    with manager.read() as conn:
+        row = conn.execute(select(workers.c.items_done, workers.c.rate)).one()
+    assert (row.items_done, row.rate) == (0, 0.0)
+
+
+@pytest.mark.parametrize("with_workers", [False, True], ids=["first-release", "with-workers"])
+def test_database_created_before_migrations_is_stamped_and_upgraded(
+    manager: OptimizedDatabaseManager, with_workers: bool
+) -> None:
+    tables = [*FIRST_TABLES, workers] if with_workers else list(FIRST_TABLES)
+    metadata.create_all(manager.engine, tables=tables)
+    before = _insert_first_release_rows(manager)
+    assert current_revision(manager) == "unversioned"
+
+    upgrade_to_head(manager)
+
+    assert current_revision(manager) == HEAD_REVISION
+    assert _read_rows(manager) == before
+    assert "workers" in _tables(manager)
+
+
+def test_concurrent_first_use_creates_the_schema_once(url: str) -> None:
+    """Three processes starting at once on an empty database: one migrates, all succeed."""
+    managers = [OptimizedDatabaseManager(url) for _ in range(3)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(managers))
+
+    def start(db: OptimizedDatabaseManager) -> None:
+        try:
+            barrier.wait()
+            db.ensure_schema()
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(m,)) for m in managers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    try:
+        assert errors == []
+        assert [current_revision(m) for m in managers] == [HEAD_REVISION] * 3
+        with managers[0].read() as conn:
+            versions = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+        assert [v[0] for v in versions] == [HEAD_REVISION]
+    finally:
+        for m in managers:
+            m.dispose()
+
+
+def test_db_commands_upgrade_and_report_the_revision(url: str) -> None:
+    from custom_wheel_offset.cli import cli
+
+    runner = CliRunner()
+    result = runner.invoke(cli, ["db", "current", "--db", url], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "(empty database)"
+    result = runner.invoke(cli, ["db", "upgrade", "--db", url], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert HEAD_REVISION in result.output
+    result = runner.invoke(cli, ["db", "current", "--db", url], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == HEAD_REVISION
+
+
+def test_a_database_from_a_newer_cwo_is_refused_untouched(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    upgrade_to_head(manager)
+    with manager.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099'")
+    with pytest.raises(DatabaseError, match="revision 0099, newer than this cwo"):
+        manager.ensure_schema()
+    assert current_revision(manager) == "0099"

@@ -1,0 +1,163 @@
+"""The batch writer on a real SQLite file: one transaction per batch, leases honoured."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from sqlalchemy import func, select
+
+from custom_wheel_offset.exporting.export import export
+from custom_wheel_offset.metrics.counters import Counters
+from custom_wheel_offset.protocol.records import (
+    AxleRanges,
+    AxleSpec,
+    FitmentPage,
+    PreferenceOptions,
+    VehicleId,
+    VehicleSpec,
+)
+from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, NewItem
+from custom_wheel_offset.storage.schema import fitments, frontier, vehicles
+from custom_wheel_offset.storage.writer import (
+    BatchWriter,
+    FitmentResult,
+    OptionsResult,
+    Outcome,
+    VehicleResult,
+)
+
+AXLE = AxleSpec(17.0, 7.5, 35.0, "225/45R17", 16.0, 20.0, 6.5, 9.0)
+
+
+def _spec(vtype: str = "Car") -> VehicleSpec:
+    return VehicleSpec(
+        vtype, "123", "5x114.3", "5x4.5", 64.1, "Lug Nut", "M12 x 1.5", AXLE, AXLE, {"x": 1}
+    )
+
+
+def _writer(db, counters: Counters, owner: str = "me") -> BatchWriter:
+    w = BatchWriter(
+        db, owner=owner, crawl_id=1, counters=counters, batch_size=100, flush_interval=0.05
+    )
+    w.start()
+    return w
+
+
+def _claim_all(f: Frontier, kinds=("vehicle", "options", "fitment", "makes")):
+    return {i.key: i for i in f.claim(list(kinds), 1000, ItemFilter())}
+
+
+def _count(db, table) -> int:
+    with db.read() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def _seed(db, keys_kinds) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            db.insert_ignore(frontier),
+            [NewItem(k, kind, {}).row(0.0) for k, kind in keys_kinds],
+        )
+
+
+def test_vehicle_and_options_fan_out_fitment_items_then_fitments_export(db) -> None:
+    counters = Counters()
+    _seed(db, [("vehicle/a", "vehicle"), ("vehicle/b", "vehicle"), ("options/Car", "options")])
+    f = Frontier(db, owner="me", lease_seconds=60)
+    items = _claim_all(f)
+    w = _writer(db, counters)
+    a = VehicleId(2020, "Ford", "F-250/350 Super Duty", "LX ", "4WD")
+    b = VehicleId(2020, "Citroën", "C4", "Base, 4-Door", "FWD")
+    w.submit(Outcome(items["vehicle/a"].id, "vehicle", "done", VehicleResult(a, _spec())))
+    w.drain()
+    assert _count(db, vehicles) == 1
+    # No preference sets yet: no fitment items.
+    assert f.stage_counts().get("fitment") is None
+    opts = PreferenceOptions(("Stock", 'Lifted 2-4"'), ("None",), ("No rub", "Rub"))
+    w.submit(Outcome(items["options/Car"].id, "options", "done", OptionsResult("Car", opts)))
+    w.submit(Outcome(items["vehicle/b"].id, "vehicle", "done", VehicleResult(b, _spec())))
+    w.drain()
+    assert f.stage_counts()["fitment"] == {"pending": 8}  # 2 vehicles x 4 sets
+    assert counters.get("items/discovered/fitment") == 8
+    fit_items = f.claim(["fitment"], 100, ItemFilter())
+    page = FitmentPage(
+        "ok",
+        "5x114.3",
+        "5x4.5",
+        AxleRanges(17, 20, 7, 9.5, -12, 35),
+        AxleRanges(17, 20, 7, 9.5, -12, 35),
+        "<div/>",
+    )
+    for item in fit_items:
+        w.submit(
+            Outcome(
+                item.id, "fitment", "done", FitmentResult(item.vehicle_id, item.prefset_id, page)
+            )
+        )
+    w.stop()
+    assert _count(db, fitments) == 8
+    assert counters.get("records/added/fitment") == 8
+    out = io.StringIO()
+    assert export(db, what="fitments", fmt="jsonl", out=out) == 8
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    # Sorted by identity, strings by code point: "Citroën" < "Ford".
+    assert [x["make"] for x in lines] == ["Citroën"] * 4 + ["Ford"] * 4
+    assert lines[4]["model"] == "F-250/350 Super Duty" and lines[4]["trim"] == "LX "
+    assert lines[0]["suspension"] == 'Lifted 2-4"' and lines[0]["front"]["offset_min"] == -12
+
+
+def test_result_of_a_lost_lease_is_dropped(db) -> None:
+    counters = Counters()
+    _seed(db, [("vehicle/a", "vehicle")])
+    slow = Frontier(db, owner="slow", lease_seconds=-1)
+    item = slow.claim(["vehicle"], 1, ItemFilter())[0]
+    fast = Frontier(db, owner="fast", lease_seconds=60)
+    assert fast.reap_expired() == 1
+    fast.claim(["vehicle"], 1, ItemFilter())
+    w = _writer(db, counters, owner="slow")
+    w.submit(
+        Outcome(
+            item.id, "vehicle", "done", VehicleResult(VehicleId(2020, "A", "B", "C", "D"), _spec())
+        )
+    )
+    w.stop()
+    assert _count(db, vehicles) == 0
+    assert counters.get("writer/lease_lost") == 1
+    assert fast.stage_counts()["vehicle"] == {"leased": 1}
+
+
+def test_retry_failed_and_release_outcomes(db) -> None:
+    counters = Counters()
+    _seed(db, [("makes/1", "makes"), ("makes/2", "makes"), ("makes/3", "makes")])
+    f = Frontier(db, owner="me", lease_seconds=60)
+    items = _claim_all(f)
+    w = _writer(db, counters)
+    w.submit(Outcome(items["makes/1"].id, "makes", "retry", error="timeout", not_before=1e12))
+    w.submit(Outcome(items["makes/2"].id, "makes", "failed", error="ParseError: bad"))
+    w.submit(Outcome(items["makes/3"].id, "makes", "release", error="challenge"))
+    w.stop()
+    with db.read() as conn:
+        rows = {r.key: r for r in conn.execute(select(frontier))}
+    assert (rows["makes/1"].status, rows["makes/1"].attempts) == ("pending", 1)
+    assert rows["makes/1"].not_before == 1e12
+    assert (rows["makes/2"].status, rows["makes/2"].last_error) == ("failed", "ParseError: bad")
+    assert (rows["makes/3"].status, rows["makes/3"].attempts) == ("pending", 0)
+    assert w.stats()["batches"] >= 1 and w.stats()["rows"] == 3
+
+
+def test_children_are_inserted_once(db) -> None:
+    counters = Counters()
+    _seed(db, [("makes/1", "makes")])
+    f = Frontier(db, owner="me", lease_seconds=60)
+    items = _claim_all(f)
+    w = _writer(db, counters)
+    kids = [
+        NewItem("models/1/a", "models", {}),
+        NewItem("models/1/a", "models", {}),
+        NewItem("models/1/b", "models", {}),
+    ]
+    w.submit(Outcome(items["makes/1"].id, "makes", "done", children=kids))
+    w.stop()
+    assert f.stage_counts()["models"] == {"pending": 2}
+    assert counters.get("items/discovered/models") == 2
