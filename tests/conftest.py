@@ -100,3 +100,18 @@ def postgres_schemas(postgres_base_url: str) -> Iterator[Callable[[], str]]:
 def postgres_url(postgres_schemas: Callable[[], str]) -> str:
     """A PostgreSQL URL whose tables land in a fresh schema (see ``postgres_schemas``)."""
     return postgres_schemas()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def any_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[object]:
+    """The same storage test on a SQLite file and, when configured, on PostgreSQL."""
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cwo-any.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    manager = OptimizedDatabaseManager(url)
+    manager.ensure_schema()
+    yield manager
+    manager.dispose()

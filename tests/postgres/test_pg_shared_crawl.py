@@ -64,13 +64,15 @@ def _leased_by(engine: Engine, pid: int) -> int:
         return 0
 
 
-def _open_items(engine: Engine) -> int:
+def _open_items(engine: Engine) -> dict[tuple[str, str], int]:
+    """{(kind, status): count} of the items not done, so a failure shows which ones."""
     with engine.connect() as conn:
-        return conn.execute(
-            select(func.count())
-            .select_from(frontier)
+        rows = conn.execute(
+            select(frontier.c.kind, frontier.c.status, func.count())
             .where(frontier.c.status.in_(("pending", "leased", "failed")))
-        ).scalar_one()
+            .group_by(frontier.c.kind, frontier.c.status)
+        ).all()
+    return {(kind, status): n for kind, status, n in rows}
 
 
 def test_three_processes_share_one_crawl_and_fetch_nothing_twice(
@@ -88,7 +90,7 @@ def test_three_processes_share_one_crawl_and_fetch_nothing_twice(
 
     assert duplicates(counters, RECORD_KINDS) == {}
     assert_export_equals_truth(postgres_url, small_truth, tmp_path)
-    assert _open_items(engine) == 0
+    assert _open_items(engine) == {}
 
     # The work was shared: every process completed items (none gave up early
     # while the others still worked), and together they did each page once.
@@ -148,7 +150,7 @@ def test_sigkilled_process_leases_expire_and_the_others_finish(
         assert code == 0, f"{scrape.name} exited {code}:\n{scrape.output()[-3000:]}"
 
     assert _leased_by(engine, victim.proc.pid) == 0
-    assert _open_items(engine) == 0
+    assert _open_items(engine) == {}
     assert_export_equals_truth(postgres_url, small_truth, tmp_path)
 
     # The killed process left its worker row without an end; the others ended.

@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -215,3 +216,105 @@ def test_export_order_is_the_same_as_on_sqlite(
     assert outputs[0] == outputs[1]
     makes = [line.split('"make": ')[1].split(",")[0] for line in outputs[0].splitlines()[::2]]
     assert makes == sorted(makes)
+
+
+def test_a_transaction_the_server_aborts_to_break_a_deadlock_runs_again(
+    pg: OptimizedDatabaseManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two transactions lock two rows in opposite orders: a real deadlock. The
+    server aborts one of them; ``transaction`` runs that one again and both land."""
+    _seed(pg, 2)
+    with pg.read() as conn:
+        first, second = sorted(conn.execute(select(frontier.c.id)).scalars())
+    barrier = threading.Barrier(2, timeout=10)
+    attempts: list[str] = []
+    errors: list[BaseException] = []
+
+    def locker(name: str, order: tuple[int, int]) -> Callable[[], None]:
+        def work(conn: Any) -> None:
+            retry = name in attempts
+            attempts.append(name)
+            for n, item_id in enumerate(order):
+                conn.execute(
+                    update(frontier).where(frontier.c.id == item_id).values(last_error=name)
+                )
+                if n == 0 and not retry:
+                    barrier.wait()  # both hold their first row before asking for the second
+
+        def run() -> None:
+            try:
+                pg.transaction(work, what=f"test {name}")
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        return run
+
+    caplog.set_level("INFO", logger="custom_wheel_offset.storage.database")
+    threads = [
+        threading.Thread(target=locker("a", (first, second))),
+        threading.Thread(target=locker("b", (second, first))),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert sorted(attempts) in (["a", "a", "b"], ["a", "b", "b"])  # exactly one ran again
+    assert "deadlock, attempt 1 of" in caplog.text
+    with pg.read() as conn:
+        last = set(conn.execute(select(frontier.c.last_error)).scalars())
+    assert len(last) == 1 and last <= {"a", "b"}  # the retried one wrote last, both rows
+
+
+def test_writers_of_several_processes_meeting_on_the_same_keys_do_not_deadlock(
+    pg: OptimizedDatabaseManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Items of two owners discover the same children (as vehicles of one type all
+    discover its options item), handed over in opposite orders. Rows are locked in
+    key order, so the writers wait for each other in turn: no deadlock, no retry."""
+    rounds, per_round = 40, 40
+    _seed(pg, 2 * rounds * per_round)
+    a = Frontier(pg, owner="a:1:x", lease_seconds=600)
+    b = Frontier(pg, owner="b:2:x", lease_seconds=600)
+    items_a = a.claim(["vehicle"], rounds * per_round, ItemFilter())
+    items_b = b.claim(["vehicle"], rounds * per_round, ItemFilter())
+    assert len(items_a) == len(items_b) == rounds * per_round
+
+    caplog.set_level("INFO", logger="custom_wheel_offset.storage.database")
+    counters = {"a": Counters(), "b": Counters()}
+    writers = {
+        name: BatchWriter(
+            pg, owner=f"{name}:{n}:x", crawl_id=1, counters=counters[name], batch_size=per_round
+        )
+        for n, name in ((1, "a"), (2, "b"))
+    }
+    for w in writers.values():
+        w.start()
+    barrier = threading.Barrier(2, timeout=30)
+
+    def feed(name: str, items: list[Any], reverse: bool) -> None:
+        for r in range(rounds):
+            shared = [NewItem(f"options/{r}/{k}", "options", {"k": k}) for k in range(per_round)]
+            if reverse:
+                shared.reverse()
+            barrier.wait()
+            for item, child in zip(items[r * per_round : (r + 1) * per_round], shared, strict=True):
+                # Each outcome carries every shared child: one batch inserts them all.
+                children = shared if item is items[r * per_round] else [child]
+                writers[name].submit(Outcome(item.id, "vehicle", "done", children=children))
+            writers[name].drain()
+
+    threads = [
+        threading.Thread(target=feed, args=("a", items_a, False)),
+        threading.Thread(target=feed, args=("b", items_b, True)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    for w in writers.values():
+        w.stop()
+    assert _statuses(pg) == {"done": 2 * rounds * per_round, "pending": rounds * per_round}
+    total = sum(c.get("items/discovered/options") for c in counters.values())
+    assert total == rounds * per_round  # each shared child inserted once, counted once
+    assert "deadlock" not in caplog.text

@@ -61,7 +61,8 @@ def _seed(db, keys_kinds) -> None:
         )
 
 
-def test_vehicle_and_options_fan_out_fitment_items_then_fitments_export(db) -> None:
+def test_vehicle_and_options_fan_out_fitment_items_then_fitments_export(any_db) -> None:
+    db = any_db
     counters = Counters()
     _seed(db, [("vehicle/a", "vehicle"), ("vehicle/b", "vehicle"), ("options/Car", "options")])
     f = Frontier(db, owner="me", lease_seconds=60)
@@ -146,7 +147,8 @@ def test_retry_failed_and_release_outcomes(db) -> None:
     assert w.stats()["batches"] >= 1 and w.stats()["rows"] == 3
 
 
-def test_children_are_inserted_once(db) -> None:
+def test_children_are_inserted_once(any_db) -> None:
+    db = any_db
     counters = Counters()
     _seed(db, [("makes/1", "makes")])
     f = Frontier(db, owner="me", lease_seconds=60)
@@ -161,3 +163,67 @@ def test_children_are_inserted_once(db) -> None:
     w.stop()
     assert f.stage_counts()["models"] == {"pending": 2}
     assert counters.get("items/discovered/models") == 2
+
+
+class _ServerAbort(Exception):
+    """What a driver raises when the server aborts a transaction (psycopg's shape)."""
+
+    sqlstate = "40P01"
+
+
+def test_a_batch_the_server_aborts_is_written_again_and_counted_once(db, monkeypatch) -> None:
+    """Unit test of the retry's bookkeeping: the first attempt counts and then is
+    aborted as PostgreSQL aborts a deadlock victim; only the attempt that commits counts."""
+    from sqlalchemy.exc import OperationalError
+
+    counters = Counters()
+    _seed(db, [("makes/1", "makes")])
+    f = Frontier(db, owner="me", lease_seconds=60)
+    items = _claim_all(f)
+    real_write = BatchWriter._write
+    calls: list[int] = []
+
+    def aborted_once(self, conn, batch, tally):
+        calls.append(len(batch))
+        rows = real_write(self, conn, batch, tally)
+        if len(calls) == 1:
+            raise OperationalError("INSERT ...", {}, _ServerAbort("deadlock detected"))
+        return rows
+
+    monkeypatch.setattr(BatchWriter, "_write", aborted_once)
+    w = _writer(db, counters)
+    kids = [NewItem("models/1/a", "models", {}), NewItem("models/1/b", "models", {})]
+    w.submit(Outcome(items["makes/1"].id, "makes", "done", children=kids))
+    w.stop()
+    assert calls == [1, 1]
+    assert f.stage_counts() == {"makes": {"done": 1}, "models": {"pending": 2}}
+    assert counters.get("items/done/makes") == 1
+    assert counters.get("items/discovered/models") == 2
+    assert counters.get("writer/batches") == 1
+
+
+def test_the_end_of_crawl_sweep_adds_exactly_the_missing_fitment_items(any_db) -> None:
+    """The sweep repairs pairs lost when a vehicle and its type's options commit at
+    once in two processes (each fan-out blind to the other's rows)."""
+    from sqlalchemy import delete
+
+    db = any_db
+    _seed(db, [("vehicle/a", "vehicle"), ("vehicle/b", "vehicle"), ("options/Car", "options")])
+    f = Frontier(db, owner="me", lease_seconds=60)
+    items = _claim_all(f)
+    w = _writer(db, Counters())
+    opts = PreferenceOptions(("Stock", "Lifted"), ("None",), ("No rub", "Rub"))
+    w.submit(Outcome(items["options/Car"].id, "options", "done", OptionsResult("Car", opts)))
+    for key, trim in (("vehicle/a", "A"), ("vehicle/b", "B")):
+        v = VehicleId(2020, "Ford", "Focus", trim, "FWD")
+        w.submit(Outcome(items[key].id, "vehicle", "done", VehicleResult(v, _spec())))
+    w.stop()
+    assert f.stage_counts()["fitment"] == {"pending": 8}
+    with db.begin() as conn:
+        lost = conn.execute(
+            delete(frontier).where(frontier.c.kind == "fitment", frontier.c.id % 2 == 0)
+        ).rowcount
+    assert 0 < lost < 8
+    assert f.sweep_fitments() == lost
+    assert f.stage_counts()["fitment"] == {"pending": 8}
+    assert f.sweep_fitments() == 0

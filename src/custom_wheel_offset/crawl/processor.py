@@ -89,7 +89,6 @@ class MultithreadedProcessor:
         self._inflight: dict[Future[str], WorkItem] = {}
         self._claimed = 0
         self._completed = 0
-        self._swept = False
         self._last_renew = self._last_reap = self._last_beat = time.monotonic()
         self._beat_completed = 0
 
@@ -183,12 +182,16 @@ class MultithreadedProcessor:
                 delay = max(0.05, min(delay, next_at - time.time()))
             self.stop.wait(delay)
             return False
-        if "fitment" in self.kinds and not self._swept:
+        if "fitment" in self.kinds:
             # Several processes may each miss a vehicle x preference pair when a
-            # vehicle and its type's options commit at the same moment; one
-            # set-based sweep at the end adds whatever is missing.
-            self._swept = True
+            # vehicle and its type's options commit at the same moment; a
+            # set-based sweep whenever the crawl looks finished adds what is missing.
             if self.frontier.sweep_fitments():
+                return False
+            # Another process may have been sweeping too: this sweep then waited
+            # for that one's rows and added nothing, yet the work exists. Look again.
+            ready, waiting, _ = self.frontier.open_counts(self.kinds, self.filter)
+            if ready or waiting:
                 return False
         return True
 

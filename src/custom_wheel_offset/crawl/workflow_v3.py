@@ -229,7 +229,10 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
 
         failed = sum(n for _, _, n in frontier.failure_reasons(limit=1000))
         if outcome == "complete":
-            frontier.finish_crawl_if_complete(crawl.crawl_id)
+            if not frontier.finish_crawl_if_complete(crawl.crawl_id):
+                # Items this run could not see as open when it stopped looking
+                # (other processes' work); `cwo status` shows them.
+                log.info("crawl %d still has open items after this run", crawl.crawl_id)
             if failed:
                 outcome, exit_code = "failed_items", EXIT_FAILED_ITEMS
         monitor.stop_memory_sampler()

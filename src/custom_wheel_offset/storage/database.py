@@ -5,6 +5,10 @@
   with a busy timeout and ``synchronous=FULL`` (a committed batch survives a power
   loss), write transactions opened with ``BEGIN IMMEDIATE`` so that two writers
   queue on the busy timeout instead of failing on a lock upgrade.
+- ``transaction(work)``: a write transaction run again from the start when
+  PostgreSQL aborts it to break a deadlock or a serialization conflict; the
+  writers of several processes meet on the same keys, and the server picks one
+  of them to abort rather than let both wait forever.
 - Dialect-neutral helpers for the two statements the crawl lives on: insert a row
   unless its key exists, and insert-or-update a record by its natural key.
 - Pool statistics for the run's metrics.
@@ -14,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from custom_wheel_offset.errors import ConfigError, DatabaseError
 
@@ -30,6 +34,14 @@ __all__ = ["OptimizedDatabaseManager", "sqlite_path"]
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# SQLSTATEs with which PostgreSQL aborts a transaction that would succeed if
+# run again: it chose this one to break a deadlock, or a serializable snapshot
+# conflicted. Nothing of the transaction was kept.
+RETRYABLE_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
+TRANSACTION_ATTEMPTS = 6
+
+T = TypeVar("T")
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -173,6 +185,43 @@ class OptimizedDatabaseManager:
         except SQLAlchemyError as exc:
             raise DatabaseError(f"database write failed: {_describe(exc)}") from exc
 
+    def transaction(
+        self, work: Callable[[Connection], T], *, durable: bool = True, what: str = "write"
+    ) -> T:
+        """``work(conn)`` in a write transaction, run again if the server aborted it.
+
+        ``work`` must touch nothing but the connection (no counters, no
+        in-memory state) until it returns, since a retry runs it from the start.
+        """
+        from tenacity import (
+            Retrying,
+            retry_if_exception,
+            stop_after_attempt,
+            wait_random_exponential,
+        )
+
+        def log_retry(state: Any) -> None:
+            exc = state.outcome.exception()
+            log.info(
+                "%s: %s, attempt %d of %d, running it again",
+                what,
+                RETRYABLE_SQLSTATES.get(retryable_sqlstate(exc) or "", "conflict"),
+                state.attempt_number,
+                TRANSACTION_ATTEMPTS,
+            )
+
+        for attempt in Retrying(
+            retry=retry_if_exception(lambda exc: retryable_sqlstate(exc) is not None),
+            stop=stop_after_attempt(TRANSACTION_ATTEMPTS),
+            # Jittered, so the two transactions that collided do not collide again.
+            wait=wait_random_exponential(multiplier=0.02, max=1.0),
+            before_sleep=log_retry,
+            reraise=True,
+        ):
+            with attempt, self.begin(durable=durable) as conn:
+                return work(conn)
+        raise AssertionError("unreachable: Retrying re-raises the last error")
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction (on SQLite it does not block the writer)."""
@@ -234,8 +283,14 @@ class OptimizedDatabaseManager:
         )
 
     def insert_from_select_ignore(self, table: Table, columns: Sequence[str], select: Any) -> Any:
+        """``INSERT ... SELECT`` skipping existing keys; its ``rowcount`` is the rows added.
+
+        SQLAlchemy keeps the driver's rowcount of an INSERT only when asked
+        (``preserve_rowcount``); without it PostgreSQL's count reads -1.
+        """
         insert = self._dialect_insert()
-        return insert(table).from_select(list(columns), select).on_conflict_do_nothing()
+        stmt = insert(table).from_select(list(columns), select).on_conflict_do_nothing()
+        return stmt.execution_options(preserve_rowcount=True)
 
     # -- statistics -------------------------------------------------------------------------
 
@@ -259,6 +314,19 @@ def _describe(exc: BaseException) -> str:
     """The database's own message, without the statement and its parameters (names)."""
     orig = getattr(exc, "orig", None)
     return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0][:300]
+
+
+def retryable_sqlstate(exc: BaseException | None) -> str | None:
+    """The SQLSTATE of a server abort that a new attempt may survive, else None."""
+    for _ in range(8):  # a short chain: our error, SQLAlchemy's, the driver's
+        if exc is None:
+            break
+        sqlstate = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+        if sqlstate in RETRYABLE_SQLSTATES:
+            return str(sqlstate)
+        orig = getattr(exc, "orig", None)
+        exc = orig if orig is not None else exc.__cause__
+    return None
 
 
 def rows_as_dicts(rows: Sequence[Any]) -> list[Mapping[str, Any]]:

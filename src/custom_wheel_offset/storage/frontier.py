@@ -163,49 +163,62 @@ class Frontier:
     def begin_run(self, *, skip_existing: bool, retry_failed: bool, root: NewItem) -> CrawlState:
         """Reap dead leases, re-open failed items, and resume or start a crawl."""
         now = time.time()
-        with self.db.begin() as conn:
-            if not self.db.is_sqlite:
-                # Two processes starting at once must not both open a new crawl.
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7714201)")
-            self._reap(conn, now, everything=self.db.is_sqlite)
-            conn.execute(
-                update(frontier)
-                .where(frontier.c.status == "failed")
-                .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
-            )
-            latest = conn.execute(
-                select(crawls.c.id, crawls.c.finished_at).order_by(crawls.c.id.desc()).limit(1)
-            ).first()
-            resumed = latest is not None and (latest.finished_at is None or retry_failed)
-            skipped_v = skipped_f = 0
-            if resumed:
-                assert latest is not None
-                crawl_id = latest.id
-            else:
-                mode = "skip_existing" if skip_existing else "full"
-                crawl_id = conn.execute(
-                    crawls.insert().values(started_at=now, mode=mode).returning(crawls.c.id)
-                ).scalar_one()
-                reopen: tuple[str, ...] = (*LISTING_KINDS, "options")
-                if not skip_existing:
-                    reopen = (*reopen, *RECORD_KINDS)
-                conn.execute(
-                    update(frontier)
-                    .where(frontier.c.kind.in_(reopen), frontier.c.status == "done")
-                    .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
-                )
-                if skip_existing:
-                    skipped_v, skipped_f = (
-                        self._count(conn, "vehicle", "done"),
-                        self._count(conn, "fitment", "done"),
-                    )
-            conn.execute(self.db.insert_ignore(frontier), [root.row(now)])
+        state = self.db.transaction(
+            lambda conn: self._begin_run(conn, now, skip_existing, retry_failed, root),
+            what="starting the run",
+        )
         log.info(
             "%s crawl %d (%s)",
-            "resuming" if resumed else "starting",
-            crawl_id,
+            "resuming" if state.resumed else "starting",
+            state.crawl_id,
             "skip existing" if skip_existing else "fetch everything",
         )
+        return state
+
+    def _begin_run(
+        self,
+        conn: Connection,
+        now: float,
+        skip_existing: bool,
+        retry_failed: bool,
+        root: NewItem,
+    ) -> CrawlState:
+        if not self.db.is_sqlite:
+            # Two processes starting at once must not both open a new crawl.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7714201)")
+        self._reap(conn, now, everything=self.db.is_sqlite)
+        conn.execute(
+            update(frontier)
+            .where(frontier.c.status == "failed")
+            .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
+        )
+        latest = conn.execute(
+            select(crawls.c.id, crawls.c.finished_at).order_by(crawls.c.id.desc()).limit(1)
+        ).first()
+        resumed = latest is not None and (latest.finished_at is None or retry_failed)
+        skipped_v = skipped_f = 0
+        if resumed:
+            assert latest is not None
+            crawl_id = latest.id
+        else:
+            mode = "skip_existing" if skip_existing else "full"
+            crawl_id = conn.execute(
+                crawls.insert().values(started_at=now, mode=mode).returning(crawls.c.id)
+            ).scalar_one()
+            reopen: tuple[str, ...] = (*LISTING_KINDS, "options")
+            if not skip_existing:
+                reopen = (*reopen, *RECORD_KINDS)
+            conn.execute(
+                update(frontier)
+                .where(frontier.c.kind.in_(reopen), frontier.c.status == "done")
+                .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
+            )
+            if skip_existing:
+                skipped_v, skipped_f = (
+                    self._count(conn, "vehicle", "done"),
+                    self._count(conn, "fitment", "done"),
+                )
+        conn.execute(self.db.insert_ignore(frontier), [root.row(now)])
         return CrawlState(crawl_id, resumed, skipped_v, skipped_f)
 
     def _reap(self, conn: Connection, now: float, *, everything: bool) -> int:
@@ -228,8 +241,10 @@ class Frontier:
         return result.rowcount or 0
 
     def reap_expired(self) -> int:
-        with self.db.begin() as conn:
-            return self._reap(conn, time.time(), everything=False)
+        return self.db.transaction(
+            lambda conn: self._reap(conn, time.time(), everything=False),
+            what="re-opening expired leases",
+        )
 
     @staticmethod
     def _count(conn: Connection, kind: str, status: str) -> int:
@@ -246,64 +261,77 @@ class Frontier:
         if limit <= 0:
             return []
         now = time.time()
+        ordered = sorted(kinds, key=lambda k: -KIND_PRIORITY[k])
+        return self.db.transaction(
+            lambda conn: self._claim(conn, ordered, limit, item_filter, now),
+            durable=not self.db.is_sqlite,
+            what="claiming items",
+        )
+
+    def _claim(
+        self,
+        conn: Connection,
+        ordered: list[str],
+        limit: int,
+        item_filter: ItemFilter,
+        now: float,
+    ) -> list[WorkItem]:
         expires = now + self.lease_seconds
         claimed: list[WorkItem] = []
-        ordered = sorted(kinds, key=lambda k: -KIND_PRIORITY[k])
-        with self.db.begin(durable=not self.db.is_sqlite) as conn:
-            if not self.db.is_sqlite and now >= self._next_claim_reap:
-                # An expired lease is claimable again. Reaping here too (at most
-                # once a second) lets a process with nothing left of its own take
-                # over the work of one that died, instead of waiting for it.
-                self._next_claim_reap = now + CLAIM_REAP_INTERVAL
-                self._reap(conn, now, everything=False)
-            for kind in ordered:
-                want = limit - len(claimed)
-                if want <= 0:
-                    break
-                candidates = (
-                    select(frontier.c.id)
-                    .where(
-                        frontier.c.status == "pending",
-                        frontier.c.kind == kind,
-                        frontier.c.not_before <= now,
-                        *item_filter.clauses(),
-                    )
-                    .order_by(frontier.c.id)
-                    .limit(want)
+        if not self.db.is_sqlite and now >= self._next_claim_reap:
+            # An expired lease is claimable again. Reaping here too (at most
+            # once a second) lets a process with nothing left of its own take
+            # over the work of one that died, instead of waiting for it.
+            self._next_claim_reap = now + CLAIM_REAP_INTERVAL
+            self._reap(conn, now, everything=False)
+        for kind in ordered:
+            want = limit - len(claimed)
+            if want <= 0:
+                break
+            candidates = (
+                select(frontier.c.id)
+                .where(
+                    frontier.c.status == "pending",
+                    frontier.c.kind == kind,
+                    frontier.c.not_before <= now,
+                    *item_filter.clauses(),
                 )
-                if not self.db.is_sqlite:
-                    candidates = candidates.with_for_update(skip_locked=True)
-                rows = conn.execute(
-                    update(frontier)
-                    .where(frontier.c.id.in_(candidates.scalar_subquery()))
-                    .values(
-                        status="leased",
-                        lease_owner=self.owner,
-                        lease_expires=expires,
-                        updated_at=now,
+                .order_by(frontier.c.id)
+                .limit(want)
+            )
+            if not self.db.is_sqlite:
+                candidates = candidates.with_for_update(skip_locked=True)
+            rows = conn.execute(
+                update(frontier)
+                .where(frontier.c.id.in_(candidates.scalar_subquery()))
+                .values(
+                    status="leased",
+                    lease_owner=self.owner,
+                    lease_expires=expires,
+                    updated_at=now,
+                )
+                .returning(
+                    frontier.c.id,
+                    frontier.c.key,
+                    frontier.c.kind,
+                    frontier.c.params,
+                    frontier.c.attempts,
+                    frontier.c.vehicle_id,
+                    frontier.c.prefset_id,
+                )
+            ).all()
+            for row in sorted(rows, key=lambda r: r.id):
+                claimed.append(
+                    WorkItem(
+                        id=row.id,
+                        key=row.key,
+                        kind=row.kind,
+                        params=json.loads(row.params) if row.params else {},
+                        attempts=row.attempts,
+                        vehicle_id=row.vehicle_id,
+                        prefset_id=row.prefset_id,
                     )
-                    .returning(
-                        frontier.c.id,
-                        frontier.c.key,
-                        frontier.c.kind,
-                        frontier.c.params,
-                        frontier.c.attempts,
-                        frontier.c.vehicle_id,
-                        frontier.c.prefset_id,
-                    )
-                ).all()
-                for row in sorted(rows, key=lambda r: r.id):
-                    claimed.append(
-                        WorkItem(
-                            id=row.id,
-                            key=row.key,
-                            kind=row.kind,
-                            params=json.loads(row.params) if row.params else {},
-                            attempts=row.attempts,
-                            vehicle_id=row.vehicle_id,
-                            prefset_id=row.prefset_id,
-                        )
-                    )
+                )
         return claimed
 
     def renew(self, ids: Sequence[int]) -> int:
@@ -311,31 +339,41 @@ class Frontier:
         if not ids:
             return 0
         now = time.time()
-        renewed = 0
-        with self.db.begin() as conn:
-            for chunk in _chunks(list(ids), 500):
+
+        def extend(conn: Connection) -> int:
+            renewed = 0
+            for chunk in _chunks(sorted(ids), 500):
+                mine = and_(
+                    frontier.c.id.in_(chunk),
+                    frontier.c.status == "leased",
+                    frontier.c.lease_owner == self.owner,
+                )
+                if not self.db.is_sqlite:
+                    # A row the writer holds is being completed: no lease to extend.
+                    free = select(frontier.c.id).where(mine).with_for_update(skip_locked=True)
+                    mine = frontier.c.id.in_(free.scalar_subquery())
                 result = conn.execute(
-                    update(frontier)
-                    .where(
-                        frontier.c.id.in_(chunk),
-                        frontier.c.status == "leased",
-                        frontier.c.lease_owner == self.owner,
-                    )
-                    .values(lease_expires=now + self.lease_seconds)
+                    update(frontier).where(mine).values(lease_expires=now + self.lease_seconds)
                 )
                 renewed += result.rowcount or 0
-        return renewed
+            return renewed
+
+        return self.db.transaction(extend, what="renewing leases")
 
     def release_owned(self) -> int:
         """Give back every item this owner still holds (interrupted run)."""
         now = time.time()
-        with self.db.begin() as conn:
-            result = conn.execute(
-                update(frontier)
-                .where(frontier.c.status == "leased", frontier.c.lease_owner == self.owner)
-                .values(status="pending", lease_owner=None, lease_expires=None, updated_at=now)
-            )
-        return result.rowcount or 0
+        return self.db.transaction(
+            lambda conn: (
+                conn.execute(
+                    update(frontier)
+                    .where(frontier.c.status == "leased", frontier.c.lease_owner == self.owner)
+                    .values(status="pending", lease_owner=None, lease_expires=None, updated_at=now)
+                ).rowcount
+                or 0
+            ),
+            what="giving back items",
+        )
 
     def sweep_fitments(self) -> int:
         """Add every missing (vehicle x current preference set) fitment item."""
@@ -343,8 +381,11 @@ class Frontier:
 
         from custom_wheel_offset.storage.writer import fan_out_fitments
 
-        with self.db.begin() as conn:
-            added = fan_out_fitments(self.db, conn, true(), time.time())
+        now = time.time()
+        added = self.db.transaction(
+            lambda conn: fan_out_fitments(self.db, conn, true(), now),
+            what="sweeping for missing fitment items",
+        )
         if added:
             log.info("end-of-crawl sweep added %d fitment item(s)", added)
         return added
@@ -378,7 +419,8 @@ class Frontier:
 
     def finish_crawl_if_complete(self, crawl_id: int) -> bool:
         now = time.time()
-        with self.db.begin() as conn:
+
+        def finish(conn: Connection) -> bool:
             still_open = conn.execute(
                 select(func.count())
                 .select_from(frontier)
@@ -391,7 +433,9 @@ class Frontier:
                 .where(crawls.c.id == crawl_id, crawls.c.finished_at.is_(None))
                 .values(finished_at=now)
             )
-        return True
+            return True
+
+        return self.db.transaction(finish, what="closing the crawl")
 
     def stage_counts(self) -> dict[str, dict[str, int]]:
         """{kind: {status: count}} over the whole frontier."""

@@ -33,6 +33,7 @@ from sqlalchemy import and_, bindparam, cast, literal, select, true, tuple_, upd
 
 from custom_wheel_offset.errors import DatabaseError
 from custom_wheel_offset.exporting.format import flatten, vehicle_record
+from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.protocol.records import (
     FitmentPage,
     PreferenceOptions,
@@ -52,7 +53,6 @@ from custom_wheel_offset.storage.schema import (
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-    from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
 __all__ = ["BatchWriter", "FitmentResult", "OptionsResult", "Outcome", "VehicleResult"]
@@ -252,13 +252,21 @@ class BatchWriter:
     def _commit(self, batch: Sequence[Outcome]) -> None:
         started = time.perf_counter()
         ok = False
+
+        # Counted into a tally that is kept only once the transaction commits:
+        # a transaction aborted by the server (deadlock) runs again from the start.
+        def write(conn: Connection) -> tuple[int, Counters]:
+            tally = Counters()
+            return self._write(conn, batch, tally), tally
+
         try:
-            with self.db.begin() as conn:
-                rows = self._write(conn, batch)
+            rows, tally = self.db.transaction(write, what="writing a batch")
             ok = True
         finally:
             if self._observe is not None:
                 self._observe("write_batch", time.perf_counter() - started, ok)
+        for name, n in tally.snapshot().items():
+            self.counters.incr(name, n)
         self.batches += 1
         self.outcomes += len(batch)
         self.rows += rows
@@ -267,13 +275,16 @@ class BatchWriter:
 
     # -- one transaction --------------------------------------------------------------------
 
-    def _write(self, conn: Connection, batch: Sequence[Outcome]) -> int:
+    def _write(self, conn: Connection, batch: Sequence[Outcome], tally: Counters) -> int:
         now = time.time()
         rows = 0
         done = [o for o in batch if o.status == "done"]
         owned: set[int] = set()
         if done:
-            for chunk in _chunks([o.item_id for o in done], 500):
+            # Rows are locked in key order everywhere the writers of several
+            # processes may meet, so two of them wait for each other in turn
+            # instead of each holding what the other needs.
+            for chunk in _chunks(sorted(o.item_id for o in done), 500):
                 owned.update(
                     conn.execute(
                         update(frontier)
@@ -295,12 +306,12 @@ class BatchWriter:
                 )
             lost = len(done) - len(owned)
             if lost:
-                self.counters.incr("writer/lease_lost", lost)
+                tally.incr("writer/lease_lost", lost)
                 log.warning("dropped %d result(s) whose lease had passed to another worker", lost)
             rows += len(owned)
             for o in done:
                 if o.item_id in owned:
-                    self.counters.incr(f"items/done/{o.kind}")
+                    tally.incr(f"items/done/{o.kind}")
         kept = [o for o in done if o.item_id in owned]
 
         children = _unique([child for o in kept for child in o.children])
@@ -308,21 +319,26 @@ class BatchWriter:
         for child in children:
             by_kind.setdefault(child.kind, []).append(child.row(now))
         for kind, kind_rows in by_kind.items():
-            # One statement per kind so the row count says how many were new.
-            inserted = conn.execute(self.db.insert_ignore(frontier), kind_rows).rowcount or 0
+            # RETURNING counts the new rows on both databases: for a many-row
+            # INSERT on PostgreSQL the driver's rowcount reads -1.
+            inserted = len(
+                conn.execute(
+                    self.db.insert_ignore(frontier).returning(frontier.c.id), kind_rows
+                ).all()
+            )
             if inserted > 0:
                 rows += inserted
-                self.counters.incr(f"items/discovered/{kind}", inserted)
+                tally.incr(f"items/discovered/{kind}", inserted)
 
         vehicle_results = [o.result for o in kept if isinstance(o.result, VehicleResult)]
         options_results = [o.result for o in kept if isinstance(o.result, OptionsResult)]
         fitment_results = [o.result for o in kept if isinstance(o.result, FitmentResult)]
         if vehicle_results:
-            rows += self._write_vehicles(conn, vehicle_results, now)
+            rows += self._write_vehicles(conn, vehicle_results, now, tally)
         for result in options_results:
-            rows += self._write_options(conn, result, now)
+            rows += self._write_options(conn, result, now, tally)
         if fitment_results:
-            rows += self._write_fitments(conn, fitment_results, now)
+            rows += self._write_fitments(conn, fitment_results, now, tally)
 
         for status, values in (
             ("retry", {"status": "pending"}),
@@ -358,11 +374,14 @@ class BatchWriter:
             )
             rows += len(group)
             for o in group:
-                self.counters.incr(f"items/{status}/{o.kind}")
+                tally.incr(f"items/{status}/{o.kind}")
         return rows
 
-    def _write_vehicles(self, conn: Connection, results: list[VehicleResult], now: float) -> int:
+    def _write_vehicles(
+        self, conn: Connection, results: list[VehicleResult], now: float, tally: Counters
+    ) -> int:
         by_identity = {_identity(r.vehicle): r for r in results}
+        by_identity = dict(sorted(by_identity.items()))  # lock order, as for items
         identity_cols = (
             vehicles.c.year,
             vehicles.c.make,
@@ -381,16 +400,18 @@ class BatchWriter:
         identity = ["year", "make", "model", "trim", "drive"]
         conn.execute(self.db.upsert(vehicles, identity, update_cols), rows)
         added = len(by_identity) - len(existing)
-        self.counters.incr("records/added/vehicle", added)
-        self.counters.incr("records/updated/vehicle", len(existing))
+        tally.incr("records/added/vehicle", added)
+        tally.incr("records/updated/vehicle", len(existing))
         ids = list(
             conn.execute(
                 select(vehicles.c.id).where(tuple_(*identity_cols).in_(list(by_identity)))
             ).scalars()
         )
-        return len(rows) + self._fan_out(conn, vehicles.c.id.in_(ids), now)
+        return len(rows) + self._fan_out(conn, vehicles.c.id.in_(ids), now, tally)
 
-    def _write_options(self, conn: Connection, result: OptionsResult, now: float) -> int:
+    def _write_options(
+        self, conn: Connection, result: OptionsResult, now: float, tally: Counters
+    ) -> int:
         vtype, options = result.vehicle_type, result.options
         conn.execute(
             self.db.upsert(
@@ -432,15 +453,19 @@ class BatchWriter:
                     for s in sets
                 ],
             )
-        self.counters.incr("records/updated/preference_options")
-        return 1 + len(sets) + self._fan_out(conn, vehicles.c.vehicle_type == vtype, now)
+        tally.incr("records/updated/preference_options")
+        return 1 + len(sets) + self._fan_out(conn, vehicles.c.vehicle_type == vtype, now, tally)
 
-    def _fan_out(self, conn: Connection, vehicle_condition: Any, now: float) -> int:
+    def _fan_out(
+        self, conn: Connection, vehicle_condition: Any, now: float, tally: Counters
+    ) -> int:
         """Insert a fitment item for every (vehicle, current preference set of its type)."""
-        return fan_out_fitments(self.db, conn, vehicle_condition, now, self.counters)
+        return fan_out_fitments(self.db, conn, vehicle_condition, now, tally)
 
-    def _write_fitments(self, conn: Connection, results: list[FitmentResult], now: float) -> int:
-        keys = list({(r.vehicle_id, r.prefset_id): r for r in results}.items())
+    def _write_fitments(
+        self, conn: Connection, results: list[FitmentResult], now: float, tally: Counters
+    ) -> int:
+        keys = sorted({(r.vehicle_id, r.prefset_id): r for r in results}.items())
         key_cols = (fitments.c.vehicle_id, fitments.c.prefset_id)
         # By vehicle, then in Python: a batch spans a few vehicles, and the index
         # on (vehicle_id, prefset_id) answers a plain IN on its first column at
@@ -456,8 +481,8 @@ class BatchWriter:
         rows = [_fitment_row(r, now, self.crawl_id) for _, r in keys]
         update_cols = [k for k in rows[0] if k not in ("vehicle_id", "prefset_id")]
         conn.execute(self.db.upsert(fitments, ["vehicle_id", "prefset_id"], update_cols), rows)
-        self.counters.incr("records/added/fitment", len(keys) - len(existing))
-        self.counters.incr("records/updated/fitment", len(existing))
+        tally.incr("records/added/fitment", len(keys) - len(existing))
+        tally.incr("records/updated/fitment", len(existing))
         return len(rows)
 
 
@@ -487,6 +512,9 @@ def fan_out_fitments(
         )
         .select_from(v.join(p, and_(p.c.vehicle_type == v.c.vehicle_type, p.c.current == true())))
         .where(_rebind(vehicle_condition, v))
+        # Key order, like every other insert of items: the fan-outs of a vehicle
+        # and of its type's options may insert the same keys at the same time.
+        .order_by(key)
     )
     stmt = db.insert_from_select_ignore(
         frontier,
@@ -505,10 +533,13 @@ def fan_out_fitments(
         ],
         source,
     )
-    inserted = conn.execute(stmt).rowcount or 0
+    inserted = conn.execute(stmt).rowcount
+    if inserted < 0:
+        # The end-of-crawl sweep decides whether work remains from this count.
+        raise DatabaseError("the database did not report how many fitment items it added")
     if counters is not None and inserted > 0:
         counters.incr("items/discovered/fitment", inserted)
-    return max(inserted, 0)
+    return inserted
 
 
 def _rebind(condition: Any, alias: Any) -> Any:
@@ -550,10 +581,11 @@ def _fitment_row(r: FitmentResult, now: float, crawl_id: int) -> dict[str, Any]:
 
 
 def _unique(children: list[NewItem]) -> list[NewItem]:
+    """One item per key, in key order (the order in which their rows get locked)."""
     seen: dict[str, NewItem] = {}
     for c in children:
         seen.setdefault(c.key, c)
-    return list(seen.values())
+    return [seen[key] for key in sorted(seen)]
 
 
 def _chunks(values: list[Any], size: int) -> list[list[Any]]:
