@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -146,8 +147,8 @@ class OptimizedDatabaseManager:
             # Let SQLAlchemy, not the driver, decide when transactions begin.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            _enable_wal(cursor)
             cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -314,6 +315,27 @@ def _describe(exc: BaseException) -> str:
     """The database's own message, without the statement and its parameters (names)."""
     orig = getattr(exc, "orig", None)
     return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0][:300]
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (a setting stored in the file, so once per database).
+
+    SQLite answers "database is locked" at once, without its busy handler, to a
+    connection asking for WAL while another one is switching the same new file:
+    several processes opening an empty database together. The other's switch
+    is what this one wanted, so it asks again until the file is in WAL mode.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def retryable_sqlstate(exc: BaseException | None) -> str | None:
