@@ -31,8 +31,14 @@ from custom_wheel_offset.sandbox import SandboxConfig, start_sandbox
 from custom_wheel_offset.sandbox.server import RunningSandbox
 
 REAR_KEYS = (
-    "stockWheelDiameterRear", "stockWheelWidthRear", "stockOffsetRear", "stockTireSizeRear",
-    "wheelDiameterMinRear", "wheelDiameterMaxRear", "wheelWidthMinRear", "wheelWidthMaxRear",
+    "stockWheelDiameterRear",
+    "stockWheelWidthRear",
+    "stockOffsetRear",
+    "stockTireSizeRear",
+    "wheelDiameterMinRear",
+    "wheelDiameterMaxRear",
+    "wheelWidthMinRear",
+    "wheelWidthMaxRear",
 )
 
 
@@ -103,8 +109,7 @@ _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _BLOCK = re.compile(r'<div class="store-ymm-fitrange( full-size)?">(.*?)</div>', re.S)
 _NOBR = re.compile(r"<nobr>(.*?)</nobr>", re.S)
-_RANGE = re.compile(r'<span class="store-conf-range">(Diameter|Width|Offset):\s*<b>(.*?)</b>',
-                    re.S)
+_RANGE = re.compile(r'<span class="store-conf-range">(Diameter|Width|Offset):\s*<b>(.*?)</b>', re.S)
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _BP_ELEMENT = re.compile(r'<div class="store-bp"(?: data-bp="([^"]*)")?>(.*?)</div>', re.S)
 _BP_TEXT = re.compile(r"Bolt Pattern:\s*(\S+?)mm\s*\((\S+?)(?:&quot;|\")\)")
@@ -179,8 +184,9 @@ class CrawlResult:
 class ProtocolClient:
     """Crawls a sandbox through the documented protocol only."""
 
-    def __init__(self, api_base: str, store_base: str, *, attempts: int = 1,
-                 keep_bodies: bool = False) -> None:
+    def __init__(
+        self, api_base: str, store_base: str, *, attempts: int = 1, keep_bodies: bool = False
+    ) -> None:
         self.api = api_base
         self.store = store_base
         self.session = requests.Session()
@@ -212,8 +218,9 @@ class ProtocolClient:
             raise Retry("cut page")
         return text
 
-    def get(self, kind: str, url: str, *, as_json: bool = True,
-            session: requests.Session | None = None) -> Any:
+    def get(
+        self, kind: str, url: str, *, as_json: bool = True, session: requests.Session | None = None
+    ) -> Any:
         for attempt in range(self.attempts):
             try:
                 value = self._once(session or self.session, url, as_json)
@@ -230,20 +237,41 @@ class ProtocolClient:
         """Select the vehicle in a fresh session, then ask the three option lists."""
         session = requests.Session()
         try:
-            select = {"store": "wheels", "type": "set", "vehicle_type": spec.vehicle_type,
-                      "year": vid.year, "make": vid.make, "model": vid.model,
-                      "trim": vid.trim, "drive": vid.drive, "chassis": spec.chassis_id}
+            select = {
+                "store": "wheels",
+                "type": "set",
+                "vehicle_type": spec.vehicle_type,
+                "year": vid.year,
+                "make": vid.make,
+                "model": vid.model,
+                "trim": vid.trim,
+                "drive": vid.drive,
+                "chassis": spec.chassis_id,
+            }
             for attempt in range(self.attempts * 3):
                 try:
-                    self.get("select", f"{self.store}/api/ymm-temp.php?{query(select)}",
-                             session=session)
+                    self.get(
+                        "select", f"{self.store}/api/ymm-temp.php?{query(select)}", session=session
+                    )
                     lists = []
-                    for flag, kind in (("getSuspension", "suspension"),
-                                       ("getTrimming", "trimming"), ("getRubbing", "rubbing")):
-                        params = {"type": "set", "vehicle_type": spec.vehicle_type,
-                                  "store": "wheels", flag: "true"}
-                        lists.append(self.get(kind, f"{self.store}/api/ymm-temp.php?"
-                                              f"{query(params)}", session=session))
+                    for flag, kind in (
+                        ("getSuspension", "suspension"),
+                        ("getTrimming", "trimming"),
+                        ("getRubbing", "rubbing"),
+                    ):
+                        params = {
+                            "type": "set",
+                            "vehicle_type": spec.vehicle_type,
+                            "store": "wheels",
+                            flag: "true",
+                        }
+                        lists.append(
+                            self.get(
+                                kind,
+                                f"{self.store}/api/ymm-temp.php?{query(params)}",
+                                session=session,
+                            )
+                        )
                     return tuple(distinct(x) for x in lists)
                 except Retry:
                     if attempt == self.attempts * 3 - 1:
@@ -260,19 +288,33 @@ class ProtocolClient:
                     info = self.get("model_info", f"{self.api}/{year}/{q(make)}/{q(model)}")
                     for trim in distinct(info.get("trim")):
                         drives = self.get(
-                            "drives", f"{self.api}/offsetguide/{year}/{q(make)}/{q(model)}"
-                                      f"/trim/{q(trim)}/drives")
+                            "drives",
+                            f"{self.api}/offsetguide/{year}/{q(make)}/{q(model)}"
+                            f"/trim/{q(trim)}/drives",
+                        )
                         for drive in distinct(drives):
-                            obj = self.get("vehicle", f"{self.api}/{year}/{q(make)}/{q(model)}"
-                                                      f"/{q(trim)}/{q(drive)}")
+                            obj = self.get(
+                                "vehicle",
+                                f"{self.api}/{year}/{q(make)}/{q(model)}/{q(trim)}/{q(drive)}",
+                            )
                             yield VehicleId(year, make, model, trim, drive), parse_vehicle(obj)
 
     def fitment_url(self, vid: VehicleId, spec: VehicleSpec, prefs: PreferenceSet) -> str:
-        params = {"sort": "instock", "saleToggle": 0, "qdToggle": 0, "year": vid.year,
-                  "make": vid.make, "model": vid.model, "trim": vid.trim, "drive": vid.drive,
-                  "DRChassisID": spec.chassis_id, "vehicle_type": spec.vehicle_type,
-                  "suspension": prefs.suspension, "modification": prefs.modification,
-                  "rubbing": prefs.rubbing}
+        params = {
+            "sort": "instock",
+            "saleToggle": 0,
+            "qdToggle": 0,
+            "year": vid.year,
+            "make": vid.make,
+            "model": vid.model,
+            "trim": vid.trim,
+            "drive": vid.drive,
+            "DRChassisID": spec.chassis_id,
+            "vehicle_type": spec.vehicle_type,
+            "suspension": prefs.suspension,
+            "modification": prefs.modification,
+            "rubbing": prefs.rubbing,
+        }
         return f"{self.store}/store/wheels?{query(params)}"
 
     def crawl(self) -> CrawlResult:

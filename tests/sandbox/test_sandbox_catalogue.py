@@ -17,9 +17,11 @@ from custom_wheel_offset.sandbox.truth import truth_records, write_truth
 
 
 def test_importing_the_package_is_cheap_and_inert() -> None:
-    code = ("import sys, threading; import custom_wheel_offset.sandbox as s; "
-            "print(sorted(m for m in sys.modules if m.startswith('custom_wheel_offset.sandbox.'))"
-            ", threading.active_count(), 'requests' in sys.modules, 'http.server' in sys.modules)")
+    code = (
+        "import sys, threading; import custom_wheel_offset.sandbox as s; "
+        "print(sorted(m for m in sys.modules if m.startswith('custom_wheel_offset.sandbox.'))"
+        ", threading.active_count(), 'requests' in sys.modules, 'http.server' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] 1 False False"
 
@@ -32,9 +34,11 @@ def test_same_seed_same_truth_other_seed_other_truth() -> None:
     assert other[1] != first[1]
     small = Catalogue("small", 1)
     assert [v.vid for v in small.iter_vehicles()] == [
-        v.vid for v in Catalogue("small", 1).iter_vehicles()]
+        v.vid for v in Catalogue("small", 1).iter_vehicles()
+    ]
     assert [v.vid for v in small.iter_vehicles()] != [
-        v.vid for v in Catalogue("small", 2).iter_vehicles()]
+        v.vid for v in Catalogue("small", 2).iter_vehicles()
+    ]
 
 
 def test_truth_is_sorted_and_the_writer_streams_the_same_lines(tmp_path: Path) -> None:
@@ -48,10 +52,13 @@ def test_truth_is_sorted_and_the_writer_streams_the_same_lines(tmp_path: Path) -
     assert not list(tmp_path.glob("*.tmp"))
 
 
-@pytest.mark.parametrize(("size", "low", "high", "max_pages"), [
-    ("tiny", 15, 30, 600),
-    ("small", 200, 320, 6000),
-])
+@pytest.mark.parametrize(
+    ("size", "low", "high", "max_pages"),
+    [
+        ("tiny", 15, 30, 600),
+        ("small", 200, 320, 6000),
+    ],
+)
 def test_small_sizes(size: str, low: int, high: int, max_pages: int) -> None:
     for seed in (1, 2, 3):
         stats = Catalogue(size, seed).stats()
@@ -61,10 +68,13 @@ def test_small_sizes(size: str, low: int, high: int, max_pages: int) -> None:
         assert len(vehicles) == stats.vehicles and len(fitments) == stats.fitment_pages
 
 
-@pytest.mark.parametrize(("size", "low", "high"), [
-    ("medium", 2400, 3600),
-    ("large", 25_000, 36_000),
-])
+@pytest.mark.parametrize(
+    ("size", "low", "high"),
+    [
+        ("medium", 2400, 3600),
+        ("large", 25_000, 36_000),
+    ],
+)
 def test_large_sizes_are_counted_without_rendering(size: str, low: int, high: int) -> None:
     catalogue = Catalogue(size, 1)
     stats = catalogue.stats()
@@ -101,20 +111,29 @@ def test_vehicle_data_is_plausible() -> None:
             assert f["bolt_pattern_mm"] is None and set(f["front"].values()) == {None}
             continue
         for axle in (f["front"], f["rear"]):
-            for lo, hi in (("diameter_min", "diameter_max"), ("width_min", "width_max"),
-                           ("offset_min", "offset_max")):
+            for lo, hi in (
+                ("diameter_min", "diameter_max"),
+                ("width_min", "width_max"),
+                ("offset_min", "offset_max"),
+            ):
                 if axle[lo] is not None:
                     assert axle[lo] <= axle[hi]
 
 
 def test_more_lift_opens_the_range() -> None:
     catalogue = Catalogue("small", 1)
-    truck = next(v for v in catalogue.iter_vehicles()
-                 if v.vehicle_type == "Truck" and v.rear is None and not v.page_force)
+    truck = next(
+        v
+        for v in catalogue.iter_vehicles()
+        if v.vehicle_type == "Truck" and v.rear is None and not v.page_force
+    )
     stock = catalogue.fitment(truck, (0, 0, 0))
     lifted = catalogue.fitment(truck, (3, 2, 2))
-    if stock.blocks and lifted.blocks and stock.blocks[0].width.mode == "ok" == (
-            lifted.blocks[0].width.mode):
+    if (
+        stock.blocks
+        and lifted.blocks
+        and stock.blocks[0].width.mode == "ok" == (lifted.blocks[0].width.mode)
+    ):
         assert lifted.blocks[0].width.values[1] > stock.blocks[0].width.values[1]  # type: ignore[operator]
     assert catalogue.fitment(truck, (0, 0, 0)) == stock  # a pure function
 

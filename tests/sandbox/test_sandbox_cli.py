@@ -16,10 +16,25 @@ from custom_wheel_offset.sandbox import SandboxConfig
 from custom_wheel_offset.sandbox.truth import truth_records
 
 SERVE_OPTIONS = (
-    "--host", "--port", "--size", "--seed", "--page-kb", "--latency-ms", "--jitter-ms",
-    "--error-rate", "--rate-429", "--retry-after", "--hold-rate", "--hold-seconds",
-    "--reset-rate", "--truncate-rate", "--challenge-rate", "--challenge-after",
-    "--challenge-for", "--max-rps", "--robots-disallow",
+    "--host",
+    "--port",
+    "--size",
+    "--seed",
+    "--page-kb",
+    "--latency-ms",
+    "--jitter-ms",
+    "--error-rate",
+    "--rate-429",
+    "--retry-after",
+    "--hold-rate",
+    "--hold-seconds",
+    "--reset-rate",
+    "--truncate-rate",
+    "--challenge-rate",
+    "--challenge-after",
+    "--challenge-for",
+    "--max-rps",
+    "--robots-disallow",
 )
 
 
@@ -51,14 +66,17 @@ def test_truth_help() -> None:
 
 def test_truth_writes_the_truth_records(tmp_path: Path) -> None:
     out = tmp_path / "truth"
-    result = CliRunner().invoke(sandbox, ["truth", "--size", "tiny", "--seed", "3",
-                                          "--out", str(out)])
+    result = CliRunner().invoke(
+        sandbox, ["truth", "--size", "tiny", "--seed", "3", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     vehicles, fitments = truth_records(SandboxConfig(size="tiny", seed=3))
-    assert (out / "vehicles.jsonl").read_bytes() == "".join(
-        jsonl_line(r) for r in vehicles).encode("utf-8")
-    assert (out / "fitments.jsonl").read_bytes() == "".join(
-        jsonl_line(r) for r in fitments).encode("utf-8")
+    assert (out / "vehicles.jsonl").read_bytes() == "".join(jsonl_line(r) for r in vehicles).encode(
+        "utf-8"
+    )
+    assert (out / "fitments.jsonl").read_bytes() == "".join(jsonl_line(r) for r in fitments).encode(
+        "utf-8"
+    )
     assert f"{len(vehicles)} vehicles" in result.output
 
 
@@ -70,9 +88,21 @@ def test_truth_rejects_a_bad_size(tmp_path: Path) -> None:
 def test_serve_prints_its_urls_first_and_serves() -> None:
     code = "from custom_wheel_offset.cli.sandbox_cmd import sandbox; sandbox()"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "serve", "--port", "0", "--page-kb", "4",
-         "--robots-disallow", "/store/"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "serve",
+            "--port",
+            "0",
+            "--page-kb",
+            "4",
+            "--robots-disallow",
+            "/store/",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         lines = [proc.stdout.readline().strip() for _ in range(3)]
@@ -81,8 +111,9 @@ def test_serve_prints_its_urls_first_and_serves() -> None:
         urls = {k: line.partition("=")[2] for k, line in zip(keys, lines, strict=True)}
         assert urls["api_base"] == urls["store_base"] + "/fitment/vehicle/co"
         assert 2024 in requests.get(urls["api_base"] + "/", timeout=5).json()
-        assert "Disallow: /store/" in requests.get(urls["store_base"] + "/robots.txt",
-                                                   timeout=5).text
+        assert (
+            "Disallow: /store/" in requests.get(urls["store_base"] + "/robots.txt", timeout=5).text
+        )
         counters = requests.get(urls["counters"], timeout=5).json()
         assert counters["total_requests"] == 2
     finally:

@@ -40,8 +40,15 @@ def test_truth_follows_the_seed_and_crawl_of_another_seed_matches(client_class: 
 
 def test_faults_never_change_the_truth(client_class: Any) -> None:
     """A retrying crawl through every kind of fast fault still equals the truth."""
-    faults = FaultConfig(error_rate=0.08, rate_429=0.05, retry_after=0, reset_rate=0.04,
-                         truncate_rate=0.08, challenge_rate=0.05, latency_ms=0.5)
+    faults = FaultConfig(
+        error_rate=0.08,
+        rate_429=0.05,
+        retry_after=0,
+        reset_rate=0.04,
+        truncate_rate=0.08,
+        challenge_rate=0.05,
+        latency_ms=0.5,
+    )
     config = SandboxConfig(size="tiny", seed=2, page_kb=8, faults=faults)
     with start_sandbox(config) as sb:
         client = client_class(sb.api_base, sb.store_base, attempts=40)

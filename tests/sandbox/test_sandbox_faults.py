@@ -141,8 +141,11 @@ def test_truncation_both_ways_and_the_body_is_never_complete() -> None:
                 assert declared is not None and len(body) < declared
                 kept_length += 1  # full Content-Length, body cut, connection closed
         assert short_length and kept_length
-        for path in ["/fitment/vehicle/co/", "/fitment/vehicle/co/2024",
-                     "/fitment/vehicle/co/2024/Honda/Civic"]:
+        for path in [
+            "/fitment/vehicle/co/",
+            "/fitment/vehicle/co/2024",
+            "/fitment/vehicle/co/2024/Honda/Civic",
+        ]:
             for _ in range(4):
                 _, _, body, _ = raw_get(sb, path)
                 with pytest.raises(ValueError):
@@ -200,7 +203,8 @@ def test_max_rps_answers_429_above_the_limit() -> None:
             assert last.status_code == 429 and last.headers["Retry-After"] == "1"
         assert codes.count(200) >= 5 and 429 in codes
         assert sb.counters()["faults"]["server_rate_limit"] == codes.count(429) + (
-            last.status_code == 429)
+            last.status_code == 429
+        )
         time.sleep(1.1)
         assert s.get(sb.api_base + "/").status_code == 200
 

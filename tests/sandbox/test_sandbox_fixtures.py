@@ -84,19 +84,35 @@ def _current() -> tuple[dict[str, bytes], dict[str, Any]]:
             assert vm is not None
             prefs = vm.options.preference_sets()[flat]
             opts = vm.options
-            index = (opts.suspension.index(prefs.suspension),
-                     opts.trimming.index(prefs.modification), opts.rubbing.index(prefs.rubbing))
+            index = (
+                opts.suspension.index(prefs.suspension),
+                opts.trimming.index(prefs.modification),
+                opts.rubbing.index(prefs.rubbing),
+            )
             year, make, model, trim, drive = vid
-            params = {"sort": "instock", "saleToggle": 0, "qdToggle": 0, "year": year,
-                      "make": make, "model": model, "trim": trim, "drive": drive,
-                      "DRChassisID": vm.chassis_id, "vehicle_type": vm.vehicle_type,
-                      **asdict(prefs)}
+            params = {
+                "sort": "instock",
+                "saleToggle": 0,
+                "qdToggle": 0,
+                "year": year,
+                "make": make,
+                "model": model,
+                "trim": trim,
+                "drive": drive,
+                "DRChassisID": vm.chassis_id,
+                "vehicle_type": vm.vehicle_type,
+                **asdict(prefs),
+            }
             bodies[name] = s.get(f"{sb.store_base}/store/wheels?{_q(params)}").content
             page = fitment_page(catalogue.fitment(vm, index))
-            expected[name] = {"url_params": params, "status": page.status,
-                              "bolt_pattern_mm": page.bolt_pattern_mm,
-                              "bolt_pattern_in": page.bolt_pattern_in,
-                              "front": asdict(page.front), "rear": asdict(page.rear)}
+            expected[name] = {
+                "url_params": params,
+                "status": page.status,
+                "bolt_pattern_mm": page.bolt_pattern_mm,
+                "bolt_pattern_in": page.bolt_pattern_in,
+                "front": asdict(page.front),
+                "rear": asdict(page.rear),
+            }
     expected["challenge.html"] = {"challenge": True}
     return bodies, expected
 

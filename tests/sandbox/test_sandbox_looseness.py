@@ -8,8 +8,14 @@ from typing import Any
 import pytest
 
 NUMERIC_KEYS = (
-    "hub", "stockWheelDiameter", "stockWheelWidth", "stockOffset", "wheelDiameterMin",
-    "wheelDiameterMax", "wheelWidthMin", "wheelWidthMax",
+    "hub",
+    "stockWheelDiameter",
+    "stockWheelWidth",
+    "stockOffset",
+    "wheelDiameterMin",
+    "wheelDiameterMax",
+    "wheelWidthMin",
+    "wheelWidthMax",
 )
 
 
@@ -20,7 +26,7 @@ def _bodies(crawl: Any, kind: str) -> list[tuple[str, Any]]:
 
 
 def test_years_mix_numbers_and_strings_and_repeat(tiny_crawl: Any) -> None:
-    (_, years), = _bodies(tiny_crawl, "years")
+    ((_, years),) = _bodies(tiny_crawl, "years")
     assert any(isinstance(y, int) for y in years)
     assert any(isinstance(y, str) for y in years)
     as_ints = [int(y) for y in years]
@@ -61,17 +67,28 @@ def test_vehicle_json_looseness(tiny_crawl: Any) -> None:
     vehicles = [obj for _, obj in _bodies(tiny_crawl, "vehicle")]
     values = [(k, v) for obj in vehicles for k, v in obj.items()]
     numeric = [(k, v) for k, v in values if k in NUMERIC_KEYS]
-    assert any(isinstance(v, str) and v and "." not in v and not v.startswith("+")
-               for _, v in numeric)  # "17"
+    assert any(
+        isinstance(v, str) and v and "." not in v and not v.startswith("+") for _, v in numeric
+    )  # "17"
     assert any(isinstance(v, str) and "." in v for _, v in numeric)  # "7.5", "64.1"
     assert any(k == "hub" and isinstance(v, str) and v for k, v in values)
     assert any(k == "stockOffset" and isinstance(v, str) and v.startswith("+") for k, v in values)
     assert any(isinstance(v, int | float) and not isinstance(v, bool) for _, v in numeric)
     assert any(v is None for _, v in values)
     assert any(v == "" for _, v in values)
-    known = {"vehicleType", "drchassisid", "boltpattern", "boltpatternInches", "hub", "lugType",
-             "lugSize", "stockTireSize", "stockTireSizeRear", *NUMERIC_KEYS,
-             *(k + "Rear" for k in NUMERIC_KEYS if k != "hub")}
+    known = {
+        "vehicleType",
+        "drchassisid",
+        "boltpattern",
+        "boltpatternInches",
+        "hub",
+        "lugType",
+        "lugSize",
+        "stockTireSize",
+        "stockTireSizeRear",
+        *NUMERIC_KEYS,
+        *(k + "Rear" for k in NUMERIC_KEYS if k != "hub"),
+    }
     assert any(k not in known for k, _ in values)  # unknown extra keys
     assert any("lugType" not in obj for obj in vehicles)  # a key missing
     chassis = [obj["drchassisid"] for obj in vehicles]
@@ -81,11 +98,14 @@ def test_vehicle_json_looseness(tiny_crawl: Any) -> None:
         assert isinstance(obj["vehicleType"], str) and obj["vehicleType"]
         assert obj["drchassisid"] not in (None, "")
     # a square car with *Rear keys present but null or ""; a staggered car with real ones
-    assert any(any(k.endswith("Rear") for k in obj)
-               and all(obj[k] in (None, "") for k in obj if k.endswith("Rear"))
-               for obj in vehicles)
-    assert any(any(k.endswith("Rear") and obj[k] not in (None, "") for k in obj)
-               for obj in vehicles)
+    assert any(
+        any(k.endswith("Rear") for k in obj)
+        and all(obj[k] in (None, "") for k in obj if k.endswith("Rear"))
+        for obj in vehicles
+    )
+    assert any(
+        any(k.endswith("Rear") and obj[k] not in (None, "") for k in obj) for obj in vehicles
+    )
     assert {obj["vehicleType"] for obj in vehicles} >= {"Car", "SUV", "Truck"}
 
 
@@ -156,7 +176,8 @@ def test_real_block_markup_is_exact(tiny_crawl: Any, page_parser: Any) -> None:
         r'  <span class="store-conf-range">Diameter: <b>\d+(\.\d+)?" to \d+(\.\d+)?"</b></span>\n'
         r'  <span class="store-conf-range">Width: <b>\d+(\.\d+)?" to \d+(\.\d+)?"</b></span>\n'
         r'  <span class="store-conf-range">Offset: <b>([+-]\d+|0)mm to ([+-]\d+|0)mm</b></span>\n'
-        r"</div>\n")
+        r"</div>\n"
+    )
     assert any(block.search(page_parser.strip_inert(p)) for p in pages)
     for p in pages:
         for _, inner in page_parser.fit_blocks(p):
@@ -164,8 +185,11 @@ def test_real_block_markup_is_exact(tiny_crawl: Any, page_parser: Any) -> None:
 
 
 def test_decoys_surround_the_real_block(tiny_crawl: Any) -> None:
-    page = next(html for _, html in _bodies(tiny_crawl, "fitment")
-                if '<div class="store-ymm-fitrange full-size">\n  <nobr>' in html)
+    page = next(
+        html
+        for _, html in _bodies(tiny_crawl, "fitment")
+        if '<div class="store-ymm-fitrange full-size">\n  <nobr>' in html
+    )
     real = page.index('<section id="ymm-fitment"')
     fake = re.compile(r'<!--[^>]*?\n<div class="store-ymm-fitrange[^>]*>.*?-->', re.S)
     comments = [m.start() for m in fake.finditer(page)]

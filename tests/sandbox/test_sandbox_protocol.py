@@ -26,27 +26,56 @@ def qs(params: dict[str, Any]) -> str:
     return urlencode(params, quote_via=quote, safe="")
 
 
-def select_url(sb: RunningSandbox, vid: tuple[int, str, str, str, str], vtype: str,
-               chassis: object) -> str:
+def select_url(
+    sb: RunningSandbox, vid: tuple[int, str, str, str, str], vtype: str, chassis: object
+) -> str:
     year, make, model, trim, drive = vid
-    return f"{sb.store_base}/api/ymm-temp.php?" + qs({
-        "store": "wheels", "type": "set", "vehicle_type": vtype, "year": year, "make": make,
-        "model": model, "trim": trim, "drive": drive, "chassis": chassis})
+    return f"{sb.store_base}/api/ymm-temp.php?" + qs(
+        {
+            "store": "wheels",
+            "type": "set",
+            "vehicle_type": vtype,
+            "year": year,
+            "make": make,
+            "model": model,
+            "trim": trim,
+            "drive": drive,
+            "chassis": chassis,
+        }
+    )
 
 
 def option_url(sb: RunningSandbox, flag: str, vtype: str = "Car") -> str:
     return f"{sb.store_base}/api/ymm-temp.php?" + qs(
-        {"type": "set", "vehicle_type": vtype, "store": "wheels", flag: "true"})
+        {"type": "set", "vehicle_type": vtype, "store": "wheels", flag: "true"}
+    )
 
 
-def fitment_url(sb: RunningSandbox, vid: tuple[int, str, str, str, str], vtype: str,
-                chassis: object, prefs: tuple[str, str, str]) -> str:
+def fitment_url(
+    sb: RunningSandbox,
+    vid: tuple[int, str, str, str, str],
+    vtype: str,
+    chassis: object,
+    prefs: tuple[str, str, str],
+) -> str:
     year, make, model, trim, drive = vid
-    return f"{sb.store_base}/store/wheels?" + qs({
-        "sort": "instock", "saleToggle": 0, "qdToggle": 0, "year": year, "make": make,
-        "model": model, "trim": trim, "drive": drive, "DRChassisID": chassis,
-        "vehicle_type": vtype, "suspension": prefs[0], "modification": prefs[1],
-        "rubbing": prefs[2]})
+    return f"{sb.store_base}/store/wheels?" + qs(
+        {
+            "sort": "instock",
+            "saleToggle": 0,
+            "qdToggle": 0,
+            "year": year,
+            "make": make,
+            "model": model,
+            "trim": trim,
+            "drive": drive,
+            "DRChassisID": chassis,
+            "vehicle_type": vtype,
+            "suspension": prefs[0],
+            "modification": prefs[1],
+            "rubbing": prefs[2],
+        }
+    )
 
 
 def vehicle_url(sb: RunningSandbox, vid: tuple[int, str, str, str, str]) -> str:
@@ -61,52 +90,74 @@ CIVIC_LX = (2024, "Honda", "Civic", "LX", "FWD")
 # ---------------------------------------------------------------- routing and decoding
 
 
-def test_percent_encoded_slash_and_other_characters(tiny_sandbox: RunningSandbox,
-                                                    http: requests.Session) -> None:
+def test_percent_encoded_slash_and_other_characters(
+    tiny_sandbox: RunningSandbox, http: requests.Session
+) -> None:
     api = tiny_sandbox.api_base
     r = http.get(f"{api}/2024/Ford/F-250%2F350%20Super%20Duty")
     assert r.status_code == 200 and "XL" in r.json()["trim"]
     raw = http.get(f"{api}/2024/Ford/F-250/350 Super Duty")  # a raw slash splits the segment
     assert raw.status_code == 404 and "error" in raw.json()
-    for make, model, trim in [("Mazda", "#1 Edition?", "Club"),
-                              ("Tesla", "Model 3", "100% Electric & More +"),
-                              ("Subaru", "WRX", 'Sport 2.0T "Launch Edition"'),
-                              ("Renault", "Clio  RS", "Base"),
-                              ("Škoda", "Kodiaq", "Style edice šedá")]:
+    for make, model, trim in [
+        ("Mazda", "#1 Edition?", "Club"),
+        ("Tesla", "Model 3", "100% Electric & More +"),
+        ("Subaru", "WRX", 'Sport 2.0T "Launch Edition"'),
+        ("Renault", "Clio  RS", "Base"),
+        ("Škoda", "Kodiaq", "Style edice šedá"),
+    ]:
         url = f"{api}/offsetguide/2024/{q(make)}/{q(model)}/trim/{q(trim)}/drives"
         drives = http.get(url)
         assert drives.status_code == 200, url
-        assert http.get(vehicle_url(tiny_sandbox, (2024, make, model, trim,
-                                                   drives.json()[0]))).status_code == 200
+        assert (
+            http.get(
+                vehicle_url(tiny_sandbox, (2024, make, model, trim, drives.json()[0]))
+            ).status_code
+            == 200
+        )
     # whitespace is significant: "LX" and "LX " are two vehicles
     a = http.get(vehicle_url(tiny_sandbox, CIVIC_LX)).json()
     b = http.get(vehicle_url(tiny_sandbox, CIVIC_LX_SPACE)).json()
     assert a != b
-    assert http.get(vehicle_url(tiny_sandbox, (2024, "Honda", "Civic", "LX  ", "FWD"))
-                    ).status_code == 404
+    assert (
+        http.get(vehicle_url(tiny_sandbox, (2024, "Honda", "Civic", "LX  ", "FWD"))).status_code
+        == 404
+    )
 
 
 def test_trailing_slash_and_years(tiny_sandbox: RunningSandbox, http: requests.Session) -> None:
     assert http.get(tiny_sandbox.api_base + "/").json() == http.get(tiny_sandbox.api_base).json()
-    assert http.get(tiny_sandbox.api_base + "/2024/").json() == http.get(
-        tiny_sandbox.api_base + "/2024").json()
+    assert (
+        http.get(tiny_sandbox.api_base + "/2024/").json()
+        == http.get(tiny_sandbox.api_base + "/2024").json()
+    )
 
 
-@pytest.mark.parametrize("path", [
-    "/1999", "/2024/Nope", "/2024/Ford/Nope", "/2024/Ford/Mustang/Nope/RWD",
-    "/2024/Ford/Mustang/GT%20Premium/AWD", "/offsetguide/2024/Ford/Mustang/trim/Nope/drives",
-    "/abcd", "/2024/Ford/Mustang/GT%20Premium", "/offsetguide/2024/Ford/Mustang/drives",
-])
-def test_unknown_names_answer_404_json(tiny_sandbox: RunningSandbox, http: requests.Session,
-                                       path: str) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/1999",
+        "/2024/Nope",
+        "/2024/Ford/Nope",
+        "/2024/Ford/Mustang/Nope/RWD",
+        "/2024/Ford/Mustang/GT%20Premium/AWD",
+        "/offsetguide/2024/Ford/Mustang/trim/Nope/drives",
+        "/abcd",
+        "/2024/Ford/Mustang/GT%20Premium",
+        "/offsetguide/2024/Ford/Mustang/drives",
+    ],
+)
+def test_unknown_names_answer_404_json(
+    tiny_sandbox: RunningSandbox, http: requests.Session, path: str
+) -> None:
     r = http.get(tiny_sandbox.api_base + path)
     assert r.status_code == 404
     assert r.headers["Content-Type"].startswith("application/json")
     assert isinstance(r.json()["error"], str)
 
 
-def test_unknown_store_paths_and_unknown_select(tiny_sandbox: RunningSandbox,
-                                                http: requests.Session) -> None:
+def test_unknown_store_paths_and_unknown_select(
+    tiny_sandbox: RunningSandbox, http: requests.Session
+) -> None:
     r = http.get(tiny_sandbox.store_base + "/nowhere")
     assert r.status_code == 404 and "error" in r.json()
     r = http.get(select_url(tiny_sandbox, (2024, "Ford", "Nope", "XL", "4WD"), "Truck", 1))
@@ -129,8 +180,9 @@ def test_two_sessions_get_their_own_options(tiny_sandbox: RunningSandbox) -> Non
     car, truck = requests.Session(), requests.Session()
     lx = car.get(vehicle_url(tiny_sandbox, CIVIC_LX)).json()
     sd = truck.get(vehicle_url(tiny_sandbox, TRUCK)).json()
-    assert car.get(select_url(tiny_sandbox, CIVIC_LX, lx["vehicleType"],
-                              lx["drchassisid"])).json() == {"ok": True}
+    assert car.get(
+        select_url(tiny_sandbox, CIVIC_LX, lx["vehicleType"], lx["drchassisid"])
+    ).json() == {"ok": True}
     assert "PHPSESSID" in car.cookies
     truck.get(select_url(tiny_sandbox, TRUCK, sd["vehicleType"], sd["drchassisid"]))
     assert car.cookies["PHPSESSID"] != truck.cookies["PHPSESSID"]
@@ -157,17 +209,20 @@ def test_two_sessions_get_their_own_options(tiny_sandbox: RunningSandbox) -> Non
 def _civic_page(sb: RunningSandbox, http: requests.Session, **changes: Any) -> tuple[int, str]:
     """The Civic LX's first page (which always has data) or a variation of its URL."""
     lx = http.get(vehicle_url(sb, CIVIC_LX)).json()
-    args: dict[str, Any] = {"vid": CIVIC_LX, "vtype": lx["vehicleType"],
-                            "chassis": str(lx["drchassisid"]),
-                            "prefs": ("Stock Suspension", "No Modification",
-                                      "No rubbing or scrubbing")}
+    args: dict[str, Any] = {
+        "vid": CIVIC_LX,
+        "vtype": lx["vehicleType"],
+        "chassis": str(lx["drchassisid"]),
+        "prefs": ("Stock Suspension", "No Modification", "No rubbing or scrubbing"),
+    }
     args.update(changes)
     r = http.get(fitment_url(sb, **args))
     return r.status_code, r.text
 
 
-def test_correct_parameters_show_ranges(tiny_sandbox: RunningSandbox, http: requests.Session,
-                                        page_parser: Any) -> None:
+def test_correct_parameters_show_ranges(
+    tiny_sandbox: RunningSandbox, http: requests.Session, page_parser: Any
+) -> None:
     status, html = _civic_page(tiny_sandbox, http)
     assert status == 200
     assert len(page_parser.fit_blocks(html)) == 1
@@ -176,20 +231,23 @@ def test_correct_parameters_show_ranges(tiny_sandbox: RunningSandbox, http: requ
     assert page.bolt_pattern_in == "5x4.5"
 
 
-@pytest.mark.parametrize("changes", [
-    {"vtype": "Truck"},
-    {"vtype": "car"},
-    {"chassis": "1"},
-    {"chassis": ""},
-    {"prefs": ("Stock Suspension", "No Modification", "Rubbing everywhere")},
-    {"prefs": ('Lifted 2-4"', "No Modification", "No rubbing or scrubbing")},
-    {"vid": (2024, "Honda", "Civic", "LX  ", "FWD")},
-    {"vid": (2024, "Honda", "Civic", "LX", "AWD")},
-    {"vid": (2023, "Honda", "Civic", "LX", "FWD")},
-])
-def test_wrong_parameters_give_a_page_without_ranges(tiny_sandbox: RunningSandbox,
-                                                     http: requests.Session, page_parser: Any,
-                                                     changes: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"vtype": "Truck"},
+        {"vtype": "car"},
+        {"chassis": "1"},
+        {"chassis": ""},
+        {"prefs": ("Stock Suspension", "No Modification", "Rubbing everywhere")},
+        {"prefs": ('Lifted 2-4"', "No Modification", "No rubbing or scrubbing")},
+        {"vid": (2024, "Honda", "Civic", "LX  ", "FWD")},
+        {"vid": (2024, "Honda", "Civic", "LX", "AWD")},
+        {"vid": (2023, "Honda", "Civic", "LX", "FWD")},
+    ],
+)
+def test_wrong_parameters_give_a_page_without_ranges(
+    tiny_sandbox: RunningSandbox, http: requests.Session, page_parser: Any, changes: dict[str, Any]
+) -> None:
     status, html = _civic_page(tiny_sandbox, http, **changes)
     assert status == 200
     assert html.endswith("</html>")
@@ -205,8 +263,9 @@ def test_fitment_page_needs_no_cookie_and_bare_page_is_200(tiny_sandbox: Running
 # ---------------------------------------------------------------- robots
 
 
-def test_robots_default_allows_everything(tiny_sandbox: RunningSandbox,
-                                          http: requests.Session) -> None:
+def test_robots_default_allows_everything(
+    tiny_sandbox: RunningSandbox, http: requests.Session
+) -> None:
     r = http.get(tiny_sandbox.store_base + "/robots.txt")
     assert r.status_code == 200
     assert r.text == "User-agent: *\nAllow: /\n"
@@ -277,9 +336,17 @@ def test_counters_count_kinds_statuses_and_reset() -> None:
         assert c["peak_requests_1s"] == 5
         assert c["peak_requests_1s_by_host"] == {"api": 3, "store": 2}
         assert c["peak_in_flight"] == 1
-        assert set(c) >= {"requests", "statuses", "faults", "peak_requests_1s",
-                          "peak_requests_1s_by_host", "peak_in_flight", "served_ok",
-                          "duplicate_ok", "total_requests"}
+        assert set(c) >= {
+            "requests",
+            "statuses",
+            "faults",
+            "peak_requests_1s",
+            "peak_requests_1s_by_host",
+            "peak_in_flight",
+            "served_ok",
+            "duplicate_ok",
+            "total_requests",
+        }
         r = requests.post(sb.store_base + "/__sandbox__/reset")
         assert r.status_code == 200
         c = sb.counters()
@@ -312,6 +379,7 @@ def test_duplicate_ok_counts_distinct_urls_answered_twice() -> None:
 def test_peak_in_flight_and_peak_rate() -> None:
     faults = FaultConfig(latency_ms=800)  # long enough for six threads to overlap
     with start_sandbox(SandboxConfig(page_kb=4, faults=faults)) as sb:
+
         def get(_: int) -> int:
             return requests.get(sb.api_base + "/", timeout=10).status_code
 

@@ -26,13 +26,20 @@ SIZE_CHOICES = ("tiny", "small", "medium", "large")
 
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    func = click.option("--seed", type=int, default=1, show_default=True,
-                        help="Seed of the catalogue (and of the faults); the same seed "
-                             "always gives the same data.")(func)
-    func = click.option("--size", type=click.Choice(SIZE_CHOICES), default="tiny",
-                        show_default=True,
-                        help="Catalogue size: tiny ~20 vehicles, small ~250, medium ~3,000, "
-                             "large ~30,000.")(func)
+    func = click.option(
+        "--seed",
+        type=int,
+        default=1,
+        show_default=True,
+        help="Seed of the catalogue (and of the faults); the same seed always gives the same data.",
+    )(func)
+    func = click.option(
+        "--size",
+        type=click.Choice(SIZE_CHOICES),
+        default="tiny",
+        show_default=True,
+        help="Catalogue size: tiny ~20 vehicles, small ~250, medium ~3,000, large ~30,000.",
+    )(func)
     return func
 
 
@@ -53,49 +60,142 @@ def sandbox() -> None:
 
 
 @sandbox.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
-              help="Port to listen on; 0 picks a free port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on; 0 picks a free port.",
+)
 @_common_options
-@click.option("--page-kb", type=click.IntRange(min=1), default=100, show_default=True,
-              help="Approximate size of a fitment page in KB (padding of realistic markup).")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Delay added to every request, in milliseconds.")
-@click.option("--jitter-ms", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Extra random delay per request, uniform in [0, JITTER] milliseconds.")
-@click.option("--error-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Probability of answering 500, 502, 503 or 504.")
-@click.option("--rate-429", "rate_429", type=click.FloatRange(0, 1), default=0.0,
-              show_default=True,
-              help="Probability of answering 429 Too Many Requests with Retry-After.")
-@click.option("--retry-after", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Seconds sent in the Retry-After header of --rate-429 answers.")
-@click.option("--hold-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Probability of holding a request --hold-seconds before answering it.")
-@click.option("--hold-seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="How long a held request waits (long enough to outlast a client timeout).")
-@click.option("--reset-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Probability of resetting the connection (TCP RST) without an answer.")
-@click.option("--truncate-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Probability of cutting a JSON or HTML body short.")
-@click.option("--challenge-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Probability that a store request gets the Human Verification page.")
-@click.option("--challenge-after", type=click.FloatRange(min=0), default=None,
-              help="Open a challenge window this many seconds after start: every store "
-                   "request is challenged while it lasts.")
-@click.option("--challenge-for", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="How long the challenge window lasts, in seconds.")
-@click.option("--max-rps", type=click.FloatRange(min=0), default=0.0, show_default=True,
-              help="Server-side limit on requests in any 1 s window (all hosts); above it "
-                   "answer 429 with Retry-After: 1. 0 = no limit.")
-@click.option("--robots-disallow", multiple=True, metavar="PREFIX",
-              help="Path prefix that /robots.txt disallows (repeat for several).")
-def serve(host: str, port: int, seed: int, size: str, page_kb: int, latency_ms: float,
-          jitter_ms: float, error_rate: float, rate_429: float, retry_after: int,
-          hold_rate: float, hold_seconds: float, reset_rate: float, truncate_rate: float,
-          challenge_rate: float, challenge_after: float | None, challenge_for: float,
-          max_rps: float, robots_disallow: tuple[str, ...]) -> None:
+@click.option(
+    "--page-kb",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Approximate size of a fitment page in KB (padding of realistic markup).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Delay added to every request, in milliseconds.",
+)
+@click.option(
+    "--jitter-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Extra random delay per request, uniform in [0, JITTER] milliseconds.",
+)
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability of answering 500, 502, 503 or 504.",
+)
+@click.option(
+    "--rate-429",
+    "rate_429",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability of answering 429 Too Many Requests with Retry-After.",
+)
+@click.option(
+    "--retry-after",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Seconds sent in the Retry-After header of --rate-429 answers.",
+)
+@click.option(
+    "--hold-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability of holding a request --hold-seconds before answering it.",
+)
+@click.option(
+    "--hold-seconds",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="How long a held request waits (long enough to outlast a client timeout).",
+)
+@click.option(
+    "--reset-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability of resetting the connection (TCP RST) without an answer.",
+)
+@click.option(
+    "--truncate-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability of cutting a JSON or HTML body short.",
+)
+@click.option(
+    "--challenge-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Probability that a store request gets the Human Verification page.",
+)
+@click.option(
+    "--challenge-after",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Open a challenge window this many seconds after start: every store "
+    "request is challenged while it lasts.",
+)
+@click.option(
+    "--challenge-for",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="How long the challenge window lasts, in seconds.",
+)
+@click.option(
+    "--max-rps",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Server-side limit on requests in any 1 s window (all hosts); above it "
+    "answer 429 with Retry-After: 1. 0 = no limit.",
+)
+@click.option(
+    "--robots-disallow",
+    multiple=True,
+    metavar="PREFIX",
+    help="Path prefix that /robots.txt disallows (repeat for several).",
+)
+def serve(
+    host: str,
+    port: int,
+    seed: int,
+    size: str,
+    page_kb: int,
+    latency_ms: float,
+    jitter_ms: float,
+    error_rate: float,
+    rate_429: float,
+    retry_after: int,
+    hold_rate: float,
+    hold_seconds: float,
+    reset_rate: float,
+    truncate_rate: float,
+    challenge_rate: float,
+    challenge_after: float | None,
+    challenge_for: float,
+    max_rps: float,
+    robots_disallow: tuple[str, ...],
+) -> None:
     """Serve the sandbox until Ctrl-C.
 
     The first three lines of output are the base URLs to give the scraper
@@ -121,14 +221,23 @@ def serve(host: str, port: int, seed: int, size: str, page_kb: int, latency_ms: 
 
     try:
         faults = FaultConfig(
-            latency_ms=latency_ms, jitter_ms=jitter_ms, error_rate=error_rate,
-            rate_429=rate_429, retry_after=retry_after, hold_rate=hold_rate,
-            hold_seconds=hold_seconds, reset_rate=reset_rate, truncate_rate=truncate_rate,
-            challenge_rate=challenge_rate, challenge_after=challenge_after,
-            challenge_for=challenge_for, max_rps=max_rps,
+            latency_ms=latency_ms,
+            jitter_ms=jitter_ms,
+            error_rate=error_rate,
+            rate_429=rate_429,
+            retry_after=retry_after,
+            hold_rate=hold_rate,
+            hold_seconds=hold_seconds,
+            reset_rate=reset_rate,
+            truncate_rate=truncate_rate,
+            challenge_rate=challenge_rate,
+            challenge_after=challenge_after,
+            challenge_for=challenge_for,
+            max_rps=max_rps,
         )
-        config = SandboxConfig(size=size, seed=seed, page_kb=page_kb, faults=faults,
-                               robots_disallow=robots_disallow)
+        config = SandboxConfig(
+            size=size, seed=seed, page_kb=page_kb, faults=faults, robots_disallow=robots_disallow
+        )
         running = start_sandbox(config, host=host, port=port)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -153,16 +262,18 @@ def serve(host: str, port: int, seed: int, size: str, page_kb: int, latency_ms: 
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-        logger.info("sandbox stopping after %d requests",
-                    running.counters()["total_requests"])
+        logger.info("sandbox stopping after %d requests", running.counters()["total_requests"])
 
 
 @sandbox.command("truth")
 @_common_options
-@click.option("--out", "out_dir", required=True,
-              type=click.Path(file_okay=False, writable=True, path_type=Path),
-              help="Directory to write vehicles.jsonl and fitments.jsonl into (created if "
-                   "missing).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True, path_type=Path),
+    help="Directory to write vehicles.jsonl and fitments.jsonl into (created if missing).",
+)
 def truth(seed: int, size: str, out_dir: Path) -> None:
     """Write the ground truth of a sandbox catalogue in the export format.
 

@@ -296,9 +296,16 @@ class _Show:
 
 
 _CIVIC_LX = VehicleForce(
-    modes=(("hub", "str"), ("stockWheelDiameter", "str"), ("stockWheelWidth", "str"),
-           ("stockOffset", "str"), ("wheelDiameterMin", "str"), ("wheelWidthMax", "num"),
-           ("lugType", "val"), ("lugSize", "val")),
+    modes=(
+        ("hub", "str"),
+        ("stockWheelDiameter", "str"),
+        ("stockWheelWidth", "str"),
+        ("stockOffset", "str"),
+        ("wheelDiameterMin", "str"),
+        ("wheelWidthMax", "num"),
+        ("lugType", "val"),
+        ("lugSize", "val"),
+    ),
     chassis_as_string=False,
     extras=(),
     staggered=False,
@@ -315,8 +322,14 @@ _CIVIC_LX = VehicleForce(
     plain_pages=True,
 )
 _CIVIC_LX_SPACE = VehicleForce(
-    modes=(("lugType", "missing"), ("lugSize", "null"), ("wheelWidthMax", "empty"),
-           ("stockTireSize", "empty"), ("boltpattern", "val"), ("hub", "num")),
+    modes=(
+        ("lugType", "missing"),
+        ("lugSize", "null"),
+        ("wheelWidthMax", "empty"),
+        ("stockTireSize", "empty"),
+        ("boltpattern", "val"),
+        ("hub", "num"),
+    ),
     chassis_as_string=True,
     extras=(("marketingName", "Civic LX Sedan"), ("_rev", 3), ("images", [])),
     staggered=False,
@@ -324,12 +337,19 @@ _CIVIC_LX_SPACE = VehicleForce(
 )
 _CIVIC_EX = VehicleForce(
     staggered=False,
-    rear_blanks=(("stockWheelDiameterRear", "null"), ("stockTireSizeRear", "empty"),
-                 ("wheelWidthMaxRear", "missing")),
+    rear_blanks=(
+        ("stockWheelDiameterRear", "null"),
+        ("stockTireSizeRear", "empty"),
+        ("wheelWidthMaxRear", "missing"),
+    ),
 )
 _MUSTANG = VehicleForce(
-    modes=(("wheelDiameterMinRear", "missing"), ("stockOffsetRear", "str"),
-           ("stockTireSizeRear", "val"), ("stockWheelWidthRear", "num")),
+    modes=(
+        ("wheelDiameterMinRear", "missing"),
+        ("stockOffsetRear", "str"),
+        ("stockTireSizeRear", "val"),
+        ("stockWheelWidthRear", "num"),
+    ),
     staggered=True,
     two_blocks=True,
     pages=(
@@ -340,50 +360,97 @@ _MUSTANG = VehicleForce(
         (11, PageFeatures(no_data=True, bp_mode="text")),
     ),
 )
-_C_CLASS = VehicleForce(staggered=True, two_blocks=False, chassis_as_string=True,
-                        modes=(("stockTireSizeRear", "val"),))
+_C_CLASS = VehicleForce(
+    staggered=True, two_blocks=False, chassis_as_string=True, modes=(("stockTireSizeRear", "val"),)
+)
 
 SHOWCASE: tuple[_Show, ...] = (
     _Show("Citroën", "C4", None, {"vehicleType": ["Car"], "drive": ["FWD"], "trim": ""}, ()),
-    _Show("Citroën", "C5 Aircross", _entry("Citroën", "C5 Aircross"),
-          {"vehicleType": ["SUV"], "trim": ["Shine Série Limitée"]},
-          (("Shine Série Limitée", ("FWD",)),)),
-    _Show("Ford", "F-250/350 Super Duty", _entry("Ford", "F-250/350 Super Duty"),
-          {"vehicleType": ["Truck"], "drive": ["2WD", "4WD"], "trim": ["XL", "Lariat", "Platinum"]},
-          (("XL", ("4WD", "4WD")), ("Lariat", ("4WD",)), ("Platinum", ()))),
-    _Show("Ford", "Mustang", _entry("Ford", "Mustang"),
-          {"vehicleType": ["Car"], "drive": "RWD", "trim": ["GT Premium"]},
-          (("GT Premium", ("RWD",)),),
-          ((("GT Premium", "RWD"), _MUSTANG),)),
-    _Show("Honda", "Civic", _entry("Honda", "Civic"),
-          {"vehicleType": ["Car"], "drive": ["FWD"],
-           "trim": ["LX", "LX ", "EX", "Base, 4-Door", "LX"]},
-          (("LX", ("FWD",)), ("LX ", ("FWD",)), ("EX", ("FWD",)), ("Base, 4-Door", ("FWD",))),
-          ((("LX", "FWD"), _CIVIC_LX), (("LX ", "FWD"), _CIVIC_LX_SPACE),
-           (("EX", "FWD"), _CIVIC_EX))),
-    _Show("Jeep", "Gladiator", _entry("Jeep", "Gladiator"),
-          {"vehicleType": "Truck", "drive": ["4WD"], "trim": ["O'Neil"]},
-          (("O'Neil", ("4WD",)),)),
-    _Show("Mazda", "#1 Edition?", _entry("Mazda", "MX-5 Miata", model="#1 Edition?"),
-          {"vehicleType": ["Car"], "drive": ["RWD"], "trim": ["Club"]},
-          (("Club", ("RWD",)),)),
-    _Show("Mercedes-Benz", "C-Class", _entry("Mercedes-Benz", "C-Class"),
-          {"vehicleType": None, "drive": ["AWD"], "trim": ["AMG C 43"]},
-          (("AMG C 43", ("AWD",)),),
-          ((("AMG C 43", "AWD"), _C_CLASS),)),
-    _Show("Renault", "Clio  RS", _entry("Renault", "Clio", model="Clio  RS"),
-          {"vehicleType": "Car", "drive": None, "trim": "Base"},
-          (("Base", ("FWD",)),)),
+    _Show(
+        "Citroën",
+        "C5 Aircross",
+        _entry("Citroën", "C5 Aircross"),
+        {"vehicleType": ["SUV"], "trim": ["Shine Série Limitée"]},
+        (("Shine Série Limitée", ("FWD",)),),
+    ),
+    _Show(
+        "Ford",
+        "F-250/350 Super Duty",
+        _entry("Ford", "F-250/350 Super Duty"),
+        {"vehicleType": ["Truck"], "drive": ["2WD", "4WD"], "trim": ["XL", "Lariat", "Platinum"]},
+        (("XL", ("4WD", "4WD")), ("Lariat", ("4WD",)), ("Platinum", ())),
+    ),
+    _Show(
+        "Ford",
+        "Mustang",
+        _entry("Ford", "Mustang"),
+        {"vehicleType": ["Car"], "drive": "RWD", "trim": ["GT Premium"]},
+        (("GT Premium", ("RWD",)),),
+        ((("GT Premium", "RWD"), _MUSTANG),),
+    ),
+    _Show(
+        "Honda",
+        "Civic",
+        _entry("Honda", "Civic"),
+        {
+            "vehicleType": ["Car"],
+            "drive": ["FWD"],
+            "trim": ["LX", "LX ", "EX", "Base, 4-Door", "LX"],
+        },
+        (("LX", ("FWD",)), ("LX ", ("FWD",)), ("EX", ("FWD",)), ("Base, 4-Door", ("FWD",))),
+        ((("LX", "FWD"), _CIVIC_LX), (("LX ", "FWD"), _CIVIC_LX_SPACE), (("EX", "FWD"), _CIVIC_EX)),
+    ),
+    _Show(
+        "Jeep",
+        "Gladiator",
+        _entry("Jeep", "Gladiator"),
+        {"vehicleType": "Truck", "drive": ["4WD"], "trim": ["O'Neil"]},
+        (("O'Neil", ("4WD",)),),
+    ),
+    _Show(
+        "Mazda",
+        "#1 Edition?",
+        _entry("Mazda", "MX-5 Miata", model="#1 Edition?"),
+        {"vehicleType": ["Car"], "drive": ["RWD"], "trim": ["Club"]},
+        (("Club", ("RWD",)),),
+    ),
+    _Show(
+        "Mercedes-Benz",
+        "C-Class",
+        _entry("Mercedes-Benz", "C-Class"),
+        {"vehicleType": None, "drive": ["AWD"], "trim": ["AMG C 43"]},
+        (("AMG C 43", ("AWD",)),),
+        ((("AMG C 43", "AWD"), _C_CLASS),),
+    ),
+    _Show(
+        "Renault",
+        "Clio  RS",
+        _entry("Renault", "Clio", model="Clio  RS"),
+        {"vehicleType": "Car", "drive": None, "trim": "Base"},
+        (("Base", ("FWD",)),),
+    ),
     _Show("Subaru", "Outback", None, {"vehicleType": ["SUV"], "drive": ["AWD"], "trim": []}, ()),
-    _Show("Subaru", "WRX", _entry("Subaru", "WRX"),
-          {"vehicleType": ["Car"], "drive": ["AWD"], "trim": ['Sport 2.0T "Launch Edition"']},
-          (('Sport 2.0T "Launch Edition"', ("AWD",)),)),
-    _Show("Tesla", "Model 3", _entry("Tesla", "Model 3", stagger=0.0),
-          {"vehicleType": ["Car"], "drive": ["AWD"], "trim": ["100% Electric & More +"]},
-          (("100% Electric & More +", ("AWD",)),)),
-    _Show("Škoda", "Kodiaq", _entry("Škoda", "Kodiaq"),
-          {"vehicleType": ["SUV"], "drive": ["AWD", "FWD"], "trim": ["Style edice šedá"]},
-          (("Style edice šedá", ("AWD",)),)),
+    _Show(
+        "Subaru",
+        "WRX",
+        _entry("Subaru", "WRX"),
+        {"vehicleType": ["Car"], "drive": ["AWD"], "trim": ['Sport 2.0T "Launch Edition"']},
+        (('Sport 2.0T "Launch Edition"', ("AWD",)),),
+    ),
+    _Show(
+        "Tesla",
+        "Model 3",
+        _entry("Tesla", "Model 3", stagger=0.0),
+        {"vehicleType": ["Car"], "drive": ["AWD"], "trim": ["100% Electric & More +"]},
+        (("100% Electric & More +", ("AWD",)),),
+    ),
+    _Show(
+        "Škoda",
+        "Kodiaq",
+        _entry("Škoda", "Kodiaq"),
+        {"vehicleType": ["SUV"], "drive": ["AWD", "FWD"], "trim": ["Style edice šedá"]},
+        (("Style edice šedá", ("AWD",)),),
+    ),
     _Show("Škoda", "Superb", None, {"vehicleType": ["Car"], "drive": ["FWD"]}, ()),
 )
 SHOWCASE_PAIRS = frozenset((s.make, s.model) for s in SHOWCASE)
@@ -424,8 +491,9 @@ def _axle(entry: ModelEntry, diameter: float, width: float, offset: float) -> Ax
     )
 
 
-def _fit_axle(axle: Axle, vtype: str, weight: float, t_i: int, r_i: int, h: int
-              ) -> tuple[RangeCell, RangeCell, RangeCell]:
+def _fit_axle(
+    axle: Axle, vtype: str, weight: float, t_i: int, r_i: int, h: int
+) -> tuple[RangeCell, RangeCell, RangeCell]:
     bonus = weight + 0.5 * t_i + 0.75 * r_i
     truck = vtype == "Truck"
     d = axle.stock_diameter
@@ -526,8 +594,9 @@ class Catalogue:
             return None
         return plan.drives[trim]
 
-    def vehicle(self, year: int, make: str, model: str, trim: str, drive: str
-                ) -> VehicleModel | None:
+    def vehicle(
+        self, year: int, make: str, model: str, trim: str, drive: str
+    ) -> VehicleModel | None:
         """The vehicle with this identity, or ``None`` when the catalogue has none."""
         plan = self.model_plan(year, make, model)
         if plan is None or trim not in plan.drives or drive not in plan.drives[trim]:
@@ -583,12 +652,16 @@ class Catalogue:
 
     # ------------------------------------------------------------ fitment
 
-    def preference_index(self, vm: VehicleModel, suspension: str, modification: str,
-                         rubbing: str) -> tuple[int, int, int] | None:
+    def preference_index(
+        self, vm: VehicleModel, suspension: str, modification: str, rubbing: str
+    ) -> tuple[int, int, int] | None:
         opts = vm.options
         try:
-            return (opts.suspension.index(suspension), opts.trimming.index(modification),
-                    opts.rubbing.index(rubbing))
+            return (
+                opts.suspension.index(suspension),
+                opts.trimming.index(modification),
+                opts.rubbing.index(rubbing),
+            )
         except ValueError:
             return None
 
@@ -608,9 +681,12 @@ class Catalogue:
         bp_mode = "text" if u < 0.15 else "data"
         if r.random() < 0.08:
             damage = r.choice(("blank", "blank_space", "missing"))
-            return PageFeatures(bp_mode=bp_mode, damaged_block=r.randrange(2),
-                                damaged_range=r.choice(("diameter", "width", "offset")),
-                                damage=damage)
+            return PageFeatures(
+                bp_mode=bp_mode,
+                damaged_block=r.randrange(2),
+                damaged_range=r.choice(("diameter", "width", "offset")),
+                damage=damage,
+            )
         return PageFeatures(bp_mode=bp_mode)
 
     def fitment(self, vm: VehicleModel, index: tuple[int, int, int]) -> FitmentModel:
@@ -647,7 +723,8 @@ class Catalogue:
                 plan.setdefault(show.make, {})[show.model] = show
         if year in self.profile.bulk_years:
             eligible = [
-                e for e in POOL
+                e
+                for e in POOL
                 if e.since <= year <= e.until
                 and not (year == SHOWCASE_YEAR and (e.make, e.model) in SHOWCASE_PAIRS)
             ]
@@ -660,8 +737,13 @@ class Catalogue:
     def _build_model_plan(self, year: int, make: str, model: str) -> ModelPlan:
         source = self._year_plan(year)[make][model]
         if isinstance(source, _Show):
-            return ModelPlan(source.entry, dict(source.info), names_of(source.info.get("trim")),
-                             {trim: list(d) for trim, d in source.drives}, dict(source.forces))
+            return ModelPlan(
+                source.entry,
+                dict(source.info),
+                names_of(source.info.get("trim")),
+                {trim: list(d) for trim, d in source.drives},
+                dict(source.forces),
+            )
         entry = source
         r = _rng(self.seed, "model", year, make, model)
         universe = list(entry.trims)
@@ -694,8 +776,9 @@ class Catalogue:
         info["trim"] = trims[0] if len(trims) == 1 and r.random() < 0.1 else served_trims
         return ModelPlan(entry, info, names_of(info["trim"]), drives)
 
-    def _build_vehicle(self, year: int, make: str, model: str, trim: str, drive: str
-                       ) -> VehicleModel:
+    def _build_vehicle(
+        self, year: int, make: str, model: str, trim: str, drive: str
+    ) -> VehicleModel:
         plan = self._model_plan(year, make, model)
         entry = plan.entry
         assert entry is not None
@@ -708,8 +791,9 @@ class Catalogue:
         di = min(len(entry.diameters) - 1, int(rank * len(entry.diameters)))
         diameter = entry.diameters[di] - (1 if year < 2008 else 0) - (1 if year < 1998 else 0)
         diameter = max(14, diameter)
-        width = _half(entry.width + 0.5 * (diameter - entry.diameters[0])
-                      + r.choice((-0.5, 0.0, 0.0, 0.5)))
+        width = _half(
+            entry.width + 0.5 * (diameter - entry.diameters[0]) + r.choice((-0.5, 0.0, 0.0, 0.5))
+        )
         offset = entry.offset + r.choice((-5, 0, 0, 3, 5))
         front = _axle(entry, diameter, width, offset)
         staggered = force.staggered if force.staggered is not None else r.random() < entry.stagger
@@ -721,8 +805,9 @@ class Catalogue:
         modes = self._modes(r, rear is not None)
         modes.update(dict(force.modes))
         chassis = 1000 + _digest(self.seed, "chassis", make, model, year // 5) % 89000
-        as_string = (force.chassis_as_string if force.chassis_as_string is not None
-                     else r.random() < 0.5)
+        as_string = (
+            force.chassis_as_string if force.chassis_as_string is not None else r.random() < 0.5
+        )
         extras = force.extras if force.extras is not None else self._extras(r, vid)
         rear_blanks: tuple[tuple[str, str], ...] = ()
         if rear is None:
@@ -761,12 +846,22 @@ class Catalogue:
             strings.append("stockTireSizeRear")
         for key in numeric:
             u = r.random()
-            modes[key] = ("missing" if u < 0.03 else "null" if u < 0.06 else
-                          "empty" if u < 0.08 else "str" if u < 0.33 else "num")
+            modes[key] = (
+                "missing"
+                if u < 0.03
+                else "null"
+                if u < 0.06
+                else "empty"
+                if u < 0.08
+                else "str"
+                if u < 0.33
+                else "num"
+            )
         for key in strings:
             u = r.random()
-            modes[key] = ("missing" if u < 0.03 else "null" if u < 0.06 else
-                          "empty" if u < 0.08 else "val")
+            modes[key] = (
+                "missing" if u < 0.03 else "null" if u < 0.06 else "empty" if u < 0.08 else "val"
+            )
         return modes
 
     @staticmethod

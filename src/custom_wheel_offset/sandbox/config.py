@@ -64,8 +64,14 @@ class FaultConfig:
     """Server-side limit over all requests in a sliding 1 s window; 0 = no limit."""
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "rate_429", "hold_rate", "reset_rate", "truncate_rate",
-                     "challenge_rate"):
+        for name in (
+            "error_rate",
+            "rate_429",
+            "hold_rate",
+            "reset_rate",
+            "truncate_rate",
+            "challenge_rate",
+        ):
             _rate(name, getattr(self, name))
         for name in ("latency_ms", "jitter_ms", "hold_seconds", "challenge_for", "max_rps"):
             _non_negative(name, getattr(self, name))
@@ -78,9 +84,16 @@ class FaultConfig:
     def active(self) -> bool:
         """True when at least one fault is switched on."""
         return bool(
-            self.latency_ms or self.jitter_ms or self.error_rate or self.rate_429
-            or self.hold_rate or self.reset_rate or self.truncate_rate or self.challenge_rate
-            or self.challenge_after is not None or self.max_rps
+            self.latency_ms
+            or self.jitter_ms
+            or self.error_rate
+            or self.rate_429
+            or self.hold_rate
+            or self.reset_rate
+            or self.truncate_rate
+            or self.challenge_rate
+            or self.challenge_after is not None
+            or self.max_rps
         )
 
 
@@ -109,4 +122,5 @@ class SandboxConfig:
         for prefix in self.robots_disallow:
             if not prefix.startswith("/"):
                 raise ConfigError(
-                    f"robots_disallow entries are paths starting with '/': {prefix!r}")
+                    f"robots_disallow entries are paths starting with '/': {prefix!r}"
+                )

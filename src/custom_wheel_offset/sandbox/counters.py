@@ -18,12 +18,30 @@ from typing import Any
 __all__ = ["FAULT_KINDS", "HOSTS", "KINDS", "SandboxCounters"]
 
 KINDS: tuple[str, ...] = (
-    "years", "makes", "models", "model_info", "drives", "vehicle",
-    "select", "suspension", "trimming", "rubbing", "fitment", "robots", "not_found",
+    "years",
+    "makes",
+    "models",
+    "model_info",
+    "drives",
+    "vehicle",
+    "select",
+    "suspension",
+    "trimming",
+    "rubbing",
+    "fitment",
+    "robots",
+    "not_found",
 )
 FAULT_KINDS: tuple[str, ...] = (
-    "latency", "error_5xx", "rate_429", "held", "reset", "truncated",
-    "challenge", "challenge_window", "server_rate_limit",
+    "latency",
+    "error_5xx",
+    "rate_429",
+    "held",
+    "reset",
+    "truncated",
+    "challenge",
+    "challenge_window",
+    "server_rate_limit",
 )
 HOSTS: tuple[str, ...] = ("api", "store")
 

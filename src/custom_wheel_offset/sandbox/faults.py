@@ -56,8 +56,9 @@ NO_FAULT = FaultDecision()
 class FaultEngine:
     """Decides, per request, which fault (if any) the sandbox plays."""
 
-    def __init__(self, seed: int, config: FaultConfig,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, seed: int, config: FaultConfig, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._seed = seed
         self._clock = clock
         self._lock = threading.Lock()
@@ -117,6 +118,10 @@ class FaultEngine:
             if draws[7] < cfg.hold_rate:
                 return FaultDecision(delay, "held", hold_seconds=cfg.hold_seconds)
             if truncatable and draws[8] < cfg.truncate_rate:
-                return FaultDecision(delay, "truncated", truncate_keep_length=draws[9] < 0.5,
-                                     truncate_fraction=0.1 + 0.8 * draws[10])
+                return FaultDecision(
+                    delay,
+                    "truncated",
+                    truncate_keep_length=draws[9] < 0.5,
+                    truncate_fraction=0.1 + 0.8 * draws[10],
+                )
             return FaultDecision(delay)

@@ -144,8 +144,10 @@ def _block(block: FitBlock) -> str:
 
 def _bolt_pattern(mode: str, bolt_mm: str, bolt_in: str) -> str:
     if mode == "data":
-        return (f'<div class="store-bp" data-bp="{bolt_in},{bolt_mm}">'
-                f"Bolt Pattern: {bolt_mm}mm ({bolt_in}&quot;)</div>\n")
+        return (
+            f'<div class="store-bp" data-bp="{bolt_in},{bolt_mm}">'
+            f"Bolt Pattern: {bolt_mm}mm ({bolt_in}&quot;)</div>\n"
+        )
     if mode == "text":
         return f'<div class="store-bp">Bolt Pattern: {bolt_mm}mm ({bolt_in}")</div>\n'
     return ""
@@ -157,11 +159,15 @@ def fitment_section(heading: str, fm: FitmentModel | None) -> str:
     if fm is not None and fm.blocks:
         out.extend(_block(b) for b in fm.blocks)
         out.append(_bolt_pattern(fm.bp_mode, fm.bolt_mm, fm.bolt_in))
-        out.append('<p class="store-ymm-note">Ranges are for wheels that fit with the '
-                   "preferences you selected; tire size affects fitment.</p>\n")
+        out.append(
+            '<p class="store-ymm-note">Ranges are for wheels that fit with the '
+            "preferences you selected; tire size affects fitment.</p>\n"
+        )
     else:
-        out.append('<div class="store-ymm-nodata">We do not have fitment ranges for this '
-                   'selection yet. <a href="/contact-us">Ask a fitment expert</a>.</div>\n')
+        out.append(
+            '<div class="store-ymm-nodata">We do not have fitment ranges for this '
+            'selection yet. <a href="/contact-us">Ask a fitment expert</a>.</div>\n'
+        )
         if fm is not None:
             out.append(_bolt_pattern(fm.bp_mode, fm.bolt_mm, fm.bolt_in))
     return "".join(out)
@@ -314,10 +320,13 @@ def _card(i: int) -> str:
     slug = f"{brand}-{name}-{size}-{offset}".lower().replace(" ", "-").replace("+", "p")
     sku = f"{brand[:3].upper()}-{1000 + i * 37:05d}-{size.replace('.', '')}"
     link_bp = f' data-bp="{_BP_DECOYS[i % len(_BP_DECOYS)]}"' if i % 6 == 2 else ""
-    desc = (f'Available in many sizes: Diameter: {17 + i % 4}" to {20 + i % 3}", '
-            f"widths up to {9 + i % 4}.5 inches." if i % 4 == 1 else
-            f"The {escape(name)} from {escape(brand)} pairs a {_FINISHES[i % 4]} finish "
-            "with a forged-look spoke design and a lightweight cast barrel.")
+    desc = (
+        f'Available in many sizes: Diameter: {17 + i % 4}" to {20 + i % 3}", '
+        f"widths up to {9 + i % 4}.5 inches."
+        if i % 4 == 1
+        else f"The {escape(name)} from {escape(brand)} pairs a {_FINISHES[i % 4]} finish "
+        "with a forged-look spoke design and a lightweight cast barrel."
+    )
     price = 189 + (i * 53) % 400
     reviews = 12 + (i * 31) % 400
     return (
@@ -368,8 +377,13 @@ class PageTemplate:
 
     def parts(self, title: str, section: str) -> tuple[bytes, ...]:
         """The page as parts to join: head, title, padding, section, padding and tail."""
-        return (self.head, escape(title, quote=False).encode(), self.before, section.encode(),
-                self.after)
+        return (
+            self.head,
+            escape(title, quote=False).encode(),
+            self.before,
+            section.encode(),
+            self.after,
+        )
 
     def render(self, title: str, section: str) -> bytes:
         return b"".join(self.parts(title, section))
@@ -410,8 +424,10 @@ def challenge_page() -> bytes:
 def error_page(status: int) -> bytes:
     """A bare proxy-style error page (what a CDN or nginx sends on 429 and 5xx)."""
     title = f"{status} {_REASONS.get(status, 'Error')}"
-    return (f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1>"
-            "</center><hr><center>nginx</center></body></html>").encode()
+    return (
+        f"<html><head><title>{title}</title></head><body><center><h1>{title}</h1>"
+        "</center><hr><center>nginx</center></body></html>"
+    ).encode()
 
 
 def robots_txt(disallow: tuple[str, ...]) -> bytes:

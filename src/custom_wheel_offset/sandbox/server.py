@@ -64,17 +64,42 @@ HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 
 CHALLENGEABLE = frozenset({"select", "suspension", "trimming", "rubbing", "fitment"})
-TRUNCATABLE = frozenset({"years", "makes", "models", "model_info", "drives", "vehicle", "select",
-                         "suspension", "trimming", "rubbing", "fitment"})
-OPTION_FLAGS = (("getSuspension", "suspension"), ("getTrimming", "trimming"),
-                ("getRubbing", "rubbing"))
+TRUNCATABLE = frozenset(
+    {
+        "years",
+        "makes",
+        "models",
+        "model_info",
+        "drives",
+        "vehicle",
+        "select",
+        "suspension",
+        "trimming",
+        "rubbing",
+        "fitment",
+    }
+)
+OPTION_FLAGS = (
+    ("getSuspension", "suspension"),
+    ("getTrimming", "trimming"),
+    ("getRubbing", "rubbing"),
+)
 MAX_SESSIONS = 100_000
 _YEAR = re.compile(r"\d{4}")
 _REASONS = {
-    200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 414: "URI Too Long", 429: "Too Many Requests",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    414: "URI Too Long",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -125,7 +150,8 @@ class SandboxApp:
         self.faults = FaultEngine(config.seed, config.faults)
         # PHPSESSID -> (selected vehicle, its vehicle type), least recently used first
         self._sessions: collections.OrderedDict[str, tuple[VehicleId, str]] = (
-            collections.OrderedDict())
+            collections.OrderedDict()
+        )
         self._session_lock = threading.Lock()
         self._session_serial = 0
         self._robots = robots_txt(config.robots_disallow)
@@ -136,7 +162,7 @@ class SandboxApp:
     def route(path: str, query: dict[str, list[str]]) -> tuple[str, str, list[str]]:
         """(kind, host, decoded path segments) of a request path."""
         if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
-            rest = path[len(API_PREFIX):]
+            rest = path[len(API_PREFIX) :]
             rest = rest[1:] if rest.startswith("/") else rest
             rest = rest[:-1] if rest.endswith("/") else rest
             segs = [unquote(s) for s in rest.split("/")] if rest else []
@@ -158,8 +184,9 @@ class SandboxApp:
 
     # -------------------------------------------------------- answers
 
-    def answer(self, kind: str, segs: list[str], query: dict[str, list[str]],
-               cookies: dict[str, str]) -> Answer:
+    def answer(
+        self, kind: str, segs: list[str], query: dict[str, list[str]], cookies: dict[str, str]
+    ) -> Answer:
         handler = getattr(self, f"_answer_{kind}")
         result: Answer = handler(segs, query, cookies)
         return result
@@ -200,8 +227,9 @@ class SandboxApp:
 
     def _answer_drives(self, segs: list[str], query: Any, cookies: Any) -> Answer:
         year = self._year(segs[1])
-        drives = (None if year is None else
-                  self.catalogue.drives_served(year, segs[2], segs[3], segs[5]))
+        drives = (
+            None if year is None else self.catalogue.drives_served(year, segs[2], segs[3], segs[5])
+        )
         if drives is None:
             return _not_found(f"unknown trim {segs[5]!r} for {segs[1]} {segs[2]} {segs[3]}")
         return _json(200, drives)
@@ -213,14 +241,16 @@ class SandboxApp:
             return _not_found("unknown vehicle " + " / ".join(repr(s) for s in segs))
         return _json(200, vehicle_json(vm))
 
-    def _answer_select(self, segs: list[str], query: dict[str, list[str]],
-                       cookies: dict[str, str]) -> Answer:
+    def _answer_select(
+        self, segs: list[str], query: dict[str, list[str]], cookies: dict[str, str]
+    ) -> Answer:
         q = {k: v[0] for k, v in query.items()}
         year = self._year(q.get("year", ""))
         vm = None
         if year is not None:
-            vm = self.catalogue.vehicle(year, q.get("make", ""), q.get("model", ""),
-                                        q.get("trim", ""), q.get("drive", ""))
+            vm = self.catalogue.vehicle(
+                year, q.get("make", ""), q.get("model", ""), q.get("trim", ""), q.get("drive", "")
+            )
         if vm is None:
             return _not_found("unknown vehicle")
         with self._session_lock:
@@ -260,10 +290,14 @@ class SandboxApp:
         fm = None
         year = self._year(names[0])
         vm = None if year is None else self.catalogue.vehicle(year, *names[1:])
-        if (vm is not None and q.get("vehicle_type") == vm.vehicle_type
-                and q.get("DRChassisID") == vm.chassis_id):
+        if (
+            vm is not None
+            and q.get("vehicle_type") == vm.vehicle_type
+            and q.get("DRChassisID") == vm.chassis_id
+        ):
             index = self.catalogue.preference_index(
-                vm, q.get("suspension", ""), q.get("modification", ""), q.get("rubbing", ""))
+                vm, q.get("suspension", ""), q.get("modification", ""), q.get("rubbing", "")
+            )
             if index is not None:
                 fm = self.catalogue.fitment(vm, index)
         title = f"{heading} Wheels | Custom Offsets" if heading else "Wheels | Custom Offsets"
@@ -324,8 +358,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         connection = headers.get("connection", "").lower()
-        self.close_connection = (connection == "close" if version == "HTTP/1.1"
-                                 else connection != "keep-alive")
+        self.close_connection = (
+            connection == "close" if version == "HTTP/1.1" else connection != "keep-alive"
+        )
         self._http10_keep_alive = version != "HTTP/1.1" and not self.close_connection
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > 1 << 20:
@@ -341,9 +376,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -------------------------------------------------------- writing
 
-    def send_answer(self, status: int, parts: tuple[bytes, ...], content_type: str,
-                    headers: tuple[tuple[str, str], ...] = (), *, close: bool = False,
-                    content_length: int | None = None) -> bool:
+    def send_answer(
+        self,
+        status: int,
+        parts: tuple[bytes, ...],
+        content_type: str,
+        headers: tuple[tuple[str, str], ...] = (),
+        *,
+        close: bool = False,
+        content_length: int | None = None,
+    ) -> bool:
         """Write one response in a single write; False when the client has gone."""
         body_length = sum(len(p) for p in parts)
         if close:
@@ -376,8 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Close abruptly: SO_LINGER 0 makes the close send a TCP RST, no response."""
         self.close_connection = True
         try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                       struct.pack("ii", 1, 0))
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.rfile.close()
             self.connection.close()
         except OSError:
@@ -439,27 +480,49 @@ class _Server(ThreadingHTTPServer):
         h.ticket = None
         try:
             if method != "GET":
-                self._answer(h, 405, (json_bytes({"error": "method not allowed"}),), JSON,
-                             (("Allow", "GET"),))
+                self._answer(
+                    h,
+                    405,
+                    (json_bytes({"error": "method not allowed"}),),
+                    JSON,
+                    (("Allow", "GET"),),
+                )
                 return
-            decision = app.faults.decide(challengeable=kind in CHALLENGEABLE,
-                                         truncatable=kind in TRUNCATABLE)
+            decision = app.faults.decide(
+                challengeable=kind in CHALLENGEABLE, truncatable=kind in TRUNCATABLE
+            )
             self._play(h, kind, target, segs, query, headers, decision)
         finally:
             counters.finished(h.ticket)
 
-    def _answer(self, h: _Handler, status: int, parts: tuple[bytes, ...], content_type: str,
-                headers: tuple[tuple[str, str], ...] = (), *, close: bool = False,
-                content_length: int | None = None) -> bool:
+    def _answer(
+        self,
+        h: _Handler,
+        status: int,
+        parts: tuple[bytes, ...],
+        content_type: str,
+        headers: tuple[tuple[str, str], ...] = (),
+        *,
+        close: bool = False,
+        content_length: int | None = None,
+    ) -> bool:
         """Count the status, take a writing ticket, write; False when the client has gone."""
         self.app.counters.status(status)
         h.ticket = self.app.counters.writing()
-        return h.send_answer(status, parts, content_type, headers, close=close,
-                             content_length=content_length)
+        return h.send_answer(
+            status, parts, content_type, headers, close=close, content_length=content_length
+        )
 
-    def _play(self, h: _Handler, kind: str, target: str, segs: list[str],
-              query: dict[str, list[str]], headers: dict[str, str],
-              decision: FaultDecision) -> None:
+    def _play(
+        self,
+        h: _Handler,
+        kind: str,
+        target: str,
+        segs: list[str],
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        decision: FaultDecision,
+    ) -> None:
         app = self.app
         counters = app.counters
         if decision.delay > 0:
@@ -477,8 +540,11 @@ class _Server(ThreadingHTTPServer):
             if fault in ("challenge", "challenge_window"):
                 self._answer(h, status, (challenge_page(),), HTML)
             else:
-                extra = (() if decision.retry_after is None
-                         else (("Retry-After", str(decision.retry_after)),))
+                extra = (
+                    ()
+                    if decision.retry_after is None
+                    else (("Retry-After", str(decision.retry_after)),)
+                )
                 self._answer(h, status, (error_page(status),), HTML, extra)
             return
         answer = app.answer(kind, segs, query, _cookies(headers.get("cookie", "")))
@@ -492,8 +558,15 @@ class _Server(ThreadingHTTPServer):
             body = answer.body
             cut = _cut_point(body, answer.content_type == HTML, decision.truncate_fraction)
             if decision.truncate_keep_length:
-                self._answer(h, 200, (body[:cut],), answer.content_type, answer.headers,
-                             close=True, content_length=len(body))
+                self._answer(
+                    h,
+                    200,
+                    (body[:cut],),
+                    answer.content_type,
+                    answer.headers,
+                    close=True,
+                    content_length=len(body),
+                )
             else:
                 self._answer(h, 200, (body[:cut],), answer.content_type, answer.headers)
             return
@@ -503,15 +576,20 @@ class _Server(ThreadingHTTPServer):
 
     def _control(self, h: _Handler, method: str, path: str) -> None:
         if path == COUNTERS_PATH and method == "GET":
-            h.send_answer(200, (json_bytes(self.app.counters.snapshot()),), JSON,
-                          (("Cache-Control", "no-store"),))
+            h.send_answer(
+                200,
+                (json_bytes(self.app.counters.snapshot()),),
+                JSON,
+                (("Cache-Control", "no-store"),),
+            )
         elif path == RESET_PATH and method == "POST":
             self.app.counters.reset()
             h.send_answer(200, (json_bytes({"ok": True}),), JSON)
         else:
             allowed = "GET" if path == COUNTERS_PATH else "POST"
-            h.send_answer(405, (json_bytes({"error": "method not allowed"}),), JSON,
-                          (("Allow", allowed),))
+            h.send_answer(
+                405, (json_bytes({"error": "method not allowed"}),), JSON, (("Allow", allowed),)
+            )
 
 
 class _Server6(_Server):
@@ -595,22 +673,30 @@ class RunningSandbox:
     def __enter__(self) -> RunningSandbox:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
 
-def start_sandbox(config: SandboxConfig | None = None, host: str = "127.0.0.1",
-                  port: int = 0) -> RunningSandbox:
+def start_sandbox(
+    config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> RunningSandbox:
     """Start serving ``config`` on ``host:port`` (0 = a free port); return once listening."""
     config = config or SandboxConfig()
     app = SandboxApp(config, build_catalogue(config.size, config.seed))
     server_class = _Server6 if ":" in host else _Server
     server = server_class((host, port), app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              name=f"cwo-sandbox-{server.server_address[1]}", daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever,
+        kwargs={"poll_interval": 0.05},
+        name=f"cwo-sandbox-{server.server_address[1]}",
+        daemon=True,
+    )
     thread.start()
     sandbox = RunningSandbox(server, thread, host)
-    logger.info("sandbox (%s, seed %s) serving on %s", config.size, config.seed,
-                sandbox.store_base)
+    logger.info("sandbox (%s, seed %s) serving on %s", config.size, config.seed, sandbox.store_base)
     return sandbox

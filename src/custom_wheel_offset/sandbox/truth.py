@@ -77,10 +77,12 @@ def _value(vm: VehicleModel, key: str, value: Any, numeric: bool) -> Any:
 
 def vehicle_spec(vm: VehicleModel) -> VehicleSpec:
     """What a correct parser reads from the vehicle's JSON."""
-    front = AxleSpec(**{
-        name: _value(vm, key, getattr(vm.front, name), name not in STRING_FIELDS)
-        for name, key in AXLE_KEYS
-    })
+    front = AxleSpec(
+        **{
+            name: _value(vm, key, getattr(vm.front, name), name not in STRING_FIELDS)
+            for name, key in AXLE_KEYS
+        }
+    )
     rear = front
     if vm.rear is not None:
         values = {
@@ -136,15 +138,18 @@ def iter_fitment_records(config: SandboxConfig | Catalogue) -> Iterator[dict[str
     for vm in catalogue.iter_vehicles():
         opts = vm.options
         for prefs in sorted(opts.preference_sets()):
-            index = (opts.suspension.index(prefs.suspension),
-                     opts.trimming.index(prefs.modification),
-                     opts.rubbing.index(prefs.rubbing))
+            index = (
+                opts.suspension.index(prefs.suspension),
+                opts.trimming.index(prefs.modification),
+                opts.rubbing.index(prefs.rubbing),
+            )
             page = fitment_page(catalogue.fitment(vm, index))
             yield fitment_record(vm.vid, prefs, page)
 
 
-def truth_records(config: SandboxConfig | Catalogue
-                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def truth_records(
+    config: SandboxConfig | Catalogue,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(vehicle records, fitment records), each sorted by the export sort keys."""
     vehicles = sorted(iter_vehicle_records(config), key=vehicle_sort_key)
     fitments = sorted(iter_fitment_records(config), key=fitment_sort_key)
@@ -172,8 +177,7 @@ def _write_lines(path: Path, records: Iterator[dict[str, Any]]) -> int:
     return count
 
 
-def write_truth(config: SandboxConfig | Catalogue, out_dir: str | os.PathLike[str]
-                ) -> TruthFiles:
+def write_truth(config: SandboxConfig | Catalogue, out_dir: str | os.PathLike[str]) -> TruthFiles:
     """Write ``out_dir/vehicles.jsonl`` and ``out_dir/fitments.jsonl`` (UTF-8, sorted)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
