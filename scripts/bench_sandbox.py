@@ -51,20 +51,30 @@ def fitment_urls(store_base: str, size: str, seed: int, limit: int) -> list[str]
         v = vm.vid
         for prefs in vm.options.preference_sets():
             params = {
-                "sort": "instock", "saleToggle": "0", "qdToggle": "0", "year": v.year,
-                "make": v.make, "model": v.model, "trim": v.trim, "drive": v.drive,
-                "DRChassisID": vm.chassis_id, "vehicle_type": vm.vehicle_type,
-                "suspension": prefs.suspension, "modification": prefs.modification,
+                "sort": "instock",
+                "saleToggle": "0",
+                "qdToggle": "0",
+                "year": v.year,
+                "make": v.make,
+                "model": v.model,
+                "trim": v.trim,
+                "drive": v.drive,
+                "DRChassisID": vm.chassis_id,
+                "vehicle_type": vm.vehicle_type,
+                "suspension": prefs.suspension,
+                "modification": prefs.modification,
                 "rubbing": prefs.rubbing,
             }
-            urls.append(f"{store_base}/store/wheels?"
-                        + urlencode(params, quote_via=quote, safe=""))
+            urls.append(f"{store_base}/store/wheels?" + urlencode(params, quote_via=quote, safe=""))
     return urls
 
 
 def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = (["cwo", "sandbox", "serve"] if args.cwo
-               else [sys.executable, "-c", SERVE_VIA_GROUP, "serve"])
+    command = (
+        ["cwo", "sandbox", "serve"]
+        if args.cwo
+        else [sys.executable, "-c", SERVE_VIA_GROUP, "serve"]
+    )
     command += ["--size", args.size, "--seed", str(args.seed), "--page-kb", str(args.page_kb)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -78,8 +88,15 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], dict[
     return proc, bases
 
 
-def client_process(urls: list[str], threads: int, offset: int, start_at: float,
-                   warmup: float, duration: float, results: Queue) -> None:
+def client_process(
+    urls: list[str],
+    threads: int,
+    offset: int,
+    start_at: float,
+    warmup: float,
+    duration: float,
+    results: Queue,
+) -> None:
     """One load-generating process: ``threads`` threads, one Session each."""
     stop_warmup = start_at + warmup
     deadline = stop_warmup + duration
@@ -104,8 +121,11 @@ def client_process(urls: list[str], threads: int, offset: int, start_at: float,
             r.close()
             t1 = time.monotonic()
             i += 1
-            complete = (r.status_code == 200 and body.endswith(b"</html>")
-                        and len(body) == int(r.headers.get("Content-Length", -1)))
+            complete = (
+                r.status_code == 200
+                and body.endswith(b"</html>")
+                and len(body) == int(r.headers.get("Content-Length", -1))
+            )
             if t0 < stop_warmup:
                 continue
             if complete:
@@ -137,9 +157,10 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         results: Queue = ctx.Queue()
         start_at = time.monotonic() + 2.0  # let every client process start first
         clients = [
-            ctx.Process(target=client_process,
-                        args=(urls, args.threads, p * 1009, start_at, args.warmup,
-                              args.duration, results))
+            ctx.Process(
+                target=client_process,
+                args=(urls, args.threads, p * 1009, start_at, args.warmup, args.duration, results),
+            )
             for p in range(args.processes)
         ]
         for c in clients:
@@ -175,8 +196,9 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         "pages_per_s": round(pages / args.duration, 1),
         "mb_per_s": round(nbytes / args.duration / 1e6, 1),
         "latency_ms_p50": round(1000 * statistics.median(latencies), 2) if latencies else None,
-        "latency_ms_p95": (round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 2)
-                           if latencies else None),
+        "latency_ms_p95": (
+            round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 2) if latencies else None
+        ),
         "server_fitment_served_ok": counters["served_ok"]["fitment"],
         # the server's own CPU per page, and the rate one core would sustain at that cost
         "server_cpu_ms_per_page": round(1000 * server_cpu / pages, 3) if pages else None,
@@ -190,24 +212,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="small", help="catalogue size (default small)")
     parser.add_argument("--seed", type=int, default=1, help="catalogue seed (default 1)")
     parser.add_argument("--page-kb", type=int, default=100, help="page size in KB (default 100)")
-    parser.add_argument("--processes", type=int, default=2,
-                        help="client processes (default 2; one Python process cannot "
-                             "generate enough load on its own)")
-    parser.add_argument("--threads", type=int, default=4,
-                        help="client threads per process, one Session each (default 4)")
-    parser.add_argument("--duration", type=float, default=10.0,
-                        help="measured seconds (default 10)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="client processes (default 2; one Python process cannot "
+        "generate enough load on its own)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="client threads per process, one Session each (default 4)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="measured seconds (default 10)"
+    )
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds (default 1)")
-    parser.add_argument("--cwo", action="store_true",
-                        help="launch the `cwo` executable instead of the click group")
+    parser.add_argument(
+        "--cwo", action="store_true", help="launch the `cwo` executable instead of the click group"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args(argv)
     result = run(args)
     if not args.json:
-        print(f"{result['pages_per_s']} fitment pages/s ({result['mb_per_s']} MB/s, "
-              f"{args.page_kb} KB pages, {args.processes} x {args.threads} client threads, "
-              f"{result['errors']} errors, p50 {result['latency_ms_p50']} ms; server CPU "
-              f"{result['server_cpu_ms_per_page']} ms/page)")
+        print(
+            f"{result['pages_per_s']} fitment pages/s ({result['mb_per_s']} MB/s, "
+            f"{args.page_kb} KB pages, {args.processes} x {args.threads} client threads, "
+            f"{result['errors']} errors, p50 {result['latency_ms_p50']} ms; server CPU "
+            f"{result['server_cpu_ms_per_page']} ms/page)"
+        )
     print(json.dumps(result))
     return 0 if result["errors"] == 0 else 1
 
