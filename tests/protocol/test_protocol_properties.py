@@ -309,3 +309,15 @@ def test_names_round_trip_exactly(names: list[str]) -> None:
     assume(all(names))
     got = parse_names(json.dumps(names).encode(), "models")
     assert got == list(dict.fromkeys(names))
+
+
+@given(st.lists(st.tuples(st.text(min_size=1), st.text() | st.integers()), max_size=14))
+def test_query_strings_are_urlencode_with_nothing_safe(params: list[tuple[str, Any]]) -> None:
+    """The cached encoder builds exactly what the standard library would."""
+    from urllib.parse import quote, urlencode
+
+    from custom_wheel_offset.protocol.urls import _query
+
+    expected = urlencode([(k, str(v)) for k, v in params], quote_via=quote, safe="")
+    assert _query(params) == expected
+    assert _query(params) == expected  # the second time from the cache

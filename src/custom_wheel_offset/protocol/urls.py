@@ -13,8 +13,9 @@ Both base URLs are configurable (live site or local sandbox); a trailing
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from custom_wheel_offset.protocol.records import PreferenceSet, VehicleId
 
@@ -46,13 +47,23 @@ def _base(url: str) -> str:
     return url.rstrip("/")
 
 
+@lru_cache(maxsize=8192)
+def _encoded(text: str) -> str:
+    """``text`` percent-encoded with nothing left safe.
+
+    Cached: a vehicle's names and the preference values recur in every one of
+    its dozens of fitment URLs, and quoting is most of building a URL.
+    """
+    return quote(text, safe="")
+
+
 def _segment(value: object) -> str:
     text = str(value)
     if not text:
         # An empty segment would produce "//", which servers collapse into a
         # different resource; the parsers never produce empty names, so this is a bug.
         raise ValueError("an empty name cannot be a URL path segment")
-    return quote(text, safe="")
+    return _encoded(text)
 
 
 def _path(base: str, *segments: object) -> str:
@@ -61,7 +72,8 @@ def _path(base: str, *segments: object) -> str:
 
 def _query(params: Sequence[tuple[str, object]]) -> str:
     # A sequence of pairs (not a dict) keeps the site's parameter order explicit.
-    return urlencode([(k, str(v)) for k, v in params], quote_via=quote, safe="")
+    # Byte for byte what urlencode(..., quote_via=quote, safe="") gives.
+    return "&".join(f"{_encoded(k)}={_encoded(str(v))}" for k, v in params)
 
 
 def years_url(api_base: str) -> str:

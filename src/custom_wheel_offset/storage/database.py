@@ -35,6 +35,12 @@ __all__ = ["OptimizedDatabaseManager", "sqlite_path"]
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Prepared statements the sqlite3 module keeps per connection (its default is
+# 128). An IN list renders one placeholder per value, so batches of different
+# sizes are different statements; 128 of them, some with hundreds of
+# placeholders, made RSS climb for minutes (docs/performance.md, memory). The
+# statements run over and over (claims, counts) stay cached at 16.
+SQLITE_CACHED_STATEMENTS = 16
 
 # SQLSTATEs with which PostgreSQL aborts a transaction that would succeed if
 # run again: it chose this one to break a deadlock, or a serializable snapshot
@@ -125,6 +131,7 @@ class OptimizedDatabaseManager:
                     connect_args={
                         "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
                         "check_same_thread": False,
+                        "cached_statements": SQLITE_CACHED_STATEMENTS,
                     },
                 )
                 self._install_sqlite_events(engine, event)
