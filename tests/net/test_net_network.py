@@ -606,3 +606,68 @@ def test_requests_is_the_only_transport(server: ScriptedServer, make_manager: An
     assert isinstance(adapter, HTTPAdapter)
     assert adapter.max_retries.total == 0
     assert session.get_adapter("http://example.com/") is adapter
+
+
+# -- the direct path (net/direct.py) ------------------------------------------------------
+
+
+def test_plain_gets_take_the_direct_path_on_one_kept_alive_connection(
+    server: ScriptedServer, make_manager: Any
+) -> None:
+    server.route("/x", Reply(body=b"a" * 5000, headers={"Set-Cookie": "PHPSESSID=abc; Path=/"}))
+    mgr = make_manager()
+    for _ in range(4):
+        assert mgr.get(server.url("/x")) == b"a" * 5000
+    stats = mgr.stats()
+    assert stats["direct_connections_opened"] == 1
+    assert stats["connection_pools_open"] == 0  # requests' pools never used
+    seen = server.requests_to("/x")
+    assert len({s.client_port for s in seen}) == 1
+    assert "Cookie" not in seen[0].headers and seen[1].headers["Cookie"] == "PHPSESSID=abc"
+
+
+def test_a_url_that_needs_encoding_goes_through_requests(
+    server: ScriptedServer, make_manager: Any
+) -> None:
+    server.route("/x%20y", Reply(body=b"spaced"))
+    mgr = make_manager()
+    assert mgr.get(server.url("/x y")) == b"spaced"
+    assert mgr.stats()["direct_connections_opened"] == 0
+    assert mgr.stats()["connection_pools_open"] == 1
+
+
+def test_a_proxy_variable_keeps_every_request_on_requests(
+    server: ScriptedServer, make_manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # NO_PROXY exempts 127.0.0.1
+    server.route("/x", Reply())
+    mgr = make_manager()
+    assert mgr.get(server.url("/x")) == b"ok"
+    assert mgr.stats()["direct_connections_opened"] == 0
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+    server: ScriptedServer, make_manager: Any
+) -> None:
+    server.route("/close", Reply(body=b"bye", headers={"Connection": "close"}))
+    server.route("/x", Reply())
+    mgr = make_manager()
+    assert mgr.get(server.url("/close")) == b"bye"
+    assert mgr.get(server.url("/x")) == b"ok"
+    assert mgr.get(server.url("/x")) == b"ok"
+    assert mgr.stats()["direct_connections_opened"] == 2
+    ports = [s.client_port for s in server.requests_to("/x")]
+    assert ports[0] == ports[1] != server.requests_to("/close")[0].client_port
+
+
+def test_a_body_left_unread_does_not_poison_the_next_request(
+    server: ScriptedServer, make_manager: Any
+) -> None:
+    """Over the body cap the rest of the body is never read: that connection must go."""
+    server.route("/big", Reply(body=b"z" * (200 * 1024)))
+    server.route("/x", Reply(body=b"small"))
+    mgr = make_manager(max_attempts=1)
+    with pytest.raises(PermanentFetchError):
+        mgr.get(server.url("/big"))
+    assert mgr.get(server.url("/x")) == b"small"
+    assert mgr.stats()["direct_connections_opened"] == 2

@@ -41,6 +41,7 @@ import math
 import os
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,7 @@ import requests
 import requests.exceptions as rex
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
 from requests.utils import requote_uri
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
@@ -67,6 +69,7 @@ from custom_wheel_offset.errors import (
 )
 from custom_wheel_offset.net.challenge import ChallengeGate
 from custom_wheel_offset.net.cookies import load_cookie_file
+from custom_wheel_offset.net.direct import DirectClient, DirectResponse
 from custom_wheel_offset.net.ratelimit import HostRateLimiter
 from custom_wheel_offset.net.robots import MAX_ROBOTS_BYTES, RobotsPolicy
 
@@ -89,6 +92,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: A response being read: from requests, or from the direct path (net/direct.py).
+Reply = requests.Response | DirectResponse
 #: ``observe(kind, seconds, ok)``: called once per request sent (every attempt).
 Observe = Callable[[str, float, bool], None]
 
@@ -321,6 +326,20 @@ class OptimizedNetworkManager:
         self._env_proxies = not settings.proxy and any(
             key.lower().endswith("_proxy") for key in os.environ
         )
+        # Plain GETs skip requests/urllib3's per-request work (net/direct.py):
+        # never through a proxy, whose routing and NO_PROXY rules stay with requests.
+        # NO_PROXY alone routes nothing through a proxy.
+        routed = any(
+            key.lower().endswith("_proxy") and key.lower() != "no_proxy" for key in os.environ
+        )
+        self._direct: DirectClient | None = None
+        if not self._proxies and not routed:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            self._direct = DirectClient(
+                connect_timeout=settings.connect_timeout,
+                read_timeout=settings.read_timeout,
+                ca_bundle=bundle or requests.certs.where(),
+            )
         self._random = random.Random()
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -445,6 +464,8 @@ class OptimizedNetworkManager:
             self._generation += 1
         for session in sessions:
             session.close()
+        if self._direct is not None:
+            self._direct.close()
 
     def stats(self) -> dict[str, Any]:
         """Sessions, connection pools, per-host limiter, challenge and robots state."""
@@ -462,6 +483,12 @@ class OptimizedNetworkManager:
             "pool_connections": self._pool_connections,
             "pool_maxsize": self._pool_maxsize,
             "connection_pools_open": pools,
+            "direct_connections_opened": (
+                0 if self._direct is None else self._direct.connections_opened
+            ),
+            "direct_connections_open": 0
+            if self._direct is None
+            else self._direct.open_connections(),
             "hosts": self._limiter.stats(),
             "challenges": self._gate.stats(),
             "robots": robots,
@@ -522,27 +549,30 @@ class OptimizedNetworkManager:
         # Parsing happens outside the slot: it is CPU work, not a request in flight.
         return body if parse is None else parse(body)
 
-    def _send(self, url: str) -> requests.Response:
+    def _send(self, url: str) -> Reply:
         """One GET, streamed, no redirects, transport errors as cwo errors."""
         session = self.session()
         try:
-            if self._env_proxies or not _PLAIN_URL.match(url):
-                return session.get(
-                    url,
-                    stream=True,
-                    allow_redirects=False,
-                    timeout=self._timeout,
-                    # Per request too: requests lets *_PROXY variables override session proxies.
-                    proxies=self._proxies,
-                )
-            return session.send(
-                _prepare_plain_get(session, url),
+            if self._direct is not None and _PLAIN_URL.match(url):
+                prepared = _prepare_plain_get(session, url)
+                resp = self._direct.get(url, prepared.headers)
+                # The store keeps the selected vehicle in its session cookie.
+                extract_cookies_to_jar(session.cookies, prepared, resp.raw)
+                return resp
+            return session.get(
+                url,
                 stream=True,
                 allow_redirects=False,
                 timeout=self._timeout,
-                proxies=self._proxies or {},
+                # Per request too: requests lets *_PROXY variables override session proxies.
+                proxies=self._proxies,
             )
-        except requests.RequestException as exc:
+        except (
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+        ) as exc:
             raise self._transport_error(exc, url) from exc
 
     def _exchange(self, url: str, kind: str, host: str, sent_at: float) -> bytes:
@@ -570,21 +600,19 @@ class OptimizedNetworkManager:
             f"more than {MAX_REDIRECTS} redirects from {safe_url(url)}", url=safe_url(url)
         )
 
-    def _redirect_target(self, current: str, resp: requests.Response) -> str:
+    def _redirect_target(self, current: str, resp: Reply) -> str:
         """The absolute URL a redirect points to, decoded and quoted as requests does."""
         # get_redirect_target undoes the latin-1 decoding of UTF-8 Location headers.
         location = self.session().get_redirect_target(resp) or ""
         return requote_uri(urljoin(current, location))
 
-    def _drain(self, resp: requests.Response, url: str) -> None:
+    def _drain(self, resp: Reply, url: str) -> None:
         """Read a redirect's small body so its connection can be reused."""
         # The body is not used: a failed read only costs this connection.
         with contextlib.suppress(FetchError):
             self._read(resp, url, _CHUNK, truncate=True)
 
-    def _read(
-        self, resp: requests.Response, url: str, limit: int, *, truncate: bool = False
-    ) -> bytes:
+    def _read(self, resp: Reply, url: str, limit: int, *, truncate: bool = False) -> bytes:
         """The body, read in chunks, at most ``limit`` bytes (decoded).
 
         Over the limit: :class:`PermanentFetchError` (and the connection is
@@ -627,7 +655,7 @@ class OptimizedNetworkManager:
 
     def _classify(
         self,
-        resp: requests.Response,
+        resp: Reply,
         body: bytes,
         url: str,
         kind: str,
@@ -680,7 +708,11 @@ class OptimizedNetworkManager:
         root = _root_cause(exc)
         detail = self._scrub(f"{type(root).__name__}: {root}" if str(root) else type(root).__name__)
         detail = detail[:300]
-        if isinstance(exc, rex.ConnectTimeout):
+        if isinstance(exc, rex.ConnectTimeout) or (
+            # urllib3 raises these itself on the direct path (requests wraps them).
+            isinstance(exc, urllib3.exceptions.ConnectTimeoutError)
+            and not isinstance(exc, urllib3.exceptions.NewConnectionError)
+        ):
             return _tag(
                 TransientFetchError(f"timed out connecting to {where}: {detail}", url=where),
                 "timeout",
@@ -692,7 +724,7 @@ class OptimizedNetworkManager:
                 TransientFetchError(f"timed out reading from {where}: {detail}", url=where),
                 "timeout",
             )
-        if isinstance(exc, rex.SSLError):
+        if isinstance(exc, (rex.SSLError, urllib3.exceptions.SSLError, ssl.SSLError)):
             if "CERTIFICATE_VERIFY_FAILED" in str(root):
                 # An untrusted certificate does not heal with retries.
                 return PermanentFetchError(
@@ -710,7 +742,7 @@ class OptimizedNetworkManager:
                 TransientFetchError(f"body cut short from {where}: {detail}", url=where),
                 "truncated",
             )
-        if isinstance(exc, rex.ContentDecodingError):
+        if isinstance(exc, (rex.ContentDecodingError, urllib3.exceptions.DecodeError)):
             return _tag(
                 TransientFetchError(f"undecodable body (gzip) from {where}: {detail}", url=where),
                 "decoding",
