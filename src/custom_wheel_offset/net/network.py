@@ -44,9 +44,9 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -72,6 +72,7 @@ from custom_wheel_offset.net.cookies import load_cookie_file
 from custom_wheel_offset.net.direct import DirectClient, DirectResponse
 from custom_wheel_offset.net.ratelimit import HostRateLimiter
 from custom_wheel_offset.net.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+from custom_wheel_offset.protocol.store import is_challenge
 
 if TYPE_CHECKING:
     import http.cookiejar
@@ -104,6 +105,8 @@ MAX_RETRY_AFTER = 600.0
 #: An unreadable robots.txt (5xx, no answer) is asked for again after this long.
 ROBOTS_RETRY_SECONDS = 10.0
 _CHUNK = 64 * 1024
+#: Seconds a thread reuses the Cookie header it computed for one path.
+COOKIE_HEADER_TTL = 30.0
 
 # Statuses worth another try: the server (or a proxy in front of it) failed, not
 # the request. 408 is the server giving up on a slow request; 520-524 are the
@@ -112,7 +115,6 @@ _CHUNK = 64 * 1024
 _TRANSIENT_STATUS = {408, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 
 _CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:)[^/@\s]*@")
-_CHALLENGE_TITLE = re.compile(rb"<title[^>]*>\s*Human Verification\s*</title>", re.IGNORECASE)
 
 
 # -- small pure helpers ------------------------------------------------------------------
@@ -175,28 +177,6 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
 
 
 @functools.cache
-def _challenge_detector() -> Callable[[bytes], bool] | None:
-    """The protocol package's own detector, if that module exists (imported lazily)."""
-    try:
-        from custom_wheel_offset.protocol import store
-    except ImportError:
-        return None
-    detector = getattr(store, "is_challenge", None)
-    return cast("Callable[[bytes], bool]", detector) if callable(detector) else None
-
-
-def _is_challenge(body: bytes) -> bool:
-    """Whether ``body`` is the store's Human Verification page rather than an answer.
-
-    Prefers ``custom_wheel_offset.protocol.store.is_challenge`` (the parsers own
-    page knowledge); until that exists, looks for the page's ``<title>``.
-    """
-    detector = _challenge_detector()
-    if detector is not None:
-        return bool(detector(body))
-    return _CHALLENGE_TITLE.search(body) is not None
-
-
 def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (TransientFetchError, TruncatedBodyError))
 
@@ -554,10 +534,13 @@ class OptimizedNetworkManager:
         session = self.session()
         try:
             if self._direct is not None and _PLAIN_URL.match(url):
-                prepared = _prepare_plain_get(session, url)
-                resp = self._direct.get(url, prepared.headers)
-                # The store keeps the selected vehicle in its session cookie.
-                extract_cookies_to_jar(session.cookies, prepared, resp.raw)
+                resp = self._direct.get(url, self._direct_headers(session, url))
+                if "set-cookie" in resp.headers:
+                    # The store keeps the selected vehicle in its session cookie.
+                    extract_cookies_to_jar(
+                        session.cookies, _prepare_plain_get(session, url), resp.raw
+                    )
+                    self._local.headers = (session, {})
                 return resp
             return session.get(
                 url,
@@ -574,6 +557,24 @@ class OptimizedNetworkManager:
             OSError,
         ) as exc:
             raise self._transport_error(exc, url) from exc
+
+    def _direct_headers(self, session: requests.Session, url: str) -> Mapping[str, str]:
+        """The session's headers with its Cookie header for ``url``.
+
+        Remembered per thread, scheme, host and path (the query plays no part
+        in cookie matching) until a response sets a cookie, and for at most
+        :data:`COOKIE_HEADER_TTL` seconds so an expiring cookie is not sent on:
+        asking the cookie jar costs more than the rest of sending a request.
+        """
+        cached = getattr(self._local, "headers", None)
+        if cached is None or cached[0] is not session:
+            cached = self._local.headers = (session, {})
+        key = url.partition("?")[0]
+        now = time.monotonic()
+        entry = cached[1].get(key)
+        if entry is None or now - entry[0] > COOKIE_HEADER_TTL:
+            entry = cached[1][key] = (now, _prepare_plain_get(session, url).headers)
+        return entry[1]
 
     def _exchange(self, url: str, kind: str, host: str, sent_at: float) -> bytes:
         """Send, follow same-host redirects, read and classify: the usable body or an error."""
@@ -663,9 +664,8 @@ class OptimizedNetworkManager:
         sent_at: float,
     ) -> bytes:
         status = resp.status_code
-        where = safe_url(url)
         # First: a challenge page is never data, whatever its status (200, 202, 405...).
-        if _is_challenge(body):
+        if is_challenge(body):
             self._counters.incr(f"challenges/{kind}")
             self._gate.record_challenge(host)
             pause = self._gate.remaining(host)
@@ -673,13 +673,14 @@ class OptimizedNetworkManager:
             raise ChallengeError(
                 f"bot challenge (Human Verification page, HTTP {status}) from {host}; "
                 f"host paused for {pause:.0f}s",
-                url=where,
+                url=safe_url(url),
                 status=status,
             )
         if 200 <= status < 300:
             self._gate.record_success(host)
             self._limiter.on_success(host)
             return body
+        where = safe_url(url)
         if status == 429:
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
             self._limiter.on_rate_limited(host, retry_after, sent_at=sent_at)
@@ -866,7 +867,7 @@ class OptimizedNetworkManager:
             finally:
                 if self._observe is not None:
                     self._observe("robots", time.perf_counter() - started, status is not None)
-        if _is_challenge(body):
+        if is_challenge(body):
             self._counters.incr("challenges/robots")
             self._gate.record_challenge(host)
             raise ChallengeError(
