@@ -628,13 +628,17 @@ class OptimizedNetworkManager:
                 url=safe_url(url),
                 status=resp.status_code,
             )
-        buf = bytearray()
+        # Chunks joined once at the end: one copy of the body, where a growing
+        # bytearray and its conversion to bytes cost two or three.
+        chunks: list[bytes] = []
+        size = 0
         try:
             for chunk in resp.iter_content(_CHUNK):
-                buf += chunk
-                if len(buf) > limit:
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
                     if truncate:
-                        del buf[limit:]
+                        size = limit
                         break
                     raise PermanentFetchError(
                         f"response larger than {limit} bytes from {safe_url(url)}",
@@ -651,8 +655,9 @@ class OptimizedNetworkManager:
             # what urllib3 lets through on a broken connection.
             raise self._transport_error(exc, url) from exc
         finally:
-            self._counters.incr("bytes_received", len(buf))
-        return bytes(buf)
+            self._counters.incr("bytes_received", size)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return body[:limit] if truncate else body
 
     def _classify(
         self,
