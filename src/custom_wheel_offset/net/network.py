@@ -9,7 +9,7 @@ the record parsed from it) or into one of cwo's own
      |- robots.txt of the host (fetched once)         -> PermanentFetchError if disallowed
      `- tenacity: up to max_attempts attempts, full-jitter exponential backoff
           |- limiter.slot(host)                       pacing + concurrency, every attempt
-          |- GET, stream=True, redirects by hand      same scheme+host only, at most 5
+          |- GET (net/direct.py, or requests), streamed; redirects by hand, same host, at most 5
           |- body read in chunks up to max_body_bytes
           |- Human Verification page?                 -> gate.record_challenge, ChallengeError
           |- 2xx                                      -> gate/limiter.on_success, body
@@ -26,7 +26,10 @@ names listed in :class:`OptimizedNetworkManager`.
 
 Each worker thread has its own ``requests.Session``: the store keeps the
 selected vehicle in the PHP session, so one thread's select-then-ask calls
-must share one cookie jar, and no other thread may use it.
+must share one cookie jar, and no other thread may use it. Plain GETs (URLs
+cwo built, no proxy) are sent by :mod:`custom_wheel_offset.net.direct` on
+the thread's own kept-alive connections, with that session's headers and
+cookies; the rest go through the session itself.
 """
 
 from __future__ import annotations
