@@ -671,3 +671,19 @@ def test_a_body_left_unread_does_not_poison_the_next_request(
         mgr.get(server.url("/big"))
     assert mgr.get(server.url("/x")) == b"small"
     assert mgr.stats()["direct_connections_opened"] == 2
+
+
+def test_remembered_cookie_headers_stay_bounded_over_many_paths(
+    server: ScriptedServer, make_manager: Any
+) -> None:
+    """API paths name the vehicle: a header remembered per path must not pile up."""
+    from custom_wheel_offset.net.network import COOKIE_HEADER_PATHS
+
+    paths = [f"/api/2024/Make/Model{i}/Trim/FWD" for i in range(COOKIE_HEADER_PATHS + 8)]
+    for path in paths:
+        server.route(path, Reply(body=b"{}"))
+    mgr = make_manager()
+    for path in paths:
+        assert mgr.get(server.url(path)) == b"{}"
+    remembered = mgr._local.headers[1]  # this thread's (session, {path: header}) pair
+    assert 0 < len(remembered) <= COOKIE_HEADER_PATHS

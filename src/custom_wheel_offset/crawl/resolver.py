@@ -24,10 +24,26 @@ __all__ = ["FitmentResolver"]
 
 
 class FitmentResolver:
-    def __init__(self, db: OptimizedDatabaseManager, *, ttl: float, max_size: int = 20_000) -> None:
+    """Fills the names of claimed fitment items from two LRU + TTL caches.
+
+    A vehicle's fitment items are inserted together, so they have neighbouring
+    ids and are claimed together: its entry is needed for a few claims, then
+    never again. The vehicle cache is therefore small (a cache as large as
+    the catalogue grew the process by a kilobyte per vehicle for the whole
+    crawl); preference sets are few and used throughout.
+    """
+
+    def __init__(
+        self,
+        db: OptimizedDatabaseManager,
+        *,
+        ttl: float,
+        vehicles_max: int = 1_024,
+        prefsets_max: int = 20_000,
+    ) -> None:
         self.db = db
-        self.vehicles: TTLCache[int, dict[str, Any]] = TTLCache(max_size=max_size, ttl=ttl)
-        self.prefsets: TTLCache[int, PreferenceSet] = TTLCache(max_size=max_size, ttl=ttl)
+        self.vehicles: TTLCache[int, dict[str, Any]] = TTLCache(max_size=vehicles_max, ttl=ttl)
+        self.prefsets: TTLCache[int, PreferenceSet] = TTLCache(max_size=prefsets_max, ttl=ttl)
 
     def resolve(self, items: Sequence[WorkItem]) -> None:
         """Fill ``item.extra`` of fitment items (left empty when a row has vanished)."""

@@ -108,8 +108,10 @@ MAX_RETRY_AFTER = 600.0
 #: An unreadable robots.txt (5xx, no answer) is asked for again after this long.
 ROBOTS_RETRY_SECONDS = 10.0
 _CHUNK = 64 * 1024
-#: Seconds a thread reuses the Cookie header it computed for one path.
+#: Seconds a thread reuses the Cookie header it computed for one path, and how
+#: many paths it remembers (the fitment pages share one path; API paths do not).
 COOKIE_HEADER_TTL = 30.0
+COOKIE_HEADER_PATHS = 64
 
 # Statuses worth another try: the server (or a proxy in front of it) failed, not
 # the request. 408 is the server giving up on a slow request; 520-524 are the
@@ -576,6 +578,9 @@ class OptimizedNetworkManager:
         now = time.monotonic()
         entry = cached[1].get(key)
         if entry is None or now - entry[0] > COOKIE_HEADER_TTL:
+            if len(cached[1]) >= COOKIE_HEADER_PATHS:
+                # API paths name the vehicle: one per vehicle, never asked again.
+                cached[1].clear()
             entry = cached[1][key] = (now, _prepare_plain_get(session, url).headers)
         return entry[1]
 
