@@ -1037,7 +1037,7 @@ def scenarios(quick: bool, profiler: str) -> dict[str, Callable[[Path], dict[str
         "waste": lambda w: scenario_waste(Crawl("small" if q else "medium", workers=10), w, q),
         "incremental": lambda w: scenario_incremental(Crawl(mid, workers=10), w, q),
         "memory": lambda w: scenario_memory(
-            Crawl("large", latency_ms=20, workers=64, limit=8000 if q else 60000), w, q
+            Crawl("large", latency_ms=20, workers=64, limit=8000 if q else 200000), w, q
         ),
         "storage": lambda w: scenario_storage(w, q, 50_000 if q else 200_000, 1_000_000),
         "startup": lambda w: scenario_startup(w, q),
