@@ -108,6 +108,15 @@ MAX_RETRY_AFTER = 600.0
 #: An unreadable robots.txt (5xx, no answer) is asked for again after this long.
 ROBOTS_RETRY_SECONDS = 10.0
 _CHUNK = 64 * 1024
+# What sending a request or reading its body may raise: requests' own errors,
+# and on the direct path (or through requests' gaps) urllib3's, http.client's
+# and the socket's. _transport_error turns each into a cwo error.
+TRANSPORT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 #: Seconds a thread reuses the Cookie header it computed for one path, and how
 #: many paths it remembers (the fitment pages share one path; API paths do not).
 COOKIE_HEADER_TTL = 30.0
@@ -555,12 +564,7 @@ class OptimizedNetworkManager:
                 # Per request too: requests lets *_PROXY variables override session proxies.
                 proxies=self._proxies,
             )
-        except (
-            requests.RequestException,
-            urllib3.exceptions.HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as exc:
+        except TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, url) from exc
 
     def _direct_headers(self, session: requests.Session, url: str) -> Mapping[str, str]:
@@ -653,14 +657,7 @@ class OptimizedNetworkManager:
                         url=safe_url(url),
                         status=resp.status_code,
                     )
-        except (
-            requests.RequestException,
-            urllib3.exceptions.HTTPError,
-            http.client.HTTPException,
-            OSError,
-        ) as exc:
-            # requests wraps most body errors; the others are a safety net for
-            # what urllib3 lets through on a broken connection.
+        except TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, url) from exc
         finally:
             self._counters.incr("bytes_received", size)
