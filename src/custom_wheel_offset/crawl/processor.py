@@ -7,6 +7,11 @@ workers pass their outcomes straight to the single writer. The dispatcher also
 renews leases, reaps leases of dead processes, holds store work back while the
 store challenges us, and decides when the crawl is over (nothing claimable,
 nothing in flight, nothing left in the writer's queue).
+
+Workers wake the dispatcher only when it has something to do: when the pool
+has run low (time to claim) or an item raised. Waking it for every finished
+item, as ``concurrent.futures.wait`` does, cost a thread switch and a lock
+round on every in-flight future per page (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -39,6 +44,8 @@ IDLE_POLL_SECONDS = 0.5
 REAP_EVERY_SECONDS = 10.0
 HEARTBEAT_EVERY_SECONDS = 5.0
 MIN_IN_FLIGHT = 32
+# The longest the dispatcher sleeps between looks at stop, leases and the store's state.
+WAKE_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,12 @@ class MultithreadedProcessor:
         self.grace_seconds = grace_seconds
         self._observe = observe
         self._heartbeat = heartbeat
-        self._inflight: dict[Future[str], WorkItem] = {}
+        # Items in flight by id, and their futures; workers remove their own item.
+        self._lock = threading.Lock()
+        self._inflight: dict[int, WorkItem] = {}
+        self._futures: set[Future[str]] = set()
+        self._wake = threading.Event()
+        self._low_water = 0
         self._claimed = 0
         self._completed = 0
         self._last_renew = self._last_reap = self._last_beat = time.monotonic()
@@ -95,14 +107,25 @@ class MultithreadedProcessor:
     # -- one item on a worker thread ------------------------------------------------------------
 
     def _work(self, item: WorkItem) -> str:
-        started = time.perf_counter()
-        outcome = self.handler.handle(item)
-        if self._observe is not None:
-            self._observe(
-                f"item/{item.kind}", time.perf_counter() - started, outcome.status == "done"
-            )
-        self.writer.submit(outcome)
-        return outcome.status
+        ok = False
+        try:
+            started = time.perf_counter()
+            outcome = self.handler.handle(item)
+            if self._observe is not None:
+                self._observe(
+                    f"item/{item.kind}", time.perf_counter() - started, outcome.status == "done"
+                )
+            self.writer.submit(outcome)
+            ok = True
+            return outcome.status
+        finally:
+            with self._lock:
+                # Gone already when a run's shutdown gave up on this item.
+                self._inflight.pop(item.id, None)
+                self._completed += 1
+                left = len(self._inflight)
+            if not ok or left <= self._low_water:
+                self._wake.set()
 
     # -- the dispatcher ---------------------------------------------------------------------------
 
@@ -112,51 +135,68 @@ class MultithreadedProcessor:
         # Not too many either: claimed items wait in the pool's queue, where a
         # deeper kind discovered meanwhile (store work, say) cannot overtake them.
         target = max(self.workers * 2, min(MIN_IN_FLIGHT, self.workers * 4))
+        # Claim in batches: when half the pool's queue has drained, not per item.
+        self._low_water = target // 2
         executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cwo-worker")
         limit_reached = False
         try:
             while not self.stop.is_set():
+                # Cleared before the state is read: a worker finishing from here
+                # on sets it again, so the wait below cannot miss that worker.
+                self._wake.clear()
                 self.writer.raise_if_failed()
+                self._raise_if_an_item_raised()
                 self._check_blocked()
                 self._housekeeping()
-                room = target - len(self._inflight)
+                with self._lock:
+                    in_flight = len(self._inflight)
+                room = target - in_flight
                 if self.limit is not None:
                     room = min(room, self.limit - self._claimed)
                     limit_reached = room <= 0 and self._claimed >= self.limit
                 batch: list[WorkItem] = []
-                # Claim in batches: when half the pool's queue has drained, not per item.
-                if room > 0 and (len(self._inflight) <= target // 2 or not self._inflight):
+                if room > 0 and in_flight <= self._low_water:
                     batch = self.frontier.claim(self._claimable_kinds(), room, self.filter)
                     if batch:
-                        self.resolver.resolve(batch)
-                        self._claimed += len(batch)
-                        self.counters.incr("items/claimed", len(batch))
-                        for item in batch:
-                            self._inflight[executor.submit(self._work, item)] = item
-                if not batch and not self._inflight:
+                        self._start(executor, batch)
+                if not batch and not in_flight:
                     if limit_reached:
                         break
                     if self._idle_and_finished():
                         break
                     continue
-                if self._inflight:
-                    done, _ = wait(list(self._inflight), timeout=0.05, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        self._inflight.pop(future)
-                        future.result()  # a bug in a handler stops the run, loudly
-                        self._completed += 1
+                self._wake.wait(WAKE_SECONDS)
         except BaseException:
             self._shutdown(executor, wake=True)
             raise
         self._shutdown(executor, wake=self.stop.is_set())
         return ProcessorSummary(self._claimed, self._completed, self.stop.is_set(), limit_reached)
 
+    def _start(self, executor: ThreadPoolExecutor, batch: list[WorkItem]) -> None:
+        self.resolver.resolve(batch)
+        self._claimed += len(batch)
+        self.counters.incr("items/claimed", len(batch))
+        with self._lock:  # in the table before a worker can finish (and remove) it
+            for item in batch:
+                self._inflight[item.id] = item
+        for item in batch:
+            self._futures.add(executor.submit(self._work, item))
+
+    def _raise_if_an_item_raised(self) -> None:
+        """Forget finished futures; a bug in a handler stops the run, loudly."""
+        finished = [f for f in self._futures if f.done()]
+        self._futures.difference_update(finished)
+        for future in finished:
+            future.result()
+
     def _housekeeping(self) -> None:
         """Leases renewed, dead leases reaped, heartbeat sent: also while idle, when
         a process waits out the leases of one that died."""
         now = time.monotonic()
         if now - self._last_renew > self.frontier.lease_seconds / 3:
-            self.frontier.renew([i.id for i in self._inflight.values()])
+            with self._lock:
+                ids = list(self._inflight)
+            self.frontier.renew(ids)
             self._last_renew = now
         if now - self._last_reap > REAP_EVERY_SECONDS:
             self.frontier.reap_expired()
@@ -217,15 +257,14 @@ class MultithreadedProcessor:
         if wake:
             # Wake workers sleeping out a backoff or a Retry-After: they give their items back.
             self.network.stop()
-        if self._inflight:
-            deadline = time.monotonic() + self.grace_seconds
-            pending = [f for f in self._inflight if not f.cancelled()]
-            while pending and time.monotonic() < deadline:
-                _, not_done = wait(pending, timeout=max(0.0, deadline - time.monotonic()))
-                pending = list(not_done)
-            if pending:
-                log.info("%d request(s) still in flight after the grace period", len(pending))
-        self._inflight.clear()
+        pending = [f for f in self._futures if not f.done()]
+        if pending:
+            _, not_done = wait(pending, timeout=self.grace_seconds)
+            if not_done:
+                log.info("%d request(s) still in flight after the grace period", len(not_done))
+        self._futures.clear()
+        with self._lock:
+            self._inflight.clear()
 
     def stats(self) -> dict[str, int]:
         return {"claimed": self._claimed, "completed": self._completed, "workers": self.workers}
