@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from custom_wheel_offset.metrics.counters import Counters
+from custom_wheel_offset.net.network import OptimizedNetworkManager
 from custom_wheel_offset.settings import Settings
 
 from .helpers import FakeClock, ScriptedServer
@@ -70,3 +71,20 @@ def make_settings(server: ScriptedServer) -> Callable[..., Settings]:
         return Settings(**values)
 
     return make
+
+
+@pytest.fixture
+def make_manager(
+    make_settings: Callable[..., Settings], counters: Counters
+) -> Iterator[Callable[..., OptimizedNetworkManager]]:
+    managers: list[OptimizedNetworkManager] = []
+
+    def make(**kwargs: Any) -> OptimizedNetworkManager:
+        extra = {k: kwargs.pop(k) for k in ("limiter", "gate", "observe") if k in kwargs}
+        mgr = OptimizedNetworkManager(make_settings(**kwargs), counters, **extra)
+        managers.append(mgr)
+        return mgr
+
+    yield make
+    for mgr in managers:
+        mgr.close()

@@ -4,7 +4,9 @@ The server (:class:`ScriptedServer`) listens on 127.0.0.1 with HTTP/1.1
 keep-alive. Each path has a script: a list of :class:`Reply` objects served
 in order, the last one repeated. It can misbehave the way the live site does:
 delay, reset the connection (RST via SO_LINGER 0), cut a body short of its
-Content-Length, stream a huge body, gzip or corrupt-gzip a body, redirect.
+Content-Length, stream a huge body, gzip or corrupt-gzip a body, redirect,
+send a body in slow pieces, hang up after answering. With an SSL context it
+serves HTTPS.
 Every request it receives is recorded.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -34,6 +37,10 @@ class Reply:
     stream_bytes: int | None = None  # no Content-Length: this many bytes, then close
     gzip: bool = False  # gzip the body (Content-Encoding: gzip)
     bad_gzip: bool = False  # claim gzip, send garbage
+    # Send the body in pieces of this many bytes, pausing this long before each
+    # piece after the first (pieces of a body that stalls, or trickles in).
+    pieces: tuple[int, float] | None = None
+    close_after: bool = False  # answer in full (keep-alive headers), then hang up
 
 
 @dataclass
@@ -94,13 +101,28 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
+        if reply.pieces is not None:
+            size, pause = reply.pieces
+            for start in range(0, len(body), size):
+                if start:
+                    time.sleep(pause)
+                self.wfile.write(body[start : start + size])
+                self.wfile.flush()
+            return
         self.wfile.write(body)
+        if reply.close_after:
+            self.wfile.flush()
+            self.close_connection = True
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     owner: ScriptedServer
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.owner.hung_up.set()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients that time out or hang up mid-body make the handler fail on
@@ -111,18 +133,22 @@ class _Server(ThreadingHTTPServer):
 class ScriptedServer:
     """A local HTTP server whose answers each test scripts per path."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._lock = threading.Lock()
         self._routes: dict[str, list[Reply]] = {}
         self.seen: list[Seen] = []
+        self.hung_up = threading.Event()  # set whenever the server closes a connection
         self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self._httpd.socket = tls.wrap_socket(self._httpd.socket, server_side=True)
+        self._scheme = "http" if tls is None else "https"
         self._httpd.owner = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self._scheme}://127.0.0.1:{self.port}{path}"
 
     @property
     def host(self) -> str:
@@ -137,6 +163,10 @@ class ScriptedServer:
         """Requests received, on ``path`` (exact, query included) or in all."""
         with self._lock:
             return sum(1 for s in self.seen if path is None or s.path == path)
+
+    def wait_for_hang_up(self, timeout: float = 5.0) -> None:
+        """Until the server has closed a connection (after a ``close_after`` reply, say)."""
+        assert self.hung_up.wait(timeout), "the server closed no connection"
 
     def requests_to(self, path: str) -> list[Seen]:
         with self._lock:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,6 @@ from custom_wheel_offset.errors import (
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.challenge import ChallengeGate
 from custom_wheel_offset.net.network import (
-    OptimizedNetworkManager,
     host_key,
     parse_retry_after,
     safe_url,
@@ -40,23 +39,6 @@ CHALLENGE = (
 )
 
 MakeSettings = Callable[..., Settings]
-
-
-@pytest.fixture
-def make_manager(
-    make_settings: MakeSettings, counters: Counters
-) -> Iterator[Callable[..., OptimizedNetworkManager]]:
-    managers: list[OptimizedNetworkManager] = []
-
-    def make(**kwargs: Any) -> OptimizedNetworkManager:
-        extra = {k: kwargs.pop(k) for k in ("limiter", "gate", "observe") if k in kwargs}
-        mgr = OptimizedNetworkManager(make_settings(**kwargs), counters, **extra)
-        managers.append(mgr)
-        return mgr
-
-    yield make
-    for mgr in managers:
-        mgr.close()
 
 
 # -- plain success ------------------------------------------------------------------------

@@ -93,7 +93,10 @@ __all__ = ["scrape"]
     "--connect-timeout", type=float, default=None, help="Seconds to connect (default 10)."
 )
 @click.option(
-    "--read-timeout", type=float, default=None, help="Seconds to wait for data (default 30)."
+    "--read-timeout",
+    type=float,
+    default=None,
+    help="Seconds to wait for an answer, and for each 64 KB of its body (default 30).",
 )
 @click.option(
     "--max-body-bytes",

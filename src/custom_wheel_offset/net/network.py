@@ -716,7 +716,9 @@ class OptimizedNetworkManager:
     def _transport_error(self, exc: BaseException, url: str) -> FetchError:
         """Map a requests/urllib3/socket error to the most specific cwo error."""
         where = safe_url(url)
-        root = _root_cause(exc)
+        # The direct path's watchdog raises TimeoutError from the read it ended:
+        # the timeout is the cause, not the end-of-file below it.
+        root = exc if isinstance(exc, TimeoutError) else _root_cause(exc)
         detail = self._scrub(f"{type(root).__name__}: {root}" if str(root) else type(root).__name__)
         detail = detail[:300]
         if isinstance(exc, rex.ConnectTimeout) or (

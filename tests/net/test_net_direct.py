@@ -1,0 +1,166 @@
+"""The direct path (net/direct.py): deadlines kept by the watchdog, HTTPS, stale connections.
+
+Over real sockets against the scripted server (HTTP and, with a trustme
+certificate authority, HTTPS). Timeouts are asserted through what the
+manager counts (retry reasons, connections opened), never through the clock.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from custom_wheel_offset.errors import PermanentFetchError, TransientFetchError
+from custom_wheel_offset.metrics.counters import Counters
+from custom_wheel_offset.net import direct
+
+from .helpers import Reply, ScriptedServer
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(authority: trustme.CA) -> Iterator[ScriptedServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    srv = ScriptedServer(tls=context)
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def trusted_bundle(authority: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return bundle
+
+
+def _watchdogs() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "cwo-watchdog" and t.is_alive()]
+
+
+# -- deadlines ------------------------------------------------------------------------------
+
+
+def test_a_body_that_stalls_past_the_read_timeout_is_a_timeout_and_is_retried(
+    server: ScriptedServer, make_manager: Any, counters: Counters
+) -> None:
+    stalled = Reply(body=b"a" * 5000, pieces=(100, 3.0))  # 100 bytes, then 3 s of silence
+    server.route("/f", stalled, Reply(body=b"good"))
+    mgr = make_manager(read_timeout=0.4)
+    assert mgr.get(server.url("/f"), kind="fitment") == b"good"
+    assert counters.get("retry_reason/timeout") == 1
+    assert counters.get("retry_reason/truncated") == 0  # the cut is ours: reported as a timeout
+    stats = mgr.stats()
+    assert stats["direct_connections_opened"] == 2  # the stalled connection was not reused
+
+
+def test_headers_that_never_come_are_a_timeout_with_its_own_message(
+    server: ScriptedServer, make_manager: Any, counters: Counters
+) -> None:
+    server.route("/f", Reply(delay=3.0))
+    with pytest.raises(TransientFetchError) as info:
+        make_manager(max_attempts=1, read_timeout=0.4).get(server.url("/f"))
+    assert "timed out reading" in str(info.value)
+    assert "read timeout (0.4 s)" in str(info.value)
+    assert counters.get("errors/fitment/TransientFetchError") == 1
+
+
+def test_a_body_that_keeps_coming_is_not_cut_by_its_total_time(
+    server: ScriptedServer, make_manager: Any, counters: Counters
+) -> None:
+    """The read timeout is per 64 KB chunk: three chunks 0.5 s apart pass a 1 s timeout."""
+    body = bytes(range(256)) * 768  # 192 KB
+    server.route("/slow", Reply(body=body, pieces=(64 * 1024, 0.5)))
+    mgr = make_manager(read_timeout=1.0, max_body_bytes=256 * 1024)
+    assert mgr.get(server.url("/slow")) == body
+    assert counters.get("retries/fitment") == 0
+
+
+def test_the_watchdog_thread_ends_when_the_manager_closes(
+    server: ScriptedServer, make_manager: Any
+) -> None:
+    server.route("/x", Reply())
+    before = len(_watchdogs())
+    mgr = make_manager()
+    assert mgr.get(server.url("/x")) == b"ok"
+    assert len(_watchdogs()) == before + 1
+    mgr.close()
+    assert len(_watchdogs()) == before
+
+
+def test_an_idle_connection_the_server_hung_up_is_replaced_before_use(
+    server: ScriptedServer, make_manager: Any, counters: Counters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No "Connection: close" header: only the check before reuse can see the hang-up."""
+    monkeypatch.setattr(direct, "STALE_CHECK_AFTER", 0.0)
+    server.route("/bye", Reply(body=b"bye", close_after=True))
+    server.route("/x", Reply())
+    mgr = make_manager(max_attempts=1)
+    assert mgr.get(server.url("/bye")) == b"bye"
+    server.wait_for_hang_up()
+    assert mgr.get(server.url("/x")) == b"ok"
+    assert mgr.stats()["direct_connections_opened"] == 2
+    assert counters.get("retries/fitment") == 0
+    assert server.count("/x") == 1
+
+
+def test_a_hang_up_within_the_unchecked_second_is_a_retried_connection_fault(
+    server: ScriptedServer, make_manager: Any, counters: Counters, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reused at once, the connection is not checked: the attempt fails and is
+    retried like any connection fault (counted, never resent behind the counters)."""
+    monkeypatch.setattr(direct, "STALE_CHECK_AFTER", 3600.0)
+    server.route("/bye", Reply(body=b"bye", close_after=True))
+    server.route("/x", Reply())
+    mgr = make_manager(max_attempts=2)
+    assert mgr.get(server.url("/bye")) == b"bye"
+    server.wait_for_hang_up()
+    assert mgr.get(server.url("/x")) == b"ok"
+    assert counters.get("retry_reason/connection") == 1
+    assert server.count("/x") == 1  # the failed attempt never reached the server
+
+
+# -- HTTPS --------------------------------------------------------------------------------
+
+
+def test_https_on_the_direct_path_verifies_against_the_ca_bundle(
+    tls_server: ScriptedServer, make_manager: Any, trusted_bundle: Path
+) -> None:
+    tls_server.route("/x", Reply(body=b"secret" * 1000))
+    mgr = make_manager()
+    for _ in range(3):
+        assert mgr.get(tls_server.url("/x")) == b"secret" * 1000
+    assert mgr.stats()["direct_connections_opened"] == 1
+    assert mgr.stats()["connection_pools_open"] == 0
+
+
+def test_https_with_an_untrusted_certificate_fails_permanently(
+    tls_server: ScriptedServer, make_manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    tls_server.route("/x", Reply())
+    with pytest.raises(PermanentFetchError, match="not trusted"):
+        make_manager(max_attempts=3).get(tls_server.url("/x"))
+    assert tls_server.count("/x") == 0
+
+
+def test_https_stall_is_a_timeout_and_the_retry_succeeds(
+    tls_server: ScriptedServer, make_manager: Any, trusted_bundle: Path, counters: Counters
+) -> None:
+    tls_server.route("/f", Reply(body=b"b" * 5000, pieces=(100, 3.0)), Reply(body=b"good"))
+    assert make_manager(read_timeout=0.4).get(tls_server.url("/f"), kind="fitment") == b"good"
+    assert counters.get("retry_reason/timeout") == 1
