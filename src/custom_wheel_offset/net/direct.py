@@ -152,18 +152,46 @@ def _shut_down(sock: socket.socket | None) -> None:
 
 
 class DirectResponse:
-    """The part of ``requests.Response`` the network manager reads, over urllib3's response."""
+    """The part of ``requests.Response`` the network manager reads, over http.client's.
+
+    An encoded body (gzip, deflate) is read through urllib3's ``HTTPResponse``,
+    which decodes it; a plain one straight from http.client, which spares a
+    wrapper and a copy of the headers per request.
+    """
 
     def __init__(
-        self, raw: HTTPResponse, url: str, connection: _Connection, watchdog: Watchdog
+        self,
+        response: http.client.HTTPResponse,
+        url: str,
+        connection: _Connection,
+        watchdog: Watchdog,
     ) -> None:
-        self.raw = raw
         self.url = url
-        self.status_code = raw.status
-        self.headers = raw.headers
+        self.status_code = response.status
+        # http.client's message: case-insensitive get() and ``in``, like requests' headers.
+        self.headers = response.msg
+        # What requests.cookies.extract_cookies_to_jar reads the Set-Cookie headers from.
+        self._original_response = response
+        self._response = response
         self._connection = connection
         self._watchdog = watchdog
         self._complete = False
+        encoding = response.msg.get("Content-Encoding", "").strip().lower()
+        self._decoder: HTTPResponse | None = None
+        if encoding not in ("", "identity"):
+            self._decoder = HTTPResponse(
+                body=response,
+                headers=HTTPHeaderDict(response.msg.items()),
+                status=response.status,
+                version=response.version,
+                reason=response.reason,
+                preload_content=False,
+                decode_content=True,
+                original_response=response,
+                enforce_content_length=True,
+                request_method="GET",
+                request_url=url,
+            )
 
     @property
     def is_redirect(self) -> bool:
@@ -171,11 +199,14 @@ class DirectResponse:
 
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
         """The body, decoded (gzip), in chunks; each chunk within the read timeout."""
-        stream = self.raw.stream(chunk_size, decode_content=True)
+        if self._decoder is not None:
+            chunks = self._decoder.stream(chunk_size, decode_content=True)
+        else:
+            chunks = self._plain(chunk_size)
         while True:
             self._watchdog.arm(self._connection)
             try:
-                chunk = next(stream)
+                chunk = next(chunks)
             except StopIteration:
                 self._complete = True
                 return
@@ -184,6 +215,18 @@ class DirectResponse:
                 raise
             yield chunk
 
+    def _plain(self, chunk_size: int) -> Iterator[bytes]:
+        """An unencoded body; one cut short of its Content-Length raises IncompleteRead."""
+        # http.client returns b"" at an early end of file rather than raising.
+        declared = self.headers.get("Content-Length", "").strip()
+        expected = int(declared) if declared.isdigit() else None
+        received = 0
+        while chunk := self._response.read(chunk_size):
+            received += len(chunk)
+            yield chunk
+        if expected is not None and received < expected:
+            raise http.client.IncompleteRead(b"", expected - received)
+
     def close(self) -> None:
         self._watchdog.disarm(self._connection)
         # A body read to its end leaves the connection ready for the next GET
@@ -191,7 +234,7 @@ class DirectResponse:
         # Anything else (unread bytes, a body cut short, a deadline) may leave
         # the socket unusable: the connection goes.
         if not self._complete or self._connection.expired:
-            self.raw.close()
+            self._response.close()
             self._connection.close()
 
     def __enter__(self) -> DirectResponse:
@@ -246,20 +289,7 @@ class DirectClient:
         conn = self._connection(parts.scheme, parts.hostname or "", parts.port)
         raw = self._exchange(conn, target, headers)
         conn.last_used = time.monotonic()
-        response = HTTPResponse(
-            body=raw,
-            headers=HTTPHeaderDict(raw.msg.items()),
-            status=raw.status,
-            version=raw.version,
-            reason=raw.reason,
-            preload_content=False,
-            decode_content=True,
-            original_response=raw,
-            enforce_content_length=True,
-            request_method="GET",
-            request_url=url,
-        )
-        return DirectResponse(response, url, conn, self._watchdog)
+        return DirectResponse(raw, url, conn, self._watchdog)
 
     def _exchange(
         self, conn: _Connection, target: str, headers: Mapping[str, str]

@@ -401,23 +401,36 @@ class OptimizedNetworkManager:
         """
         host = host_key(url)
         attempts = 0
+        failed_first: CwoError | None = None
 
         def attempt() -> Any:
-            nonlocal attempts
+            nonlocal attempts, failed_first
+            if failed_first is not None:
+                # The first attempt, made before tenacity was involved, replayed.
+                error, failed_first = failed_first, None
+                raise error
             attempts += 1
             return self._attempt(url, kind, host, parse)
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self._settings.max_attempts),
-            wait=self._backoff,
-            retry=retry_if_exception(_retryable),
-            sleep=self._sleep,
-            before_sleep=functools.partial(self._before_retry, kind, url),
-            reraise=True,  # our own error, not tenacity.RetryError
-        )
         try:
             self._check_running()
             self._check_gate(url, kind, host)
+            try:
+                # Almost every request succeeds at once: building the retry
+                # machinery only after a failure spares it on every page.
+                return attempt()
+            except CwoError as exc:
+                if not _retryable(exc) or self._settings.max_attempts <= 1:
+                    raise
+                failed_first = exc
+            retrying = Retrying(
+                stop=stop_after_attempt(self._settings.max_attempts),
+                wait=self._backoff,
+                retry=retry_if_exception(_retryable),
+                sleep=self._sleep,
+                before_sleep=functools.partial(self._before_retry, kind, url),
+                reraise=True,  # our own error, not tenacity.RetryError
+            )
             return retrying(attempt)
         except RunInterrupted:
             raise
@@ -551,9 +564,7 @@ class OptimizedNetworkManager:
                 resp = self._direct.get(url, self._direct_headers(session, url))
                 if "set-cookie" in resp.headers:
                     # The store keeps the selected vehicle in its session cookie.
-                    extract_cookies_to_jar(
-                        session.cookies, _prepare_plain_get(session, url), resp.raw
-                    )
+                    extract_cookies_to_jar(session.cookies, _prepare_plain_get(session, url), resp)
                     self._local.headers = (session, {})
                 return resp
             return session.get(
