@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import random
 import signal
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +44,9 @@ def test_tiny_crawl_equals_truth_and_report_agrees_with_sandbox(
         assert report[section], section
     assert report["writer"]["rows_per_transaction"] > 1
     assert report["memory"]["samples"]
+    if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":
+        if not os.environ.get("MALLOC_ARENA_MAX"):
+            assert report["memory"]["allocator"] == {"malloc_arena_max": 2, "source": "cwo"}
     assert "fitment" in str(report["operations"])
 
 

@@ -112,6 +112,7 @@ def run(settings: Settings, *, stop: threading.Event | None = None) -> RunResult
 
 
 def _run(settings: Settings, stop: threading.Event) -> RunResult:
+    from custom_wheel_offset.allocator import limit_malloc_arenas
     from custom_wheel_offset.crawl.items import ItemHandler, root_item
     from custom_wheel_offset.crawl.processor import MultithreadedProcessor
     from custom_wheel_offset.crawl.resolver import FitmentResolver
@@ -129,10 +130,13 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     from custom_wheel_offset.storage.workers import heartbeat, register_worker, stop_worker
     from custom_wheel_offset.storage.writer import BatchWriter
 
+    # Before any thread of the run exists: arenas already created stay.
+    allocator = limit_malloc_arenas()
     db = OptimizedDatabaseManager.from_settings(settings)
     lock = acquire_run_lock(db, wait=settings.wait, worker_name=settings.worker_name)
     counters = Counters()
     monitor = PerformanceMonitor(counters=counters)
+    monitor.note_allocator(allocator)
     activate(monitor)
     network = None
     writer = None

@@ -230,6 +230,7 @@ class PerformanceMonitor:
         self._peak_rss: int | None = None
         self._leak_warned = False
         self._sampler: threading.Thread | None = None
+        self._allocator: dict[str, Any] = {}
         self._sampler_stop = threading.Event()
         self._sampler_interval: float | None = None
 
@@ -364,6 +365,10 @@ class PerformanceMonitor:
         self._sampler = None
         self.sample_memory()
 
+    def note_allocator(self, settings: dict[str, Any]) -> None:
+        """How the C allocator was set up for this run (``allocator.limit_malloc_arenas``)."""
+        self._allocator = dict(settings)
+
     def memory_report(self) -> dict[str, Any]:
         """RSS samples ``[[seconds_since_start, bytes], ...]``, peak, start, end and the trend."""
         with self._mem_lock:
@@ -379,6 +384,7 @@ class PerformanceMonitor:
             "start_rss_bytes": first,
             "end_rss_bytes": last,
             **verdict,
+            "allocator": dict(self._allocator),
         }
 
     # -- everything -----------------------------------------------------------
