@@ -78,15 +78,28 @@ def test_headers_that_never_come_are_a_timeout_with_its_own_message(
     assert counters.get("errors/fitment/TransientFetchError") == 1
 
 
-def test_a_body_that_keeps_coming_is_not_cut_by_its_total_time(
+def test_a_large_body_that_keeps_coming_is_not_cut_by_its_total_time(
     server: ScriptedServer, make_manager: Any, counters: Counters
 ) -> None:
-    """The read timeout is per 64 KB chunk: three chunks 0.5 s apart pass a 1 s timeout."""
-    body = bytes(range(256)) * 768  # 192 KB
-    server.route("/slow", Reply(body=body, pieces=(64 * 1024, 0.5)))
-    mgr = make_manager(read_timeout=1.0, max_body_bytes=256 * 1024)
+    """Over ONE_READ_BYTES the read timeout is per 64 KB chunk: three pieces 0.5 s
+    apart pass a 1 s timeout although the body takes longer than that."""
+    piece = direct.ONE_READ_BYTES // 2
+    body = bytes(range(256)) * (3 * piece // 256)
+    server.route("/slow", Reply(body=body, pieces=(piece, 0.5)))
+    mgr = make_manager(read_timeout=1.0, max_body_bytes=len(body))
     assert mgr.get(server.url("/slow")) == body
     assert counters.get("retries/fitment") == 0
+
+
+def test_a_page_sized_body_is_read_whole_within_one_timeout(
+    server: ScriptedServer, make_manager: Any, counters: Counters
+) -> None:
+    """Up to ONE_READ_BYTES the body is one read: two halves 1.5 s apart overrun 1 s."""
+    body = b"p" * (100 * 1024)
+    server.route("/page", Reply(body=body, pieces=(len(body) // 2, 1.5)), Reply(body=b"good"))
+    mgr = make_manager(read_timeout=1.0, max_body_bytes=len(body))
+    assert mgr.get(server.url("/page")) == b"good"
+    assert counters.get("retry_reason/timeout") == 1
 
 
 def test_the_watchdog_thread_ends_when_the_manager_closes(

@@ -96,7 +96,7 @@ __all__ = ["scrape"]
     "--read-timeout",
     type=float,
     default=None,
-    help="Seconds to wait for an answer, and for each 64 KB of its body (default 30).",
+    help="Seconds to wait for an answer, and again for its body (default 30).",
 )
 @click.option(
     "--max-body-bytes",
