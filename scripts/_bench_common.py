@@ -377,7 +377,10 @@ def rss_trend(
     """Peak RSS and the least-squares slope of RSS after warm-up (MB per minute).
 
     Warm-up is the first 20 % of the run, at least 30 s. ``judged_s`` says how
-    many seconds the slope covers: under a minute it says little.
+    many seconds the slope covers: under a minute it says little. The slope
+    over the second half of the run is given too: a long crawl's allocator
+    pools and SQLite's page caches fill for minutes (docs/performance.md, 6),
+    and a leak shows in the second half as plainly as in the first.
     """
     points = [(s.t, s.rss) for s in samples if s.rss]
     if not points:
@@ -400,6 +403,16 @@ def rss_trend(
         out["slope_mb_per_min_after_warmup"] = round(slope, 2)
         out["after_warmup_min_mb"] = round(min(rs), 1)
         out["after_warmup_max_mb"] = round(max(rs), 1)
+    middle = (points[0][0] + points[-1][0]) / 2
+    second = [(t, r) for t, r in points if t >= middle]
+    if len(second) >= 5:
+        slope = statistics.linear_regression(
+            [t for t, _ in second], [r / 2**20 for _, r in second]
+        ).slope
+        out["second_half_from_s"] = round(middle - points[0][0], 1)
+        out["slope_mb_per_min_second_half"] = round(slope * 60, 2)
+        out["second_half_min_mb"] = round(min(r for _, r in second) / 2**20, 1)
+        out["second_half_max_mb"] = round(max(r for _, r in second) / 2**20, 1)
     return out
 
 
