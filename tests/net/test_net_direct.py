@@ -65,6 +65,7 @@ def test_a_body_that_stalls_past_the_read_timeout_is_a_timeout_and_is_retried(
     assert counters.get("retry_reason/truncated") == 0  # the cut is ours: reported as a timeout
     stats = mgr.stats()
     assert stats["direct_connections_opened"] == 2  # the stalled connection was not reused
+    assert stats["direct_timeouts"] == 1
 
 
 def test_headers_that_never_come_are_a_timeout_with_its_own_message(

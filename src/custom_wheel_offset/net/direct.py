@@ -279,6 +279,7 @@ class DirectClient:
         self._ca_bundle = ca_bundle
         self._tls: ssl.SSLContext | None = None
         self._watchdog = Watchdog(read_timeout)
+        self._timeouts_before = 0  # counted by watchdogs already closed
         self._local = threading.local()
         self._lock = threading.Lock()
         self._all: list[_Connection] = []
@@ -286,8 +287,8 @@ class DirectClient:
 
     @property
     def timeouts(self) -> int:
-        """Exchanges the watchdog ended."""
-        return self._watchdog.expired_count
+        """Exchanges the watchdogs ended, over this client's life."""
+        return self._timeouts_before + self._watchdog.expired_count
 
     def get(self, url: str, headers: Mapping[str, str]) -> DirectResponse:
         """Send ``GET url`` with ``headers`` and return once the status line and headers are in."""
@@ -323,6 +324,7 @@ class DirectClient:
         self._watchdog.close()
         for conn in connections:
             conn.close()
+        self._timeouts_before += self._watchdog.expired_count
         self._watchdog = Watchdog(self._watchdog.timeout)
 
     def open_connections(self) -> int:

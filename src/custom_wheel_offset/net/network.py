@@ -496,6 +496,8 @@ class OptimizedNetworkManager:
             "direct_connections_open": 0
             if self._direct is None
             else self._direct.open_connections(),
+            # Exchanges the direct path's watchdog ended at the read timeout.
+            "direct_timeouts": 0 if self._direct is None else self._direct.timeouts,
             "hosts": self._limiter.stats(),
             "challenges": self._gate.stats(),
             "robots": robots,
