@@ -9,9 +9,9 @@ store challenges us, and decides when the crawl is over (nothing claimable,
 nothing in flight, nothing left in the writer's queue).
 
 Workers wake the dispatcher only when it has something to do: when the pool
-has run low (time to claim) or an item raised. Waking it for every finished
-item, as ``concurrent.futures.wait`` does, cost a thread switch and a lock
-round on every in-flight future per page (docs/performance.md).
+has run low (time to claim) or an item raised. ``concurrent.futures.wait``
+woke it for every finished item, after registering a waiter on every
+in-flight future each time.
 """
 
 from __future__ import annotations

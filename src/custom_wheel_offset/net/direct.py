@@ -201,7 +201,8 @@ class DirectResponse:
         return "location" in self.headers and self.status_code in _REDIRECT_STATUSES
 
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
-        """The body, decoded (gzip), in chunks; each chunk within the read timeout."""
+        """The body, decoded (gzip), in chunks; each read within the read timeout."""
+        chunks: Iterator[bytes]
         if self._decoder is not None:
             chunks = self._decoder.stream(chunk_size, decode_content=True)
         else:
