@@ -371,6 +371,12 @@ def steady_state(
     }
 
 
+def _slope_mb_per_min(points: list[tuple[float, int]]) -> float:
+    """Least-squares slope of (seconds, RSS bytes) points, in MB per minute."""
+    fit = statistics.linear_regression([t for t, _ in points], [r / 2**20 for _, r in points])
+    return round(fit.slope * 60, 2)
+
+
 def rss_trend(
     samples: list[Sample], warmup_fraction: float = 0.2, warmup_min_s: float = 30.0
 ) -> dict[str, Any]:
@@ -395,22 +401,16 @@ def rss_trend(
         "end_mb": round(points[-1][1] / 2**20, 1),
     }
     if len(after) >= 5:
-        ts = [t for t, _ in after]
-        rs = [r / 2**20 for _, r in after]
-        slope = statistics.linear_regression(ts, rs).slope * 60
         out["after_warmup_from_s"] = round(cut, 1)
         out["judged_s"] = round(after[-1][0] - cut, 1)
-        out["slope_mb_per_min_after_warmup"] = round(slope, 2)
-        out["after_warmup_min_mb"] = round(min(rs), 1)
-        out["after_warmup_max_mb"] = round(max(rs), 1)
+        out["slope_mb_per_min_after_warmup"] = _slope_mb_per_min(after)
+        out["after_warmup_min_mb"] = round(min(r for _, r in after) / 2**20, 1)
+        out["after_warmup_max_mb"] = round(max(r for _, r in after) / 2**20, 1)
     middle = (points[0][0] + points[-1][0]) / 2
     second = [(t, r) for t, r in points if t >= middle]
     if len(second) >= 5:
-        slope = statistics.linear_regression(
-            [t for t, _ in second], [r / 2**20 for _, r in second]
-        ).slope
         out["second_half_from_s"] = round(middle - points[0][0], 1)
-        out["slope_mb_per_min_second_half"] = round(slope * 60, 2)
+        out["slope_mb_per_min_second_half"] = _slope_mb_per_min(second)
         out["second_half_min_mb"] = round(min(r for _, r in second) / 2**20, 1)
         out["second_half_max_mb"] = round(max(r for _, r in second) / 2**20, 1)
     return out

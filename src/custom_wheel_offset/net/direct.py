@@ -173,8 +173,6 @@ class DirectResponse:
         self.status_code = response.status
         # http.client's message: case-insensitive get() and ``in``, like requests' headers.
         self.headers = response.msg
-        # What requests.cookies.extract_cookies_to_jar reads the Set-Cookie headers from.
-        self._original_response = response
         self._response = response
         self._connection = connection
         self._watchdog = watchdog
@@ -199,6 +197,11 @@ class DirectResponse:
     @property
     def is_redirect(self) -> bool:
         return "location" in self.headers and self.status_code in _REDIRECT_STATUSES
+
+    @property
+    def _original_response(self) -> http.client.HTTPResponse:
+        # What requests.cookies.extract_cookies_to_jar reads the Set-Cookie headers from.
+        return self._response
 
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
         """The body, decoded (gzip), in chunks; each read within the read timeout."""
