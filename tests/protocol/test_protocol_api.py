@@ -10,6 +10,7 @@ import pytest
 
 from custom_wheel_offset.errors import ParseError, TruncatedBodyError
 from custom_wheel_offset.protocol.api import (
+    is_forbidden,
     load_json,
     parse_model_info,
     parse_names,
@@ -466,3 +467,37 @@ def test_list_valued_and_unknown_keys_are_kept_in_raw() -> None:
     assert spec.raw == obj
     assert spec.bolt_pattern_mm == "5x112"
     assert spec.front.stock_diameter == 18.0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"message":"Forbidden"}',
+        b'{ "message" : "Forbidden" }\n',
+        b'\xef\xbb\xbf{"message":"Forbidden"}',
+        b'{"code":403,"message":"forbidden"}',
+        b'{"message":" FORBIDDEN "}',
+    ],
+)
+def test_the_api_refusal_is_recognised(raw: bytes) -> None:
+    assert is_forbidden(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b'{"message":"Forbidden"',  # not JSON
+        b'["Forbidden"]',
+        b'{"message":"Not Forbidden"}',
+        b'{"msg":"Forbidden"}',
+        b'{"message":["Forbidden"]}',
+        b'"Forbidden"',
+        b"Forbidden",
+        b"\xff\xfeForbidden",
+        b'{"vehicleType":"Car","notes":"Forbidden"}',
+        b'{"message":"Forbidden","pad":"' + b"x" * 600 + b'"}',  # too long to be the refusal
+    ],
+)
+def test_other_bodies_are_not_the_refusal(raw: bytes) -> None:
+    assert not is_forbidden(raw)

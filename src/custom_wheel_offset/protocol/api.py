@@ -30,6 +30,7 @@ __all__ = [
     "WIDTH_BOUNDS",
     "YEAR_BOUNDS",
     "check_range",
+    "is_forbidden",
     "load_json",
     "parse_model_info",
     "parse_names",
@@ -256,6 +257,33 @@ def _check_text(value: str, where: str) -> str:
     except UnicodeEncodeError:
         raise ParseError(f"{where} = {_short(value)} is not valid Unicode text") from None
     return value
+
+
+# --------------------------------------------------------------------------- refusal
+
+#: Longer bodies are not the refusal; ``{"message":"Forbidden"}`` is 24 bytes.
+FORBIDDEN_MAX_BYTES: Final = 512
+
+
+def is_forbidden(body: bytes) -> bool:
+    """True when ``body`` is the fitment API's refusal, ``{"message":"Forbidden"}``.
+
+    An AWS API Gateway answer to a client it will not serve (section 5 of the
+    protocol notes). Whitespace, key order and other keys next to
+    ``message`` do not matter; the message is compared without surrounding
+    spaces or letter case. It is never data, whatever the status: a vehicle
+    read from it would have every field empty.
+    """
+    # Cheap tests first: this runs on every answer, and almost none is small
+    # enough or mentions the word.
+    if len(body) > FORBIDDEN_MAX_BYTES or b"orbidden" not in body.lower():
+        return False
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    message = data.get("message") if isinstance(data, dict) else None
+    return isinstance(message, str) and message.strip().casefold() == "forbidden"
 
 
 # --------------------------------------------------------------------------- tree
