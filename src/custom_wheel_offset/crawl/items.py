@@ -114,13 +114,20 @@ class ItemHandler:
             "options": self._options,
             "fitment": self._fitment,
         }
+        # One mapping per request kind, built once: the network's per-path header
+        # cache keys on its contents, and the fitment pages send none.
+        self._headers = {
+            kind: urls.request_headers(kind, self.store)
+            for kind in (*urls.API_KINDS, *urls.YMM_KINDS)
+        }
 
     def handle(self, item: WorkItem) -> Outcome:
         """The outcome of one item; item-level errors become retry/failed/release outcomes."""
         try:
             return self._handlers[item.kind](item)
         except ChallengeError as exc:
-            paused_until = self.network.paused_until(urls.host_of(self.store))
+            # The host that challenged or refused: the store, or the fitment API.
+            paused_until = self.network.paused_until(exc.url or self.store)
             self.counters.incr(f"items/challenged/{item.kind}")
             return Outcome(
                 item.id,
@@ -149,10 +156,14 @@ class ItemHandler:
         delay = min(600.0, 15.0 * 2**item.attempts) * random.uniform(0.5, 1.0)
         return Outcome(item.id, item.kind, "retry", error=reason, not_before=time.time() + delay)
 
+    def _get(self, url: str, kind: str, parse: Any = None) -> Any:
+        """``network.get`` with the headers the site's own pages send for ``kind``."""
+        return self.network.get(url, kind, parse, headers=self._headers.get(kind))
+
     # -- the vehicle tree -------------------------------------------------------------------
 
     def _years(self, item: WorkItem) -> Outcome:
-        years = self.network.get(urls.years_url(self.api), kind="years", parse=api.parse_years)
+        years = self._get(urls.years_url(self.api), kind="years", parse=api.parse_years)
         children = [
             NewItem(_key("makes", y), "makes", {"year": y}, year=y)
             for y in years
@@ -162,9 +173,7 @@ class ItemHandler:
 
     def _makes(self, item: WorkItem) -> Outcome:
         year = item.params["year"]
-        makes = self.network.get(
-            urls.makes_url(self.api, year), kind="makes", parse=_names("makes")
-        )
+        makes = self._get(urls.makes_url(self.api, year), kind="makes", parse=_names("makes"))
         children = [
             NewItem(_key("models", year, m), "models", {"year": year, "make": m}, year=year, make=m)
             for m in makes
@@ -174,7 +183,7 @@ class ItemHandler:
 
     def _models(self, item: WorkItem) -> Outcome:
         year, make = item.params["year"], item.params["make"]
-        models = self.network.get(
+        models = self._get(
             urls.models_url(self.api, year, make), kind="models", parse=_names("models")
         )
         children = [
@@ -193,7 +202,7 @@ class ItemHandler:
 
     def _model_info(self, item: WorkItem) -> Outcome:
         p = item.params
-        info = self.network.get(
+        info = self._get(
             urls.model_info_url(self.api, p["year"], p["make"], p["model"]),
             kind="model_info",
             parse=api.parse_model_info,
@@ -215,7 +224,7 @@ class ItemHandler:
 
     def _drives(self, item: WorkItem) -> Outcome:
         p = item.params
-        drives = self.network.get(
+        drives = self._get(
             urls.drives_url(self.api, p["year"], p["make"], p["model"], p["trim"]),
             kind="drives",
             parse=_names("drives"),
@@ -233,7 +242,7 @@ class ItemHandler:
     def _vehicle(self, item: WorkItem) -> Outcome:
         p = item.params
         vehicle = VehicleId(p["year"], p["make"], p["model"], p["trim"], p["drive"])
-        spec = self.network.get(
+        spec = self._get(
             urls.vehicle_url(self.api, vehicle), kind="vehicle", parse=api.parse_vehicle
         )
         model_types = p.get("model_types") or []
@@ -272,11 +281,11 @@ class ItemHandler:
         vehicle = VehicleId(*p["vehicle"])
         # The store answers options for the vehicle this session selected last,
         # so select and the three questions go through this thread's own session.
-        self.network.get(
+        self._get(
             urls.select_vehicle_url(self.store, vehicle, vtype, p.get("chassis_id")), kind="select"
         )
         lists = {
-            which: self.network.get(
+            which: self._get(
                 urls.options_url(self.store, vtype, which),
                 kind=which,
                 parse=_options_parser(which),
@@ -295,7 +304,7 @@ class ItemHandler:
         vehicle: VehicleId = x["vehicle"]
         prefs: PreferenceSet = x["prefs"]
         url = urls.fitment_url(self.store, vehicle, x["vehicle_type"], x["chassis_id"], prefs)
-        page = self.network.get(url, kind="fitment", parse=store.parse_fitment_page)
+        page = self._get(url, kind="fitment", parse=store.parse_fitment_page)
         assert item.vehicle_id is not None and item.prefset_id is not None
         return Outcome(
             item.id,

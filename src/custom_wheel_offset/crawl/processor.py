@@ -241,15 +241,18 @@ class MultithreadedProcessor:
         return self.kinds
 
     def _check_blocked(self) -> None:
-        blocked_for = self.network.blocked_for(self.store_host)
-        if blocked_for > self.max_blocked:
-            raise BlockedError(
-                f"the store has answered only its Human Verification page for "
-                f"{blocked_for / 60:.1f} minutes (limit --max-blocked {self.max_blocked:.0f} s)",
-                hint="the site's bot protection is challenging this machine; wait, lower --rate "
-                "or --workers, or pass your own browser's cookies with --cookies FILE, then run "
-                "the same command again: it resumes where it stopped",
-            )
+        """Give the run up when any host (store or fitment API) has refused us too long."""
+        block = self.network.longest_block()
+        if block is None or block[1] <= self.max_blocked:
+            return
+        host, blocked_for, reason = block
+        raise BlockedError(
+            f"{host} has answered only {reason} for {blocked_for / 60:.1f} minutes "
+            f"(limit --max-blocked {self.max_blocked:.0f} s)",
+            hint="the site is refusing this machine; wait, lower --rate or --workers, "
+            "or pass your own browser's cookies with --cookies FILE, then run "
+            "the same command again: it resumes where it stopped",
+        )
 
     def _shutdown(self, executor: ThreadPoolExecutor, *, wake: bool) -> None:
         """Stop claiming; let in-flight requests finish within the grace period."""

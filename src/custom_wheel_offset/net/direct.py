@@ -226,7 +226,8 @@ class DirectResponse:
         """An unencoded body; one cut short of its Content-Length raises IncompleteRead."""
         # http.client returns b"" at an early end of file rather than raising.
         declared = self.headers.get("Content-Length", "").strip()
-        expected = int(declared) if declared.isdigit() else None
+        # ASCII digits only: "²" passes str.isdigit() and fails int().
+        expected = int(declared) if declared.isascii() and declared.isdigit() else None
         if expected is not None and expected <= ONE_READ_BYTES:
             # One read into one object of the exact size: reading in chunks
             # allocates a chunk-sized buffer, a copy of it and the joined body
