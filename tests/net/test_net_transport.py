@@ -1,4 +1,4 @@
-"""The one transport (net/transport.py): deadlines kept by the watchdog, HTTPS, proxies, stale connections.
+"""The one transport (net/transport.py): deadlines, HTTPS, real proxies, stale connections.
 
 Over real sockets against the scripted server (HTTP and, with a trustme
 certificate authority, HTTPS). Timeouts are asserted through what the
@@ -20,7 +20,7 @@ from custom_wheel_offset.errors import PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net import transport
 
-from .helpers import Reply, ScriptedServer
+from .helpers import LocalProxy, Reply, ScriptedServer
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,72 @@ def test_https_stall_is_a_timeout_and_the_retry_succeeds(
     tls_server.route("/f", Reply(body=b"b" * 5000, pieces=(100, 3.0)), Reply(body=b"good"))
     assert make_manager(read_timeout=0.4).get(tls_server.url("/f"), kind="fitment") == b"good"
     assert counters.get("retry_reason/timeout") == 1
+
+
+# -- the total timeout ---------------------------------------------------------------------
+
+
+def _trickle(server: ScriptedServer) -> bytes:
+    """A body over ONE_READ_BYTES whose 64 KB pieces each come well within the read
+    timeout, but which takes about 2.4 s in all."""
+    body = b"t" * (8 * 64 * 1024)
+    server.route("/trickle", Reply(body=body, pieces=(64 * 1024, 0.3)), Reply(body=b"good"))
+    return body
+
+
+def test_a_trickling_body_is_cut_at_the_total_timeout(
+    server: ScriptedServer, make_manager: Any, counters: Counters
+) -> None:
+    body = _trickle(server)
+    mgr = make_manager(read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body))
+    assert mgr.get(server.url("/trickle")) == b"good"
+    assert counters.get("retry_reason/timeout") == 1
+    assert mgr.stats()["deadline_timeouts"] == 1
+
+
+def test_the_total_timeout_is_named_in_the_error(server: ScriptedServer, make_manager: Any) -> None:
+    body = _trickle(server)
+    mgr = make_manager(
+        max_attempts=1, read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body)
+    )
+    with pytest.raises(TransientFetchError, match=r"total timeout \(1 s\)"):
+        mgr.get(server.url("/trickle"))
+
+
+# -- through a real proxy ------------------------------------------------------------------
+
+
+def test_a_trickling_body_through_a_real_proxy_is_cut_at_the_total_timeout(
+    server: ScriptedServer, make_manager: Any, counters: Counters, local_proxy: LocalProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("NO_PROXY")
+    body = _trickle(server)
+    mgr = make_manager(
+        proxy=local_proxy.url(), read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body)
+    )
+    assert mgr.get(server.url("/trickle")) == b"good"
+    assert counters.get("retry_reason/timeout") == 1
+    assert server.count("/trickle") == 2  # both attempts went through the proxy
+
+
+def test_https_through_a_real_proxy_tunnel_verifies_the_origin(
+    tls_server: ScriptedServer, make_manager: Any, trusted_bundle: Path, local_proxy: LocalProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("NO_PROXY")
+    tls_server.route("/x", Reply(body=b"tunnelled", headers={"Set-Cookie": "s=1; Path=/"}))
+    mgr = make_manager(proxy=local_proxy.url("user:pw@"))
+    assert mgr.get(tls_server.url("/x")) == b"tunnelled"
+    assert mgr.get(tls_server.url("/x")) == b"tunnelled"
+    assert mgr.stats()["connections_opened"] == 1  # one tunnel, kept alive
+    seen = tls_server.requests_to("/x")
+    assert seen[1].headers.get("Cookie") == "s=1"
+    assert "Proxy-Authorization" not in seen[0].headers  # for the proxy only
+
+
+def test_an_unusable_proxy_setting_is_a_configuration_error(make_manager: Any) -> None:
+    from custom_wheel_offset.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="only http:// proxies"):
+        make_manager(proxy="socks5://127.0.0.1:1080")

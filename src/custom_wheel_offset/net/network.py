@@ -47,12 +47,11 @@ import re
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urljoin, urlsplit
-
-import urllib.request
 
 import requests
 import requests.exceptions as rex
@@ -73,9 +72,9 @@ from custom_wheel_offset.errors import (
 )
 from custom_wheel_offset.net.challenge import ChallengeGate
 from custom_wheel_offset.net.cookies import load_cookie_file
-from custom_wheel_offset.net.transport import Proxy, Transport, TransportResponse
 from custom_wheel_offset.net.ratelimit import HostRateLimiter
 from custom_wheel_offset.net.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+from custom_wheel_offset.net.transport import Proxy, Transport, TransportResponse
 from custom_wheel_offset.protocol.store import is_challenge
 
 if TYPE_CHECKING:

@@ -126,8 +126,9 @@ class Watchdog:
     uncontended lock.
     """
 
-    def __init__(self, read_timeout: float) -> None:
+    def __init__(self, read_timeout: float, total_timeout: float) -> None:
         self.timeout = read_timeout
+        self.total_timeout = total_timeout
         self.expired_count = 0
         self._deadlines: dict[_Connection, float] = {}
         self._cond = threading.Condition(threading.Lock())
@@ -315,7 +316,9 @@ def _raise_if_expired(conn: _Connection, watchdog: Watchdog, exc: BaseException)
     if not conn.expired:
         return
     if conn.overdue:
-        raise TimeoutError("the whole exchange took longer than the total timeout") from exc
+        raise TimeoutError(
+            f"the whole exchange took longer than the total timeout ({watchdog.total_timeout:g} s)"
+        ) from exc
     raise TimeoutError(
         f"no answer within the read timeout ({watchdog.timeout:g} s); connection closed"
     ) from exc
@@ -340,10 +343,9 @@ class Transport:
         ca_bundle: str,
     ) -> None:
         self._connect_timeout = connect_timeout
-        self._total_timeout = total_timeout
         self._ca_bundle = ca_bundle
         self._tls: ssl.SSLContext | None = None
-        self._watchdog = Watchdog(read_timeout)
+        self._watchdog = Watchdog(read_timeout, total_timeout)
         self._timeouts_before = 0  # counted by watchdogs already closed
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -376,7 +378,7 @@ class Transport:
             if proxy.authorization:
                 headers = {**headers, "Proxy-Authorization": proxy.authorization}
         conn = self._connection(scheme, parts.hostname or "", parts.port, proxy)
-        conn.total_deadline = time.monotonic() + self._total_timeout
+        conn.total_deadline = time.monotonic() + self._watchdog.total_timeout
         raw = self._exchange(conn, target, headers)
         conn.last_used = time.monotonic()
         return TransportResponse(raw, url, conn, self._watchdog)
@@ -405,7 +407,7 @@ class Transport:
         for conn in connections:
             conn.close()
         self._timeouts_before += self._watchdog.expired_count
-        self._watchdog = Watchdog(self._watchdog.timeout)
+        self._watchdog = Watchdog(self._watchdog.timeout, self._watchdog.total_timeout)
 
     def open_connections(self) -> int:
         with self._lock:
