@@ -99,6 +99,12 @@ __all__ = ["scrape"]
     help="Seconds to wait for an answer, and again for its body (default 30).",
 )
 @click.option(
+    "--total-timeout",
+    type=float,
+    default=None,
+    help="Seconds for one whole exchange: connect, answer and body (default 120).",
+)
+@click.option(
     "--max-body-bytes",
     type=int,
     default=None,

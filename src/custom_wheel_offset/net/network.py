@@ -9,7 +9,7 @@ the record parsed from it) or into one of cwo's own
      |- robots.txt of the host (fetched once)         -> PermanentFetchError if disallowed
      `- tenacity: up to max_attempts attempts, full-jitter exponential backoff
           |- limiter.slot(host)                       pacing + concurrency, every attempt
-          |- GET (net/direct.py, or requests), streamed, with the caller's extra headers;
+          |- GET (net/transport.py), streamed, with the caller's extra headers;
           |  redirects by hand, same origin or same site (http->https, apex<->www), at most 5;
           |  a malformed Location or Content-Length  -> PermanentFetchError
           |- body read in chunks up to max_body_bytes
@@ -28,12 +28,12 @@ challenges (the processor defers the item), 4xx, oversized bodies, other
 parse errors. Decisions are counted where they are taken, with the counter
 names listed in :class:`OptimizedNetworkManager`.
 
-Each worker thread has its own ``requests.Session``: the store keeps the
-selected vehicle in the PHP session, so one thread's select-then-ask calls
-must share one cookie jar, and no other thread may use it. Plain GETs (URLs
-cwo built, no proxy) are sent by :mod:`custom_wheel_offset.net.direct` on
-the thread's own kept-alive connections, with that session's headers and
-cookies; the rest go through the session itself.
+Each worker thread has its own ``requests.Session``, which holds its cookie
+jar and default headers: the store keeps the selected vehicle in the PHP
+session, so one thread's select-then-ask calls must share one cookie jar,
+and no other thread may use it. Every request, through a proxy or not, is
+sent by the one transport (:mod:`custom_wheel_offset.net.transport`) on the
+thread's own kept-alive connections, with that session's headers and cookies.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ import re
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -59,13 +60,12 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import requests.exceptions as rex
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from requests.cookies import extract_cookies_to_jar
-from requests.utils import requote_uri
+from requests.utils import get_environ_proxies, requote_uri, select_proxy
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from custom_wheel_offset.errors import (
     ChallengeError,
+    ConfigError,
     CwoError,
     FetchError,
     PermanentFetchError,
@@ -76,9 +76,9 @@ from custom_wheel_offset.errors import (
 )
 from custom_wheel_offset.net.challenge import ChallengeGate
 from custom_wheel_offset.net.cookies import load_cookie_file
-from custom_wheel_offset.net.direct import DirectClient, DirectResponse
 from custom_wheel_offset.net.ratelimit import HostRateLimiter
 from custom_wheel_offset.net.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+from custom_wheel_offset.net.transport import Proxy, Transport, TransportResponse
 from custom_wheel_offset.protocol.api import is_forbidden
 from custom_wheel_offset.protocol.store import is_challenge
 
@@ -102,8 +102,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: A response being read: from requests, or from the direct path (net/direct.py).
-Reply = requests.Response | DirectResponse
+#: A response being read (net/transport.py).
+Reply = TransportResponse
 #: ``observe(kind, seconds, ok)``: called once per request sent (every attempt).
 Observe = Callable[[str, float, bool], None]
 
@@ -114,9 +114,9 @@ MAX_RETRY_AFTER = 600.0
 #: An unreadable robots.txt (5xx, no answer) is asked for again after this long.
 ROBOTS_RETRY_SECONDS = 10.0
 _CHUNK = 64 * 1024
-# What sending a request or reading its body may raise: requests' own errors,
-# and on the direct path (or through requests' gaps) urllib3's, http.client's
-# and the socket's. _transport_error turns each into a cwo error.
+# What sending a request or reading its body may raise: urllib3's (decoding),
+# http.client's and the socket's (requests' own are kept for the cookie and
+# URL helpers taken from it). _transport_error turns each into a cwo error.
 TRANSPORT_ERRORS = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
@@ -282,27 +282,32 @@ def _root_cause(exc: BaseException) -> BaseException:
     return current
 
 
-# A URL that cwo built itself: ASCII, every name already percent-encoded. For
-# these, requests' own preparation (re-quoting the URL character by character,
-# merging the session's cookie jar into a fresh copy, environment look-ups) is
-# most of a request's CPU and changes nothing, so they are prepared directly.
+# A URL that cwo built itself: ASCII, every name already percent-encoded. Any
+# other (a redirect target, a base URL given with spaces) is quoted first, as
+# requests would; dot segments are never resolved away.
 _PLAIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-:\[\]]+(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*)?$")
 
 
-def _prepare_plain_get(session: requests.Session, url: str) -> requests.PreparedRequest:
-    """A GET prepared as ``session.prepare_request`` would, for an already-encoded URL."""
-    prepared = requests.PreparedRequest()
-    prepared.method = "GET"
-    prepared.url = url
-    prepared.headers = requests.structures.CaseInsensitiveDict(session.headers)
-    prepared.body = None
-    prepared.hooks = {"response": []}
-    # requests reads this jar when it looks at a redirect answer.
-    prepared._cookies = requests.cookies.RequestsCookieJar()  # type: ignore[attr-defined]
-    cookie = requests.cookies.get_cookie_header(session.cookies, prepared)
+def _request_headers(session: requests.Session, url: str) -> dict[str, str]:
+    """The session's default headers, with the Cookie header its jar holds for ``url``."""
+    headers = dict(session.headers)
+    # The standard library's cookie matching (requests' jar is an http.cookiejar.CookieJar).
+    probe = urllib.request.Request(url)
+    session.cookies.add_cookie_header(probe)
+    cookie = probe.get_header("Cookie")
     if cookie:
-        prepared.headers["Cookie"] = cookie
-    return prepared
+        headers["Cookie"] = cookie
+    return headers
+
+
+def _configured_proxy(url: str | None) -> Proxy | None:
+    """``--proxy`` as the transport uses it; ConfigError when it cannot be used."""
+    if not url:
+        return None
+    try:
+        return Proxy.from_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"--proxy {safe_url(url)} cannot be used: {exc}") from exc
 
 
 @contextlib.contextmanager
@@ -368,41 +373,26 @@ class OptimizedNetworkManager:
         )
         self._gate = gate or ChallengeGate()
         self._user_agent = settings.effective_user_agent
-        self._timeout = (settings.connect_timeout, settings.read_timeout)
-        self._proxies = (
-            {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
-        )
+        # Checked once, here: a proxy cwo cannot use fails the run before any request.
+        self._proxy = _configured_proxy(settings.proxy)
         # Loaded once, here, so a bad file fails the run before any request.
         self._cookies: http.cookiejar.CookieJar | None = (
             load_cookie_file(settings.cookies) if settings.cookies else None
         )
         self._secrets = self._collect_secrets()
-        self._pool_connections = max(
-            2, len({host_key(settings.api_base), host_key(settings.store_base)})
-        )
-        self._pool_maxsize = max(settings.workers, 10)
-        self._uses_https = any(
-            base.lower().startswith("https:") for base in (settings.api_base, settings.store_base)
-        )
         # Proxy variables (and their NO_PROXY exceptions) are honoured the way
-        # requests does it, per request; --proxy needs no environment.
+        # requests does it, per origin; --proxy needs no environment.
         self._env_proxies = not settings.proxy and any(
-            key.lower().endswith("_proxy") for key in os.environ
-        )
-        # Plain GETs skip requests/urllib3's per-request work (net/direct.py):
-        # never through a proxy, whose routing and NO_PROXY rules stay with requests.
-        # NO_PROXY alone routes nothing through a proxy.
-        routed = any(
             key.lower().endswith("_proxy") and key.lower() != "no_proxy" for key in os.environ
         )
-        self._direct: DirectClient | None = None
-        if not self._proxies and not routed:
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._direct = DirectClient(
-                connect_timeout=settings.connect_timeout,
-                read_timeout=settings.read_timeout,
-                ca_bundle=bundle or requests.certs.where(),
-            )
+        self._proxy_by_origin: dict[tuple[str, str], Proxy | None] = {}
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._transport = Transport(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            total_timeout=settings.total_timeout,
+            ca_bundle=bundle or requests.certs.where(),
+        )
         self._random = random.Random()
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -575,8 +565,7 @@ class OptimizedNetworkManager:
             self._generation += 1
         for session in sessions:
             session.close()
-        if self._direct is not None:
-            self._direct.close()
+        self._transport.close()
 
     def stats(self) -> dict[str, Any]:
         """Sessions, connection pools, per-host limiter, challenge and robots state."""
@@ -584,24 +573,13 @@ class OptimizedNetworkManager:
             sessions = list(self._sessions)
             created = self._sessions_created
             robots = {host: policy.kind for host, (policy, _) in sorted(self._robots.items())}
-        pools = 0
-        for session in sessions:
-            managers = {id(a): a for a in session.adapters.values() if isinstance(a, HTTPAdapter)}
-            pools += sum(len(a.poolmanager.pools) for a in managers.values())
         return {
             "sessions_created": created,
             "sessions_open": len(sessions),
-            "pool_connections": self._pool_connections,
-            "pool_maxsize": self._pool_maxsize,
-            "connection_pools_open": pools,
-            "direct_connections_opened": (
-                0 if self._direct is None else self._direct.connections_opened
-            ),
-            "direct_connections_open": 0
-            if self._direct is None
-            else self._direct.open_connections(),
-            # Exchanges the direct path's watchdog ended at the read timeout.
-            "direct_timeouts": 0 if self._direct is None else self._direct.timeouts,
+            "connections_opened": self._transport.connections_opened,
+            "connections_open": self._transport.open_connections(),
+            # Exchanges the transport's watchdog ended (read or total timeout).
+            "deadline_timeouts": self._transport.timeouts,
             "hosts": self._limiter.stats(),
             "challenges": self._gate.stats(),
             "robots": robots,
@@ -610,30 +588,11 @@ class OptimizedNetworkManager:
     # -- sessions ----------------------------------------------------------------------
 
     def _new_session(self) -> requests.Session:
+        # Only its cookie jar and default headers are used: the transport sends.
         session = requests.Session()
-        # max_retries=0: tenacity above decides on retries, with pacing and counters;
-        # urllib3 retrying underneath would hide attempts from both.
-        adapter = HTTPAdapter(
-            pool_connections=self._pool_connections,
-            pool_maxsize=self._pool_maxsize,
-            max_retries=0,
-            pool_block=False,
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        if not self._env_proxies:
-            # trust_env makes requests look for ~/.netrc and re-read proxy and CA
-            # variables on every request: a fifth of a page's CPU. Without proxy
-            # variables it has nothing to find, so the CA bundle is read once here.
-            session.trust_env = False
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            if bundle and self._uses_https:
-                session.verify = bundle
         session.headers["User-Agent"] = self._user_agent
         # gzip only: decoded by urllib3 without optional packages (br, zstd).
         session.headers["Accept-Encoding"] = "gzip"
-        if self._proxies:
-            session.proxies.update(self._proxies)
         if self._cookies is not None:
             # A copy per session: each thread's jar then evolves on its own.
             for cookie in self._cookies:
@@ -672,41 +631,55 @@ class OptimizedNetworkManager:
     def _send(self, url: str, headers: Mapping[str, str] | None = None) -> Reply:
         """One GET, streamed, no redirects, transport errors as cwo errors."""
         session = self.session()
+        if not _PLAIN_URL.match(url):
+            url = requote_uri(url)
         try:
-            if self._direct is not None and _PLAIN_URL.match(url):
-                resp = self._direct.get(url, self._direct_headers(session, url, headers))
-                if "set-cookie" in resp.headers:
-                    # The store keeps the selected vehicle in its session cookie.
-                    with _closed_on_error(resp):
-                        extract_cookies_to_jar(
-                            session.cookies, _prepare_plain_get(session, url), resp
-                        )
-                    self._local.headers = (session, {})
-                return resp
-            return session.get(
-                url,
-                stream=True,
-                allow_redirects=False,
-                timeout=self._timeout,
-                headers=headers,
-                # Per request too: requests lets *_PROXY variables override session proxies.
-                proxies=self._proxies,
+            resp = self._transport.get(
+                url, self._headers(session, url, headers), self._proxy_for(url)
             )
         except TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, url) from exc
         except ValueError as exc:
-            # Even with allow_redirects=False requests works out a redirect's
-            # target (and both paths read Set-Cookie): a Location that is not
-            # UTF-8 or not a URL raises UnicodeDecodeError or ValueError there.
-            # A fault of this answer that no retry cures.
-            where = safe_url(url)
-            detail = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
+            # A URL no connection can be made for ("http://[::1/x", a bad port).
             raise PermanentFetchError(
-                f"invalid header (Location or Set-Cookie) in the answer from {where}: {detail}",
-                url=where,
+                f"invalid URL {safe_url(url)}: {self._scrub(str(exc))[:200]}", url=safe_url(url)
             ) from exc
+        if "set-cookie" in resp.headers:
+            # The store keeps the selected vehicle in its session cookie.
+            with _closed_on_error(resp):
+                try:
+                    session.cookies.extract_cookies(resp, urllib.request.Request(url))  # type: ignore[arg-type]
+                except ValueError as exc:
+                    where = safe_url(url)
+                    detail = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
+                    raise PermanentFetchError(
+                        f"invalid header (Set-Cookie) in the answer from {where}: {detail}",
+                        url=where,
+                    ) from exc
+            self._local.headers = (session, {})
+        return resp
 
-    def _direct_headers(
+    def _proxy_for(self, url: str) -> Proxy | None:
+        """The proxy for ``url``'s origin: --proxy, or the environment's (remembered per origin)."""
+        if self._proxy is not None or not self._env_proxies:
+            return self._proxy
+        origin = (urlsplit(url).scheme.lower(), host_key(url))
+        if origin not in self._proxy_by_origin:
+            chosen = select_proxy(url, get_environ_proxies(url))
+            try:
+                proxy = Proxy.from_url(chosen) if chosen else None
+            except ValueError as exc:
+                raise PermanentFetchError(
+                    f"proxy {safe_url(chosen or '')} from the environment cannot be used: {exc}",
+                    url=safe_url(url),
+                ) from exc
+            with self._lock:
+                if len(self._proxy_by_origin) >= 64:  # redirects of robots.txt go anywhere
+                    self._proxy_by_origin.clear()
+                self._proxy_by_origin[origin] = proxy
+        return self._proxy_by_origin[origin]
+
+    def _headers(
         self, session: requests.Session, url: str, extra: Mapping[str, str] | None = None
     ) -> Mapping[str, str]:
         """The session's headers with its Cookie header for ``url``, and ``extra`` on top.
@@ -730,7 +703,7 @@ class OptimizedNetworkManager:
             if len(cached[1]) >= COOKIE_HEADER_PATHS:
                 # API paths name the vehicle: one per vehicle, never asked again.
                 cached[1].clear()
-            prepared = _prepare_plain_get(session, url).headers
+            prepared = _request_headers(session, url)
             if extra:
                 prepared.update(extra)
             entry = cached[1][key] = (now, prepared)
