@@ -163,6 +163,7 @@ class MultithreadedProcessor:
                     if self.writer.behind:
                         # Claiming more would only grow the writer's queue: let it catch up.
                         self._held_back += 1
+                        self.counters.incr("writer/claims_held_back")
                     else:
                         batch = self.frontier.claim(self._claimable_kinds(), room, self.filter)
                     if batch:
