@@ -33,12 +33,14 @@ from urllib.parse import quote
 
 from custom_wheel_offset.errors import (
     ChallengeError,
+    CwoError,
     FetchError,
     ParseError,
     PermanentFetchError,
     RunInterrupted,
     TransientFetchError,
     TruncatedBodyError,
+    failure_code,
 )
 from custom_wheel_offset.protocol import api, store, urls
 from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
@@ -122,7 +124,14 @@ class ItemHandler:
         }
 
     def handle(self, item: WorkItem) -> Outcome:
-        """The outcome of one item; item-level errors become retry/failed/release outcomes."""
+        """The outcome of one item; whatever handling it raises becomes its retry/failed/release.
+
+        Only stopping the run (:class:`RunInterrupted`, and ``BaseException``s
+        such as ``KeyboardInterrupt``, never caught here) leaves the item
+        untouched. Any other exception, ours or not (a ``RecursionError`` on a
+        page nested too deep, a ``ValueError`` from a library), is this item's
+        failure: recorded with its code, and the run goes on.
+        """
         try:
             return self._handlers[item.kind](item)
         except ChallengeError as exc:
@@ -141,20 +150,33 @@ class ItemHandler:
             return Outcome(item.id, item.kind, "release", error="run stopped")
         except (TransientFetchError, TruncatedBodyError) as exc:
             # The network layer already retried these; the item comes back later.
-            return self._retry_or_fail(item, f"{type(exc).__name__}: {exc.message}")
+            return self._retry_or_fail(item, exc)
         except (PermanentFetchError, ParseError, FetchError) as exc:
-            reason = f"{type(exc).__name__}: {exc.message}"
-            log.warning("%s failed: %s", item.key, reason)
-            return Outcome(item.id, item.kind, "failed", error=reason)
+            return self._fail(item, exc)
+        except Exception as exc:  # one item's failure, whatever its class
+            log.debug("%s: handling raised", item.key, exc_info=True)
+            return self._fail(item, exc)
 
-    def _retry_or_fail(self, item: WorkItem, reason: str) -> Outcome:
+    def _fail(self, item: WorkItem, exc: BaseException, attempts: int | None = None) -> Outcome:
+        code, reason = failure_code(exc), _reason(exc)
+        after = f" after {attempts} item attempts" if attempts is not None else ""
+        log.warning("%s failed%s [%s]: %s", item.key, after, code, reason)
+        return Outcome(item.id, item.kind, "failed", error=reason, code=code)
+
+    def _retry_or_fail(self, item: WorkItem, exc: CwoError) -> Outcome:
         attempts = item.attempts + 1
         if attempts >= self.settings.item_attempts:
-            log.warning("%s failed after %d item attempts: %s", item.key, attempts, reason)
-            return Outcome(item.id, item.kind, "failed", error=reason)
+            return self._fail(item, exc, attempts)
         # Later, not now: rescheduling at once is what turns a bad minute into a retry storm.
         delay = min(600.0, 15.0 * 2**item.attempts) * random.uniform(0.5, 1.0)
-        return Outcome(item.id, item.kind, "retry", error=reason, not_before=time.time() + delay)
+        return Outcome(
+            item.id,
+            item.kind,
+            "retry",
+            error=_reason(exc),
+            not_before=time.time() + delay,
+            code=failure_code(exc),
+        )
 
     def _get(self, url: str, kind: str, parse: Any = None) -> Any:
         """``network.get`` with the headers the site's own pages send for ``kind``."""
@@ -312,6 +334,20 @@ class ItemHandler:
             "done",
             result=FitmentResult(item.vehicle_id, item.prefset_id, page),
         )
+
+
+# Longest stored reason: the class and the start of the message (a message of a
+# foreign exception may quote a whole body).
+MAX_REASON_CHARS = 500
+
+
+def _reason(exc: BaseException) -> str:
+    """``Class: message``, short: what the item's row and `cwo status` show."""
+    message = exc.message if isinstance(exc, CwoError) else str(exc)
+    reason = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    return reason
 
 
 def _names(what: str) -> Any:
