@@ -27,8 +27,6 @@ Messages never carry cookie values, credentials or passwords.
 
 from __future__ import annotations
 
-import re
-
 __all__ = [
     "EXIT_BLOCKED",
     "EXIT_FAILED_ITEMS",
@@ -146,7 +144,7 @@ class FetchError(CwoError):
     Its ``code``, unless given where the error is raised (``code=``), comes from
     what the network layer already records: the ``retry_reason`` it tags
     transport faults with, else an HTTP status of 400 or more (``http_404``),
-    else the wording of the permanent errors it raises (:data:`_MESSAGE_CODES`).
+    else the class's ``default_code``.
     """
 
     def __init__(
@@ -171,9 +169,6 @@ class FetchError(CwoError):
             return _RETRY_REASON_CODES.get(str(tagged), str(tagged))
         if self.status is not None and self.status >= 400:
             return f"http_{self.status}"
-        for pattern, code in _MESSAGE_CODES:
-            if pattern.search(self.message):
-                return code
         return self.default_code
 
     @code.setter
@@ -219,19 +214,6 @@ class PermanentFetchError(FetchError):
 _RETRY_REASON_CODES: dict[str, str] = {
     "other": "connection",
 }
-
-# The permanent errors net.network raises without a code, by their wording. The
-# patterns anchor on cwo's own text (never on the URL inside it); an error
-# raised with ``code=`` does not come here.
-_MESSAGE_CODES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"^response larger than \d+ bytes"), "too_large"),
-    (re.compile(r"^redirect from \S+ to another host"), "redirect_refused"),
-    (re.compile(r"^more than \d+ redirects from "), "redirect_refused"),
-    (re.compile(r"^\S+ is disallowed by robots\.txt of "), "robots_disallowed"),
-    (re.compile(r"^TLS "), "tls"),
-    (re.compile(r"^invalid request for "), "invalid_header"),
-)
-
 
 def failure_code(exc: BaseException) -> str:
     """The stored code of an item that failed with ``exc``: cwo's own, or ``internal:<Class>``."""

@@ -642,7 +642,9 @@ class OptimizedNetworkManager:
         except ValueError as exc:
             # A URL no connection can be made for ("http://[::1/x", a bad port).
             raise PermanentFetchError(
-                f"invalid URL {safe_url(url)}: {self._scrub(str(exc))[:200]}", url=safe_url(url)
+                f"invalid URL {safe_url(url)}: {self._scrub(str(exc))[:200]}",
+                url=safe_url(url),
+                code="invalid_url",
             ) from exc
         if "set-cookie" in resp.headers:
             # The store keeps the selected vehicle in its session cookie.
@@ -655,6 +657,7 @@ class OptimizedNetworkManager:
                     raise PermanentFetchError(
                         f"invalid header (Set-Cookie) in the answer from {where}: {detail}",
                         url=where,
+                        code="invalid_header",
                     ) from exc
             self._local.headers = (session, {})
         return resp
@@ -672,6 +675,7 @@ class OptimizedNetworkManager:
                 raise PermanentFetchError(
                     f"proxy {safe_url(chosen or '')} from the environment cannot be used: {exc}",
                     url=safe_url(url),
+                    code="proxy",
                 ) from exc
             with self._lock:
                 if len(self._proxy_by_origin) >= 64:  # redirects of robots.txt go anywhere
@@ -726,6 +730,7 @@ class OptimizedNetworkManager:
                             f"({safe_url(target)}) refused",
                             url=safe_url(url),
                             status=resp.status_code,
+                            code="redirect_refused",
                         )
                     if _origin(target) != _origin(current):
                         self._warn_base_moved(url, target)
@@ -735,7 +740,9 @@ class OptimizedNetworkManager:
                 body = self._read(resp, current, self._settings.max_body_bytes)
                 return self._classify(resp, body, current, kind, host, sent_at)
         raise PermanentFetchError(
-            f"more than {MAX_REDIRECTS} redirects from {safe_url(url)}", url=safe_url(url)
+            f"more than {MAX_REDIRECTS} redirects from {safe_url(url)}",
+            url=safe_url(url),
+            code="redirect_refused",
         )
 
     def _redirect_target(self, current: str, resp: Reply) -> str:
@@ -756,6 +763,7 @@ class OptimizedNetworkManager:
                 f"from {safe_url(current)}: {type(exc).__name__}: {exc}"[:400],
                 url=safe_url(current),
                 status=resp.status_code,
+                code="invalid_header",
             ) from exc
         return target
 
@@ -799,6 +807,7 @@ class OptimizedNetworkManager:
                 f"invalid Content-Length header {ascii(declared)[:60]} from {safe_url(url)}",
                 url=safe_url(url),
                 status=resp.status_code,
+                code="invalid_header",
             ) from exc
         if not truncate and length is not None and length > limit:
             raise PermanentFetchError(
@@ -806,6 +815,7 @@ class OptimizedNetworkManager:
                 f"from {safe_url(url)}",
                 url=safe_url(url),
                 status=resp.status_code,
+                code="too_large",
             )
         # Chunks joined once at the end: one copy of the body, where a growing
         # bytearray and its conversion to bytes cost two or three.
@@ -823,6 +833,7 @@ class OptimizedNetworkManager:
                         f"response larger than {limit} bytes from {safe_url(url)}",
                         url=safe_url(url),
                         status=resp.status_code,
+                        code="too_large",
                     )
         except TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, url) from exc
@@ -943,7 +954,7 @@ class OptimizedNetworkManager:
             if "CERTIFICATE_VERIFY_FAILED" in str(root):
                 # An untrusted certificate does not heal with retries.
                 return PermanentFetchError(
-                    f"TLS certificate not trusted for {where}: {detail}", url=where
+                    f"TLS certificate not trusted for {where}: {detail}", url=where, code="tls"
                 )
             return _tag(TransientFetchError(f"TLS error with {where}: {detail}", url=where), "tls")
         if isinstance(exc, rex.ProxyError):
@@ -965,7 +976,9 @@ class OptimizedNetworkManager:
         if isinstance(
             exc, (rex.InvalidURL, rex.MissingSchema, rex.InvalidSchema, rex.InvalidHeader)
         ):
-            return PermanentFetchError(f"invalid request for {where}: {detail}", url=where)
+            return PermanentFetchError(
+                f"invalid request for {where}: {detail}", url=where, code="invalid_request"
+            )
         if isinstance(
             exc,
             (rex.ConnectionError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError),
@@ -1011,7 +1024,9 @@ class OptimizedNetworkManager:
             )
         self._counters.incr("robots/disallowed")
         error = PermanentFetchError(
-            f"{where} is disallowed by robots.txt of {host} for cwo's user agent", url=where
+            f"{where} is disallowed by robots.txt of {host} for cwo's user agent",
+            url=where,
+            code="robots_disallowed",
         )
         error.hint = "--ignore-robots fetches it anyway, at your own responsibility"
         raise error
