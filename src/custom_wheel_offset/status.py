@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from custom_wheel_offset.redact import sanitize
+
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
@@ -26,7 +28,7 @@ def crawl_status(db: OptimizedDatabaseManager, *, reasons: int = 10) -> dict[str
                 totals[status] = totals.get(status, 0) + n
         totals["total"] = sum(totals.values())
         stages[stage] = totals
-    return {
+    status = {
         "stages": stages,
         "failures": [
             {"kind": kind, "reason": reason, "count": n}
@@ -35,6 +37,10 @@ def crawl_status(db: OptimizedDatabaseManager, *, reasons: int = 10) -> dict[str
         "runs": latest_runs(db),
         "workers": list_workers(db),
     }
+    # Reasons quote servers and rows may predate masking: text and --json
+    # both show URLs masked and control characters escaped.
+    result: dict[str, Any] = sanitize(status)
+    return result
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:

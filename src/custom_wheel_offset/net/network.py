@@ -163,8 +163,10 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any ``user:password@`` password replaced by ``***``."""
-    return _CREDENTIALS.sub(r"\g<head>***@", url)
+    """``url`` (or every URL in a text) with its secrets masked: :func:`redact.mask_text`."""
+    from custom_wheel_offset.redact import mask_text
+
+    return mask_text(url)
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
