@@ -90,7 +90,8 @@ def test_a_hostile_status_line_and_url_secrets_reach_no_output_raw(
         "log file": log_file.read_bytes(),
     }
     # The failure was logged, with the server's text escaped, not dropped.
-    assert ESCAPED in log_file.read_text(encoding="utf-8")
+    log_text = log_file.read_text(encoding="utf-8")
+    assert ESCAPED in log_text, f"log:\n{log_text}\nstderr:\n{proc.stderr.decode()[-4000:]}"
 
     with sqlite3.connect(sqlite_file(db_url)) as conn:
         (stored,) = conn.execute("SELECT last_error FROM frontier WHERE status='failed'").fetchone()
