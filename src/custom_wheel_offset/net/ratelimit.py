@@ -14,7 +14,12 @@
   the configured ceiling. Getting back to the old level takes about 18
   seconds whatever the scale, and a server that allows fewer requests than
   configured is met with a rate that oscillates just below its limit
-  instead of being hammered.
+  instead of being hammered;
+* **recovery floor** — however deep the cuts went, the rate is never below
+  ``r0 * (ceiling / r0) ** (t / 50)`` (``r0`` the rate right after the last
+  cut, ``t`` seconds since that cut's pause ended): back at the ceiling 50 s
+  after the pause, with or without answers. A burst of 429s therefore
+  cannot leave the host at the floor for minutes.
 
 An *unlimited* limiter (``rate=0``) does not pace at all until the first 429;
 then it starts from the request rate it observed over the last few seconds,
