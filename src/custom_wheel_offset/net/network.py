@@ -245,8 +245,9 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-@functools.cache
 def _retryable(exc: BaseException) -> bool:
+    # Not cached: a cache keyed by the exception kept every failed attempt (its
+    # traceback, frames and body) alive for the whole run (issue 11).
     return isinstance(exc, (TransientFetchError, TruncatedBodyError))
 
 
