@@ -34,6 +34,9 @@ SERVE_OPTIONS = (
     "--challenge-after",
     "--challenge-for",
     "--max-rps",
+    "--p-forbidden",
+    "--forbidden-after",
+    "--forbidden-for",
     "--robots-disallow",
 )
 
