@@ -455,6 +455,14 @@ _C_CLASS = VehicleForce(
     flags=(FLAG_KEYS, "str"),
     live="native",
 )
+
+
+def _staggered_flagged(keys: tuple[str, ...], form: str) -> VehicleForce:
+    """A staggered car (two blocks) whose rear keys all hold values, with these flags."""
+    rear = tuple((key, "val" if key == "stockTireSizeRear" else "num") for _, key in REAR_KEYS)
+    return VehicleForce(staggered=True, two_blocks=True, modes=rear, flags=(keys, form))
+
+
 _CIVIC_BASE = VehicleForce(
     staggered=False,
     modes=(("boltpattern", "val"),),
@@ -496,9 +504,12 @@ SHOWCASE: tuple[_Show, ...] = (
         "Ford",
         "Mustang",
         _entry("Ford", "Mustang"),
-        {"vehicleType": ["Car"], "drive": "RWD", "trim": ["GT Premium"]},
-        (("GT Premium", ("RWD",)),),
-        ((("GT Premium", "RWD"), _MUSTANG),),
+        {"vehicleType": ["Car"], "drive": "RWD", "trim": ["GT Premium", "Dark Horse"]},
+        (("GT Premium", ("RWD",)), ("Dark Horse", ("RWD",))),
+        (
+            (("GT Premium", "RWD"), _MUSTANG),
+            (("Dark Horse", "RWD"), _staggered_flagged(FLAG_KEYS, "bool")),
+        ),
     ),
     _Show(
         "Honda",
@@ -536,9 +547,12 @@ SHOWCASE: tuple[_Show, ...] = (
         "Mercedes-Benz",
         "C-Class",
         _entry("Mercedes-Benz", "C-Class"),
-        {"vehicleType": None, "drive": ["AWD"], "trim": ["AMG C 43"]},
-        (("AMG C 43", ("AWD",)),),
-        ((("AMG C 43", "AWD"), _C_CLASS),),
+        {"vehicleType": None, "drive": ["AWD"], "trim": ["AMG C 43", "AMG C 63"]},
+        (("AMG C 43", ("AWD",)), ("AMG C 63", ("AWD",))),
+        (
+            (("AMG C 43", "AWD"), _C_CLASS),
+            (("AMG C 63", "AWD"), _staggered_flagged(("factoryStaggered",), "int")),
+        ),
     ),
     _Show(
         "Renault",
