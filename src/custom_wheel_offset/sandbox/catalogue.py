@@ -682,8 +682,11 @@ _ENGINES = ("2.0L I4", "1.5L I4 Turbo", "3.5L V6", "5.0L V8", "6.7L I6 Diesel", 
 
 def _live_vehicle(
     r: random.Random, force: VehicleForce, entry: ModelEntry, front: Axle
-) -> tuple[str, tuple[str, ...], str, tuple[tuple[str, Any], ...]]:
-    """(bolt key, flag keys, flag form, live extras) of one vehicle.
+) -> dict[str, Any]:
+    """The :class:`VehicleModel` fields of the section-5 shapes of one vehicle.
+
+    ``r`` is a generator of its own, so that the vehicle's older draws keep
+    their values.
 
     Shares in the bulk: ``boltpatternMm`` alone 15%, with ``boltpattern``
     15%; staggered flags on 60% of vehicles (one key or both; bool, string or
@@ -699,7 +702,12 @@ def _live_vehicle(
         flag_form = r.choice(_FLAG_FORMS)
     else:
         flag_keys, flag_form = (), "bool"
-    return bolt_key, flag_keys, flag_form, _live_extras(r, force.live, entry, front)
+    return {
+        "bolt_key": bolt_key,
+        "flag_keys": flag_keys,
+        "flag_form": flag_form,
+        "live_extras": _live_extras(r, force.live, entry, front),
+    }
 
 
 def _live_extras(
@@ -1070,8 +1078,6 @@ class Catalogue:
         two_blocks = rear is not None and (
             force.two_blocks if force.two_blocks is not None else r.random() < 0.75
         )
-        # a generator of its own, so that the older draws above keep their values
-        live = _live_vehicle(_rng(self.seed, "live-vehicle", vid), force, entry, front)
         return VehicleModel(
             vid=vid,
             vehicle_type=entry.vehicle_type,
@@ -1087,10 +1093,7 @@ class Catalogue:
             page_force=dict(force.pages),
             plain_pages=force.plain_pages,
             options=self.options(entry.vehicle_type),
-            bolt_key=live[0],
-            flag_keys=live[1],
-            flag_form=live[2],
-            live_extras=live[3],
+            **_live_vehicle(_rng(self.seed, "live-vehicle", vid), force, entry, front),
         )
 
     @staticmethod

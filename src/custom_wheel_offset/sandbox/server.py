@@ -543,18 +543,7 @@ class _Server(ThreadingHTTPServer):
             if fault == "reset":
                 h.reset_connection()
                 return
-            status = decision.status or 500
-            if fault in ("challenge", "challenge_window"):
-                self._answer(h, status, (challenge_page(),), HTML)
-            elif fault in ("forbidden", "forbidden_window"):
-                self._answer(h, 403, (FORBIDDEN_BODY,), FORBIDDEN_TYPE, FORBIDDEN_HEADERS)
-            else:
-                extra = (
-                    ()
-                    if decision.retry_after is None
-                    else (("Retry-After", str(decision.retry_after)),)
-                )
-                self._answer(h, status, (error_page(status),), HTML, extra)
+            self._answer_fault(h, decision)
             return
         answer = app.answer(kind, segs, query, _cookies(headers.get("cookie", "")))
         if fault == "held":
@@ -582,6 +571,21 @@ class _Server(ThreadingHTTPServer):
         sent = self._answer(h, answer.status, answer.parts, answer.content_type, answer.headers)
         if sent and answer.status == 200 and fault is None:
             counters.served_ok(kind, target)
+
+    def _answer_fault(self, h: _Handler, decision: FaultDecision) -> None:
+        """The answer that replaces the real one: a challenge, Forbidden, 429 or 5xx."""
+        status = decision.status or 500
+        if decision.fault in ("challenge", "challenge_window"):
+            self._answer(h, status, (challenge_page(),), HTML)
+        elif decision.fault in ("forbidden", "forbidden_window"):
+            self._answer(h, 403, (FORBIDDEN_BODY,), FORBIDDEN_TYPE, FORBIDDEN_HEADERS)
+        else:
+            extra = (
+                ()
+                if decision.retry_after is None
+                else (("Retry-After", str(decision.retry_after)),)
+            )
+            self._answer(h, status, (error_page(status),), HTML, extra)
 
     def _control(self, h: _Handler, method: str, path: str) -> None:
         if path == COUNTERS_PATH and method == "GET":
