@@ -213,6 +213,8 @@ class ProtocolClient:
             raise Retry(str(exc)) from exc
         if r.status_code == 429 or r.status_code >= 500:
             raise Retry(str(r.status_code))
+        if r.status_code in (401, 403) and r.content == b'{"message":"Forbidden"}':
+            raise Retry("API Forbidden")  # section 5: transient, never data
         text = r.content.decode("utf-8")
         if "<title>Human Verification</title>" in text:
             raise Retry("challenge")
