@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from custom_wheel_offset.errors import EXIT_BLOCKED, EXIT_OK
 
 from .conftest import cwo_run, export_matches_truth, scrape_args, status_json
+
+pytestmark = pytest.mark.slow
 
 
 def test_small_crawl_with_every_shape_and_p_forbidden_equals_truth(
