@@ -18,7 +18,9 @@
                                    redirect to another host, undecodable body
 
 Item-level errors never reach the top: the processor records them on the
-work item (``last_error``) and the run goes on. Everything else is handled
+work item (``last_error``, with its ``failure_code``) and the run goes on; so
+does any other exception raised while handling one item (code
+``internal:<ExceptionClass>``, see :func:`failure_code`). Everything else is handled
 once, in ``cli.main``: class to exit code, traceback only with ``--debug``.
 Messages never carry cookie values, credentials or passwords.
 """
@@ -47,6 +49,7 @@ __all__ = [
     "RunInterrupted",
     "TransientFetchError",
     "TruncatedBodyError",
+    "failure_code",
 ]
 
 EXIT_OK = 0
@@ -60,9 +63,15 @@ EXIT_SIGTERM = 143
 
 
 class CwoError(Exception):
-    """Root of every error cwo raises on purpose."""
+    """Root of every error cwo raises on purpose.
+
+    ``code`` is the short, stable name of the failure stored with a failed item
+    (``frontier.failure_code``) and grouped on by `cwo status`; docs/resilience.md
+    lists every code. Subclasses set it; this class answers ``internal:CwoError``.
+    """
 
     exit_code: int = EXIT_INTERNAL
+    code: str = "internal:CwoError"
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -76,15 +85,21 @@ class CwoError(Exception):
 class ConfigError(CwoError):
     """An option, environment variable or config file value is wrong."""
 
+    code = "config"
+
     exit_code = EXIT_USAGE
 
 
 class DatabaseError(CwoError):
     """The database cannot be opened, migrated or written."""
 
+    code = "database"
+
 
 class LockedError(CwoError):
     """Another run holds the crawl of this database."""
+
+    code = "locked"
 
     exit_code = EXIT_LOCKED
 
@@ -92,11 +107,15 @@ class LockedError(CwoError):
 class BlockedError(CwoError):
     """The store's bot challenge lasted longer than ``--max-blocked``."""
 
+    code = "blocked"
+
     exit_code = EXIT_BLOCKED
 
 
 class RunInterrupted(CwoError):
     """The run stopped on SIGINT or SIGTERM after flushing what it had."""
+
+    code = "interrupted"
 
     def __init__(self, message: str, *, exit_code: int = EXIT_SIGINT) -> None:
         super().__init__(message)
@@ -106,6 +125,8 @@ class RunInterrupted(CwoError):
 class ParseError(CwoError):
     """A response body is not the record it should be; ``reason`` says why."""
 
+    code = "parse_error"
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
@@ -114,14 +135,47 @@ class ParseError(CwoError):
 class TruncatedBodyError(ParseError):
     """The body was cut short (no closing tag, JSON ends early): worth fetching again."""
 
+    code = "truncated"
+
 
 class FetchError(CwoError):
-    """A request did not produce a usable body."""
+    """A request did not produce a usable body.
 
-    def __init__(self, message: str, *, url: str | None = None, status: int | None = None):
+    Its ``code``, unless given where the error is raised (``code=``), comes from
+    what the network layer already records: the ``retry_reason`` it tags
+    transport faults with, else an HTTP status of 400 or more (``http_404``),
+    else the class's ``default_code``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+    ):
         super().__init__(message)
         self.url = url
         self.status = status
+        self._code = code
+
+    @property  # type: ignore[override]
+    def code(self) -> str:
+        if self._code:
+            return self._code
+        tagged = getattr(self, "retry_reason", None)
+        if tagged and tagged not in ("http_5xx", "http_408"):
+            return _RETRY_REASON_CODES.get(str(tagged), str(tagged))
+        if self.status is not None and self.status >= 400:
+            return f"http_{self.status}"
+        return self.default_code
+
+    @code.setter
+    def code(self, value: str) -> None:
+        self._code = value
+
+    default_code = "fetch_error"
 
 
 class TransientFetchError(FetchError):
@@ -141,6 +195,28 @@ class RateLimitedError(TransientFetchError):
 class ChallengeError(FetchError):
     """The store answered its Human Verification page instead of data."""
 
+    @property  # type: ignore[override]
+    def code(self) -> str:
+        return self._code or "challenge"
+
+    @code.setter
+    def code(self, value: str) -> None:
+        self._code = value
+
 
 class PermanentFetchError(FetchError):
     """A fault that trying again will not cure."""
+
+    default_code = "permanent"
+
+
+# retry_reason tags of net.network that are not already a code of their own.
+_RETRY_REASON_CODES: dict[str, str] = {
+    "other": "connection",
+}
+
+def failure_code(exc: BaseException) -> str:
+    """The stored code of an item that failed with ``exc``: cwo's own, or ``internal:<Class>``."""
+    if isinstance(exc, CwoError):
+        return exc.code
+    return f"internal:{type(exc).__name__}"

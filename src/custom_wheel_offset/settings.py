@@ -66,6 +66,7 @@ class Settings:
     backoff_max: float = 60.0
     connect_timeout: float = 10.0
     read_timeout: float = 30.0
+    total_timeout: float = 120.0  # one whole exchange: connect, headers and body
     max_body_bytes: int = 10 * 1024 * 1024
     user_agent: str = ""
     obey_robots: bool = True
@@ -246,6 +247,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"limit must be a positive number of items, got {s.limit}")
     if s.batch_size < 1 or s.flush_interval <= 0:
         raise ConfigError("batch_size must be >= 1 and flush_interval > 0")
+    if min(s.connect_timeout, s.read_timeout, s.total_timeout) <= 0:
+        raise ConfigError("connect_timeout, read_timeout and total_timeout must be positive")
     if s.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
     for base_name in ("api_base", "store_base"):

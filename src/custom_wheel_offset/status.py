@@ -10,7 +10,14 @@ if TYPE_CHECKING:
 __all__ = ["crawl_status", "status_lines"]
 
 
-def crawl_status(db: OptimizedDatabaseManager, *, reasons: int = 10) -> dict[str, Any]:
+def crawl_status(
+    db: OptimizedDatabaseManager, *, reasons: int = 20, item_attempts: int | None = None
+) -> dict[str, Any]:
+    """Stages, failures grouped by code (totals by ``COUNT``), workers and the last runs.
+
+    ``failed_past_limit`` counts failed items that failed in ``item_attempts``
+    runs: a new run no longer re-opens them (``--retry-failed`` does).
+    """
     from custom_wheel_offset.storage.frontier import STAGE_KINDS, Frontier
     from custom_wheel_offset.storage.runs import latest_runs
     from custom_wheel_offset.storage.workers import list_workers
@@ -26,11 +33,14 @@ def crawl_status(db: OptimizedDatabaseManager, *, reasons: int = 10) -> dict[str
                 totals[status] = totals.get(status, 0) + n
         totals["total"] = sum(totals.values())
         stages[stage] = totals
+    failures = frontier.failure_summary(item_attempts=item_attempts, groups=reasons)
     return {
         "stages": stages,
+        "failed_total": failures.total,
+        "failed_past_limit": failures.past_limit,
+        "item_attempts": item_attempts,
         "failures": [
-            {"kind": kind, "reason": reason, "count": n}
-            for kind, reason, n in frontier.failure_reasons(reasons)
+            {"code": g.code, "count": g.count, "example": g.example} for g in failures.groups
         ],
         "runs": latest_runs(db),
         "workers": list_workers(db),
@@ -51,9 +61,18 @@ def status_lines(status: dict[str, Any]) -> list[str]:
         )
     if status["failures"]:
         lines.append("")
-        lines.append("most common failure reasons:")
+        lines.append(f"failed items by reason ({status['failed_total']} in all):")
+        width = max(len(f["code"]) for f in status["failures"])
         for f in status["failures"]:
-            lines.append(f"  {f['count']:>6}  {f['kind']:<10} {f['reason']}")
+            lines.append(f"  {f['count']:>8}  {f['code']:<{width}}  e.g. {f['example']}")
+        shown = sum(f["count"] for f in status["failures"])
+        if shown < status["failed_total"]:
+            lines.append(f"  {status['failed_total'] - shown:>8}  (other codes)")
+        if status["failed_past_limit"]:
+            lines.append(
+                f"  {status['failed_past_limit']} of them failed in {status['item_attempts']} "
+                "run(s) and are no longer retried (--item-attempts); --retry-failed takes them"
+            )
     if status["workers"]:
         lines.append("")
         lines.append("workers:")

@@ -137,7 +137,7 @@ def test_a_run_whose_proxy_is_unreachable_fails_without_showing_a_secret(
         _assert_clean(where, content)
     # The failure is there, and says what went wrong, with the password masked.
     status = seen["status"].decode()
-    assert "failure reasons" in status and "127.0.0.1" in status, status
+    assert "failed items by reason" in status and "127.0.0.1" in status, status
     assert "proxy failed" in proc.stderr.decode(), proc.stderr[-2000:]
 
 

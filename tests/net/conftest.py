@@ -11,7 +11,7 @@ from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.network import OptimizedNetworkManager
 from custom_wheel_offset.settings import Settings
 
-from .helpers import FakeClock, ScriptedServer
+from .helpers import FakeClock, LocalProxy, ScriptedServer
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +36,15 @@ def server() -> Iterator[ScriptedServer]:
         yield srv
     finally:
         srv.close()
+
+
+@pytest.fixture(scope="module")
+def local_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalProxy]:
+    proxy = LocalProxy(str(tmp_path_factory.mktemp("proxy") / "port"))
+    try:
+        yield proxy
+    finally:
+        proxy.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 
 from custom_wheel_offset.errors import (
     ChallengeError,
@@ -358,7 +357,6 @@ def test_sessions_are_per_thread_and_reused(server: ScriptedServer, make_manager
     assert len({ids[0] for ids in per_thread.values()} | {id(main)}) == 4  # distinct
     stats = mgr.stats()
     assert stats["sessions_created"] == 4 and stats["sessions_open"] == 4
-    assert stats["pool_maxsize"] == 10
     mgr.close()
     assert mgr.stats()["sessions_open"] == 0
     assert mgr.session() is not main  # a fresh one after close
@@ -580,52 +578,61 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now=lambda: now) == 0.0
 
 
-def test_requests_is_the_only_transport(server: ScriptedServer, make_manager: Any) -> None:
-    """The session is a plain requests.Session with urllib3 retries switched off."""
+def test_the_session_holds_cookies_and_headers_only(make_manager: Any) -> None:
+    """Sessions are requests' cookie jar and default headers; they never send anything."""
     session = make_manager().session()
     assert isinstance(session, requests.Session)
-    adapter = session.get_adapter("https://example.com/")
-    assert isinstance(adapter, HTTPAdapter)
-    assert adapter.max_retries.total == 0
-    assert session.get_adapter("http://example.com/") is adapter
+    assert session.headers["Accept-Encoding"] == "gzip"
+    assert "cwo" in session.headers["User-Agent"]
 
 
-# -- the direct path (net/direct.py) ------------------------------------------------------
+# -- the one transport (net/transport.py) ---------------------------------------------------
 
 
-def test_plain_gets_take_the_direct_path_on_one_kept_alive_connection(
+def test_gets_share_one_kept_alive_connection_and_carry_the_cookies(
     server: ScriptedServer, make_manager: Any
 ) -> None:
     server.route("/x", Reply(body=b"a" * 5000, headers={"Set-Cookie": "PHPSESSID=abc; Path=/"}))
     mgr = make_manager()
     for _ in range(4):
         assert mgr.get(server.url("/x")) == b"a" * 5000
-    stats = mgr.stats()
-    assert stats["direct_connections_opened"] == 1
-    assert stats["connection_pools_open"] == 0  # requests' pools never used
+    assert mgr.stats()["connections_opened"] == 1
     seen = server.requests_to("/x")
     assert len({s.client_port for s in seen}) == 1
     assert "Cookie" not in seen[0].headers and seen[1].headers["Cookie"] == "PHPSESSID=abc"
 
 
-def test_a_url_that_needs_encoding_goes_through_requests(
+def test_a_url_that_needs_encoding_is_quoted_and_sent_on_the_same_transport(
     server: ScriptedServer, make_manager: Any
 ) -> None:
     server.route("/x%20y", Reply(body=b"spaced"))
+    server.route("/z", Reply(body=b"plain"))
     mgr = make_manager()
     assert mgr.get(server.url("/x y")) == b"spaced"
-    assert mgr.stats()["direct_connections_opened"] == 0
-    assert mgr.stats()["connection_pools_open"] == 1
+    assert mgr.get(server.url("/z")) == b"plain"
+    assert mgr.stats()["connections_opened"] == 1
 
 
-def test_a_proxy_variable_keeps_every_request_on_requests(
+def test_a_proxy_variable_exempted_by_no_proxy_sends_directly(
     server: ScriptedServer, make_manager: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # NO_PROXY exempts 127.0.0.1
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens on port 9
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     server.route("/x", Reply())
-    mgr = make_manager()
+    mgr = make_manager(max_attempts=1)
     assert mgr.get(server.url("/x")) == b"ok"
-    assert mgr.stats()["direct_connections_opened"] == 0
+    assert mgr.stats()["connections_opened"] == 1
+
+
+def test_a_proxy_variable_routes_requests_through_that_proxy(
+    server: ScriptedServer, make_manager: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test server plays the proxy: it receives the absolute URL."""
+    monkeypatch.setenv("HTTP_PROXY", server.url("").rstrip("/"))
+    server.route("http://upstream.example/x", Reply(body=b"via env proxy"))
+    mgr = make_manager(obey_robots=False)
+    assert mgr.get("http://upstream.example/x") == b"via env proxy"
+    assert server.count("http://upstream.example/x") == 1
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced(
@@ -637,7 +644,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(
     assert mgr.get(server.url("/close")) == b"bye"
     assert mgr.get(server.url("/x")) == b"ok"
     assert mgr.get(server.url("/x")) == b"ok"
-    assert mgr.stats()["direct_connections_opened"] == 2
+    assert mgr.stats()["connections_opened"] == 2
     ports = [s.client_port for s in server.requests_to("/x")]
     assert ports[0] == ports[1] != server.requests_to("/close")[0].client_port
 
@@ -652,7 +659,7 @@ def test_a_body_left_unread_does_not_poison_the_next_request(
     with pytest.raises(PermanentFetchError):
         mgr.get(server.url("/big"))
     assert mgr.get(server.url("/x")) == b"small"
-    assert mgr.stats()["direct_connections_opened"] == 2
+    assert mgr.stats()["connections_opened"] == 2
 
 
 def test_remembered_cookie_headers_stay_bounded_over_many_paths(

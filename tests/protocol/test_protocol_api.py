@@ -10,6 +10,7 @@ import pytest
 
 from custom_wheel_offset.errors import ParseError, TruncatedBodyError
 from custom_wheel_offset.protocol.api import (
+    is_forbidden,
     load_json,
     parse_model_info,
     parse_names,
@@ -310,7 +311,8 @@ def test_vehicle_signed_offsets(value: str) -> None:
         ),
         ({"wheelWidthMinRear": "10", "wheelWidthMaxRear": "9"}, "rear wheel width range"),
         ({"vehicleType": ["Car"]}, "key 'vehicleType' = \\['Car'\\] is a list, not text"),
-        ({"lugSize": 12}, "key 'lugSize' = 12 is an integer, not text"),
+        ({"lugSize": 12.5}, "key 'lugSize' = 12.5 is a float, not text"),
+        ({"boltpattern": True}, "key 'boltpattern' = True is a boolean, not text"),
         ({"stockTireSizeRear": {"a": 1}}, "key 'stockTireSizeRear'"),
         ({"drchassisid": 12.5}, "not an integral chassis id"),
         ({"drchassisid": True}, "is a boolean"),
@@ -355,3 +357,147 @@ def test_vehicle_truncated() -> None:
     raw = fixture("vehicle_staggered.json")
     with pytest.raises(TruncatedBodyError):
         parse_vehicle(raw[: len(raw) // 2])
+
+
+# ------------------------------------------------------------- live shapes (section 5)
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        ({"boltpattern": "5x114.3"}, "5x114.3"),
+        ({"boltpatternMm": "5x114.3"}, "5x114.3"),
+        ({"boltpattern": "", "boltpatternMm": "5x120"}, "5x120"),
+        ({"boltpattern": None, "boltpatternMm": "5x120"}, "5x120"),
+        ({"boltpattern": "5x120", "boltpatternMm": ""}, "5x120"),
+        ({"boltpattern": "5x114.3", "boltpatternMm": "5x114.3"}, "5x114.3"),
+        # Same pattern written in another case or with spaces: not a disagreement.
+        ({"boltpattern": "5x114.3", "boltpatternMm": " 5X114.3"}, "5x114.3"),
+        ({}, None),
+    ],
+)
+def test_bolt_pattern_mm_is_an_alias(obj: dict[str, Any], expected: str | None) -> None:
+    spec = parse_vehicle(body(obj))
+    assert spec.bolt_pattern_mm == expected
+    assert spec.raw == obj
+
+
+def test_bolt_pattern_and_its_alias_disagreeing_is_an_error() -> None:
+    with pytest.raises(
+        ParseError, match=r"'boltpattern' = '5x114.3' and key 'boltpatternMm' = '5x120' disagree"
+    ):
+        parse_vehicle(body({"boltpattern": "5x114.3", "boltpatternMm": "5x120"}))
+
+
+def test_text_fields_given_as_integers_keep_their_text() -> None:
+    spec = parse_vehicle(body({"lugSize": 12, "boltpattern": 5, "lugType": 0}))
+    assert (spec.lug_size, spec.bolt_pattern_mm, spec.lug_type) == ("12", "5", "0")
+    assert parse_vehicle(body({"boltpatternMm": 6})).bolt_pattern_mm == "6"
+
+
+FRONT = {"stockWheelDiameter": "18", "stockWheelWidth": "8", "stockOffset": "35"}
+REAR = {"stockWheelDiameterRear": "18", "stockWheelWidthRear": "9.5", "stockOffsetRear": "45"}
+
+
+@pytest.mark.parametrize("yes", [True, 1, "true", "TRUE", "1", "yes", " Yes "])
+@pytest.mark.parametrize("key", ["staggered", "factoryStaggered"])
+def test_flag_saying_staggered_with_rear_values_uses_them(key: str, yes: Any) -> None:
+    spec = parse_vehicle(body({**FRONT, **REAR, key: yes}))
+    assert spec.rear == AxleSpec(stock_diameter=18.0, stock_width=9.5, stock_offset=45.0)
+
+
+@pytest.mark.parametrize("key", ["staggered", "factoryStaggered"])
+def test_flag_saying_staggered_without_rear_values_leaves_the_rear_unknown(key: str) -> None:
+    spec = parse_vehicle(body({**FRONT, key: "true"}))
+    assert spec.front == AxleSpec(stock_diameter=18.0, stock_width=8.0, stock_offset=35.0)
+    # Never a copy of the front: that would be silently wrong for a staggered car.
+    assert spec.rear == AxleSpec()
+
+
+@pytest.mark.parametrize("no", [False, 0, "false", "False", "0", "no", "NO", None, ""])
+def test_flag_saying_square_without_rear_values_is_square(no: Any) -> None:
+    spec = parse_vehicle(body({**FRONT, "staggered": no, "factoryStaggered": no}))
+    assert spec.rear is spec.front
+
+
+def test_rear_values_beat_a_flag_saying_square() -> None:
+    spec = parse_vehicle(body({**FRONT, **REAR, "staggered": "0", "factoryStaggered": False}))
+    assert spec.rear == AxleSpec(stock_diameter=18.0, stock_width=9.5, stock_offset=45.0)
+
+
+def test_flag_saying_square_with_rear_values_repeating_the_front_is_square() -> None:
+    repeated = {"stockWheelWidthRear": "8", "stockOffsetRear": 35}
+    spec = parse_vehicle(body({**FRONT, **repeated, "factoryStaggered": "no"}))
+    assert spec.rear is spec.front
+    # Without the flag the rear keys alone decide, as before.
+    assert parse_vehicle(body({**FRONT, **repeated})).rear == AxleSpec(
+        stock_width=8.0, stock_offset=35.0
+    )
+
+
+def test_flags_disagreeing_never_copy_the_front() -> None:
+    spec = parse_vehicle(body({**FRONT, "staggered": "yes", "factoryStaggered": "no"}))
+    assert spec.rear == AxleSpec()
+
+
+@pytest.mark.parametrize("value", [2, -1, 1.0, "maybe", "y", "on", [True], {"v": 1}])
+@pytest.mark.parametrize("key", ["staggered", "factoryStaggered"])
+def test_bad_flag_values_are_errors(key: str, value: Any) -> None:
+    with pytest.raises(ParseError, match=f"key '{key}' = .* is not a yes/no flag"):
+        parse_vehicle(body({key: value}))
+
+
+def test_list_valued_and_unknown_keys_are_kept_in_raw() -> None:
+    obj = {
+        **FRONT,
+        "boltpatternMm": "5x112",
+        "engine": ["2.0L I4", "3.0L I6"],
+        "wheelDiameterMinList": [17, 18],
+        "tireWidthMaxList": ["245", "255"],
+        "multiChassis": "0",
+        "vehicleType2": "Sedan",
+        "drmodelid": 4411,
+        "bodyType": None,
+        "tireWidthMin": "205",
+        "tireLoadIndex": "94",
+        "tireSpeedIndex": "W",
+        "vehicle_type": "car",
+    }
+    spec = parse_vehicle(body(obj))
+    assert spec.raw == obj
+    assert spec.bolt_pattern_mm == "5x112"
+    assert spec.front.stock_diameter == 18.0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"message":"Forbidden"}',
+        b'{ "message" : "Forbidden" }\n',
+        b'\xef\xbb\xbf{"message":"Forbidden"}',
+        b'{"code":403,"message":"forbidden"}',
+        b'{"message":" FORBIDDEN "}',
+    ],
+)
+def test_the_api_refusal_is_recognised(raw: bytes) -> None:
+    assert is_forbidden(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b'{"message":"Forbidden"',  # not JSON
+        b'["Forbidden"]',
+        b'{"message":"Not Forbidden"}',
+        b'{"msg":"Forbidden"}',
+        b'{"message":["Forbidden"]}',
+        b'"Forbidden"',
+        b"Forbidden",
+        b"\xff\xfeForbidden",
+        b'{"vehicleType":"Car","notes":"Forbidden"}',
+        b'{"message":"Forbidden","pad":"' + b"x" * 600 + b'"}',  # too long to be the refusal
+    ],
+)
+def test_other_bodies_are_not_the_refusal(raw: bytes) -> None:
+    assert not is_forbidden(raw)

@@ -238,13 +238,19 @@ def _insert_first_release_rows(db: OptimizedDatabaseManager) -> dict[str, list[d
     return rows
 
 
+# Columns later revisions added to the tables of the first release (0003).
+ADDED_LATER = {"failure_code", "failed_runs"}
+
+
 def _read_rows(db: OptimizedDatabaseManager) -> dict[str, list[dict[str, Any]]]:
+    """Every row of the first release's tables, in the first release's columns."""
     out: dict[str, list[dict[str, Any]]] = {}
     with db.read() as conn:
         for table in FIRST_TABLES:
             order = list(table.primary_key.columns)
+            columns = [c for c in table.c if c.name not in ADDED_LATER]
             out[table.name] = [
-                dict(r._mapping) for r in conn.execute(select(table).order_by(*order))
+                dict(r._mapping) for r in conn.execute(select(*columns).order_by(*order))
             ]
     return out
 
@@ -299,6 +305,48 @@ def test_upgrade_from_the_first_version_keeps_every_row(manager: OptimizedDataba
     with manager.read() as conn:
         row = conn.execute(select(workers.c.items_done, workers.c.rate)).one()
     assert (row.items_done, row.rate) == (0, 0.0)
+
+
+def test_upgrade_to_failure_codes_back_fills_failed_rows(manager: OptimizedDatabaseManager) -> None:
+    """0003: failed rows get a code from their stored wording (else 'legacy') and one failed run."""
+    upgrade_to(manager, "0002")
+    messages = {
+        1: ("failed", "PermanentFetchError: HTTP 404 from https://x/api/2024/Acme"),
+        2: (
+            "failed",
+            "TransientFetchError: gave up after 6 attempts; last: timed out reading "
+            "from https://x/a: ReadTimeout",
+        ),
+        3: ("failed", "ParseError: vehicle JSON is not valid JSON"),
+        4: ("failed", "PermanentFetchError: response larger than 10 bytes from https://x/"),
+        5: ("failed", "something nobody wrote down"),
+        6: ("pending", "TransientFetchError: HTTP 503 from https://x/"),
+        7: ("done", None),
+    }
+    with manager.begin() as conn:
+        conn.execute(
+            frontier.insert(),
+            [
+                {"id": i, "key": f"k{i}", "kind": "vehicle", "status": st, "last_error": msg}
+                for i, (st, msg) in messages.items()
+            ],
+        )
+    upgrade_to_head(manager)
+    with manager.read() as conn:
+        rows = conn.execute(
+            select(frontier.c.id, frontier.c.failure_code, frontier.c.failed_runs).order_by(
+                frontier.c.id
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        (1, "http_404", 1),
+        (2, "timeout", 1),
+        (3, "parse_error", 1),
+        (4, "too_large", 1),
+        (5, "legacy", 1),
+        (6, None, 0),
+        (7, None, 0),
+    ]
 
 
 @pytest.mark.parametrize("with_workers", [False, True], ids=["first-release", "with-workers"])

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+import time
 
+import pytest
 from sqlalchemy import func, select
 
+from custom_wheel_offset.errors import DatabaseError
 from custom_wheel_offset.exporting.export import export
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.protocol.records import (
@@ -227,3 +231,130 @@ def test_the_end_of_crawl_sweep_adds_exactly_the_missing_fitment_items(any_db) -
     assert f.sweep_fitments() == lost
     assert f.stage_counts()["fitment"] == {"pending": 8}
     assert f.sweep_fitments() == 0
+
+
+# -- issue 11: failure codes, failed runs, a bounded queue -----------------------------------------
+
+
+class SlowWriter(BatchWriter):
+    """A writer on a slow database: every batch's transaction takes ``delay`` longer."""
+
+    delay = 0.02
+
+    def _commit(self, batch) -> None:  # type: ignore[no-untyped-def]
+        time.sleep(self.delay)
+        super()._commit(batch)
+
+
+def test_writer_backlog_never_exceeds_its_bound_with_a_slow_database(db) -> None:
+    """16 threads submit 600 outcomes at once to a writer that needs 20 ms per batch of 20."""
+    n, bound = 600, 40
+    _seed(db, [(f"makes/{i}", "makes") for i in range(n)])
+    f = Frontier(db, owner="me", lease_seconds=600)
+    items = list(f.claim(["makes"], n, ItemFilter()))
+    assert len(items) == n
+    w = SlowWriter(
+        db, owner="me", crawl_id=1, counters=Counters(), batch_size=20, flush_interval=0.01,
+        max_backlog=bound,
+    )  # fmt: skip
+    w.start()
+    queue = list(items)
+    lock = threading.Lock()
+
+    def worker() -> None:
+        while True:
+            with lock:
+                if not queue:
+                    return
+                item = queue.pop()
+            w.submit(Outcome(item.id, "makes", "done"))
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    w.stop()
+    stats = w.stats()
+    # The bound held (counts, not time): it was reached, never passed, and submitters waited.
+    assert stats["max_backlog"] == bound
+    assert stats["max_backlog_seen"] == bound, stats
+    assert stats["submit_waits"] > 0
+    assert f.stage_counts()["makes"] == {"done": n}
+
+
+def test_a_waiting_submit_raises_when_the_writer_fails(db) -> None:
+    class Broken(BatchWriter):
+        def _commit(self, batch) -> None:  # type: ignore[no-untyped-def]
+            time.sleep(0.05)
+            raise DatabaseError("disk full")
+
+    w = Broken(db, owner="me", crawl_id=1, counters=Counters(), batch_size=2, max_backlog=2)
+    w.start()
+    w.submit(Outcome(1, "makes", "done"))
+    w.submit(Outcome(2, "makes", "done"))
+    with pytest.raises(DatabaseError, match="disk full"):
+        w.submit(Outcome(3, "makes", "done"))  # waits for room that never comes, then raises
+
+
+def test_failed_items_keep_code_and_runs_and_status_counts_every_one(any_db) -> None:
+    """1,200 failures with 1,200 distinct messages: status groups them by code, totals by COUNT."""
+    from custom_wheel_offset.status import crawl_status, status_lines
+
+    db = any_db
+    codes = ("http_404", "internal:RecursionError", "timeout")
+    n = 1200
+    _seed(db, [(f"vehicle/{i}", "vehicle") for i in range(n)])
+    f = Frontier(db, owner="me", lease_seconds=600)
+    root = NewItem("years", "years", {})
+    f.begin_run(skip_existing=False, retry_failed=False, root=root, item_attempts=2)
+    items = {i.key: i for i in f.claim(["vehicle"], n, ItemFilter())}
+    counters = Counters()
+    w = _writer(db, counters)
+    for i in range(n):
+        item = items[f"vehicle/{i}"]
+        error = f"boom at https://x/{i}"
+        w.submit(Outcome(item.id, "vehicle", "failed", error=error, code=codes[i % 3]))
+    w.stop()
+    assert counters.get("items/failed/vehicle") == n
+    assert {c: counters.get(f"items/failed/{c}") for c in codes} == dict.fromkeys(codes, n // 3)
+
+    status = crawl_status(db, item_attempts=2)
+    assert status["failed_total"] == n and status["failed_past_limit"] == 0
+    assert {g["code"]: g["count"] for g in status["failures"]} == dict.fromkeys(codes, n // 3)
+    for group in status["failures"]:
+        assert group["example"].startswith("boom at https://x/")
+    assert "failed items by reason (1200 in all):" in status_lines(status)
+
+    # Run 2 re-opens them (1 failed run < 2) and they fail again: 2 runs, past the limit.
+    state = f.begin_run(skip_existing=False, retry_failed=False, root=root, item_attempts=2)
+    assert state.retired == 0
+    w = _writer(db, Counters())
+    for item in f.claim(["vehicle"], n, ItemFilter()):
+        w.submit(Outcome(item.id, "vehicle", "failed", error="again", code="timeout"))
+    w.stop()
+    assert f.failed_in_run(state, 2) == n
+    status = crawl_status(db, item_attempts=2)
+    assert (status["failed_total"], status["failed_past_limit"]) == (n, n)
+    assert status["failures"] == [{"code": "timeout", "count": n, "example": "again"}]
+    assert any("no longer retried" in line for line in status_lines(status))
+
+    # Run 3 leaves them failed, and they do not count against it.
+    state = f.begin_run(skip_existing=False, retry_failed=False, root=root, item_attempts=2)
+    assert state.retired == n
+    assert f.claim(["vehicle"], n, ItemFilter()) == []
+    assert f.failed_in_run(state, 2) == 0
+    # --retry-failed takes them all; a success clears the code and the failed runs.
+    state = f.begin_run(skip_existing=False, retry_failed=True, root=root, item_attempts=2)
+    assert state.retired == 0
+    w = _writer(db, Counters())
+    for item in f.claim(["vehicle"], n, ItemFilter()):
+        w.submit(Outcome(item.id, "vehicle", "done"))
+    w.stop()
+    with db.read() as conn:
+        left = conn.execute(
+            select(frontier.c.failure_code, frontier.c.failed_runs, frontier.c.last_error)
+            .where(frontier.c.kind == "vehicle")
+            .distinct()
+        ).all()
+    assert [tuple(r) for r in left] == [(None, 0, None)]

@@ -108,10 +108,22 @@ def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None)
 
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--item-attempts",
+    type=int,
+    default=None,
+    help="Count failed items that failed in this many runs apart (default: as `cwo scrape`, 3).",
+)
 @db_option
 @click.pass_context
-def status_cmd(ctx: click.Context, as_json: bool, db: str | None) -> None:
+def status_cmd(
+    ctx: click.Context, as_json: bool, item_attempts: int | None, db: str | None
+) -> None:
     """Show per stage what is done, pending and failed, why, and the last runs.
+
+    Failed items are grouped by their reason code (docs/resilience.md), with a
+    count and one example message each; items that failed in --item-attempts
+    runs (from the config file or CWO_ITEM_ATTEMPTS) are counted apart.
 
     Example:
 
@@ -121,9 +133,10 @@ def status_cmd(ctx: click.Context, as_json: bool, db: str | None) -> None:
     """
     from custom_wheel_offset.status import crawl_status, status_lines
 
+    settings = settings_from(ctx, db=db, item_attempts=item_attempts)
     manager = _database(ctx, db)
     try:
-        status = crawl_status(manager)
+        status = crawl_status(manager, item_attempts=settings.item_attempts)
     finally:
         manager.dispose()
     if as_json:

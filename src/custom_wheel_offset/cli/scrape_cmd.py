@@ -81,7 +81,8 @@ __all__ = ["scrape"]
     "--item-attempts",
     type=int,
     default=None,
-    help="Times an item is retried in a run before it is marked failed (default 3).",
+    help="Times an item is tried in a run before it is marked failed, and runs in which it "
+    "may fail before new runs stop retrying it (--retry-failed still does; default 3).",
 )
 @click.option(
     "--backoff-base", type=float, default=None, help="First retry delay in seconds (default 0.5)."
@@ -97,6 +98,12 @@ __all__ = ["scrape"]
     type=float,
     default=None,
     help="Seconds to wait for an answer, and again for its body (default 30).",
+)
+@click.option(
+    "--total-timeout",
+    type=float,
+    default=None,
+    help="Seconds for one whole exchange: connect, answer and body (default 120).",
 )
 @click.option(
     "--max-body-bytes",

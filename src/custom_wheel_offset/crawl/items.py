@@ -33,12 +33,14 @@ from urllib.parse import quote
 
 from custom_wheel_offset.errors import (
     ChallengeError,
+    CwoError,
     FetchError,
     ParseError,
     PermanentFetchError,
     RunInterrupted,
     TransientFetchError,
     TruncatedBodyError,
+    failure_code,
 )
 from custom_wheel_offset.protocol import api, store, urls
 from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
@@ -114,13 +116,27 @@ class ItemHandler:
             "options": self._options,
             "fitment": self._fitment,
         }
+        # One mapping per request kind, built once: the network's per-path header
+        # cache keys on its contents, and the fitment pages send none.
+        self._headers = {
+            kind: urls.request_headers(kind, self.store)
+            for kind in (*urls.API_KINDS, *urls.YMM_KINDS)
+        }
 
     def handle(self, item: WorkItem) -> Outcome:
-        """The outcome of one item; item-level errors become retry/failed/release outcomes."""
+        """The outcome of one item; whatever handling it raises becomes its retry/failed/release.
+
+        Only stopping the run (:class:`RunInterrupted`, and ``BaseException``s
+        such as ``KeyboardInterrupt``, never caught here) leaves the item
+        untouched. Any other exception, ours or not (a ``RecursionError`` on a
+        page nested too deep, a ``ValueError`` from a library), is this item's
+        failure: recorded with its code, and the run goes on.
+        """
         try:
             return self._handlers[item.kind](item)
         except ChallengeError as exc:
-            paused_until = self.network.paused_until(urls.host_of(self.store))
+            # The host that challenged or refused: the store, or the fitment API.
+            paused_until = self.network.paused_until(exc.url or self.store)
             self.counters.incr(f"items/challenged/{item.kind}")
             return Outcome(
                 item.id,
@@ -134,25 +150,42 @@ class ItemHandler:
             return Outcome(item.id, item.kind, "release", error="run stopped")
         except (TransientFetchError, TruncatedBodyError) as exc:
             # The network layer already retried these; the item comes back later.
-            return self._retry_or_fail(item, f"{type(exc).__name__}: {exc.message}")
+            return self._retry_or_fail(item, exc)
         except (PermanentFetchError, ParseError, FetchError) as exc:
-            reason = f"{type(exc).__name__}: {exc.message}"
-            log.warning("%s failed: %s", item.key, reason)
-            return Outcome(item.id, item.kind, "failed", error=reason)
+            return self._fail(item, exc)
+        except Exception as exc:  # one item's failure, whatever its class
+            log.debug("%s: handling raised", item.key, exc_info=True)
+            return self._fail(item, exc)
 
-    def _retry_or_fail(self, item: WorkItem, reason: str) -> Outcome:
+    def _fail(self, item: WorkItem, exc: BaseException, attempts: int | None = None) -> Outcome:
+        code, reason = failure_code(exc), _reason(exc)
+        after = f" after {attempts} item attempts" if attempts is not None else ""
+        log.warning("%s failed%s [%s]: %s", item.key, after, code, reason)
+        return Outcome(item.id, item.kind, "failed", error=reason, code=code)
+
+    def _retry_or_fail(self, item: WorkItem, exc: CwoError) -> Outcome:
         attempts = item.attempts + 1
         if attempts >= self.settings.item_attempts:
-            log.warning("%s failed after %d item attempts: %s", item.key, attempts, reason)
-            return Outcome(item.id, item.kind, "failed", error=reason)
+            return self._fail(item, exc, attempts)
         # Later, not now: rescheduling at once is what turns a bad minute into a retry storm.
         delay = min(600.0, 15.0 * 2**item.attempts) * random.uniform(0.5, 1.0)
-        return Outcome(item.id, item.kind, "retry", error=reason, not_before=time.time() + delay)
+        return Outcome(
+            item.id,
+            item.kind,
+            "retry",
+            error=_reason(exc),
+            not_before=time.time() + delay,
+            code=failure_code(exc),
+        )
+
+    def _get(self, url: str, kind: str, parse: Any = None) -> Any:
+        """``network.get`` with the headers the site's own pages send for ``kind``."""
+        return self.network.get(url, kind, parse, headers=self._headers.get(kind))
 
     # -- the vehicle tree -------------------------------------------------------------------
 
     def _years(self, item: WorkItem) -> Outcome:
-        years = self.network.get(urls.years_url(self.api), kind="years", parse=api.parse_years)
+        years = self._get(urls.years_url(self.api), kind="years", parse=api.parse_years)
         children = [
             NewItem(_key("makes", y), "makes", {"year": y}, year=y)
             for y in years
@@ -162,9 +195,7 @@ class ItemHandler:
 
     def _makes(self, item: WorkItem) -> Outcome:
         year = item.params["year"]
-        makes = self.network.get(
-            urls.makes_url(self.api, year), kind="makes", parse=_names("makes")
-        )
+        makes = self._get(urls.makes_url(self.api, year), kind="makes", parse=_names("makes"))
         children = [
             NewItem(_key("models", year, m), "models", {"year": year, "make": m}, year=year, make=m)
             for m in makes
@@ -174,7 +205,7 @@ class ItemHandler:
 
     def _models(self, item: WorkItem) -> Outcome:
         year, make = item.params["year"], item.params["make"]
-        models = self.network.get(
+        models = self._get(
             urls.models_url(self.api, year, make), kind="models", parse=_names("models")
         )
         children = [
@@ -193,7 +224,7 @@ class ItemHandler:
 
     def _model_info(self, item: WorkItem) -> Outcome:
         p = item.params
-        info = self.network.get(
+        info = self._get(
             urls.model_info_url(self.api, p["year"], p["make"], p["model"]),
             kind="model_info",
             parse=api.parse_model_info,
@@ -215,7 +246,7 @@ class ItemHandler:
 
     def _drives(self, item: WorkItem) -> Outcome:
         p = item.params
-        drives = self.network.get(
+        drives = self._get(
             urls.drives_url(self.api, p["year"], p["make"], p["model"], p["trim"]),
             kind="drives",
             parse=_names("drives"),
@@ -233,7 +264,7 @@ class ItemHandler:
     def _vehicle(self, item: WorkItem) -> Outcome:
         p = item.params
         vehicle = VehicleId(p["year"], p["make"], p["model"], p["trim"], p["drive"])
-        spec = self.network.get(
+        spec = self._get(
             urls.vehicle_url(self.api, vehicle), kind="vehicle", parse=api.parse_vehicle
         )
         model_types = p.get("model_types") or []
@@ -272,11 +303,11 @@ class ItemHandler:
         vehicle = VehicleId(*p["vehicle"])
         # The store answers options for the vehicle this session selected last,
         # so select and the three questions go through this thread's own session.
-        self.network.get(
+        self._get(
             urls.select_vehicle_url(self.store, vehicle, vtype, p.get("chassis_id")), kind="select"
         )
         lists = {
-            which: self.network.get(
+            which: self._get(
                 urls.options_url(self.store, vtype, which),
                 kind=which,
                 parse=_options_parser(which),
@@ -295,7 +326,7 @@ class ItemHandler:
         vehicle: VehicleId = x["vehicle"]
         prefs: PreferenceSet = x["prefs"]
         url = urls.fitment_url(self.store, vehicle, x["vehicle_type"], x["chassis_id"], prefs)
-        page = self.network.get(url, kind="fitment", parse=store.parse_fitment_page)
+        page = self._get(url, kind="fitment", parse=store.parse_fitment_page)
         assert item.vehicle_id is not None and item.prefset_id is not None
         return Outcome(
             item.id,
@@ -303,6 +334,20 @@ class ItemHandler:
             "done",
             result=FitmentResult(item.vehicle_id, item.prefset_id, page),
         )
+
+
+# Longest stored reason: the class and the start of the message (a message of a
+# foreign exception may quote a whole body).
+MAX_REASON_CHARS = 500
+
+
+def _reason(exc: BaseException) -> str:
+    """``Class: message``, short: what the item's row and `cwo status` show."""
+    message = exc.message if isinstance(exc, CwoError) else str(exc)
+    reason = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 3] + "..."
+    return reason
 
 
 def _names(what: str) -> Any:

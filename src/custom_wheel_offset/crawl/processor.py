@@ -6,7 +6,10 @@ each item to a ``ThreadPoolExecutor``, and hands nothing to the database itself:
 workers pass their outcomes straight to the single writer. The dispatcher also
 renews leases, reaps leases of dead processes, holds store work back while the
 store challenges us, and decides when the crawl is over (nothing claimable,
-nothing in flight, nothing left in the writer's queue).
+nothing in flight, nothing left in the writer's queue). It stops claiming
+while the writer is behind (a full batch waits): the writer's queue is
+bounded (``BatchWriter.max_backlog``), so a slow database slows the crawl
+instead of filling memory.
 
 Workers wake the dispatcher only when it has something to do: when the pool
 has run low (time to claim) or an item raised. ``concurrent.futures.wait``
@@ -103,6 +106,7 @@ class MultithreadedProcessor:
         self._completed = 0
         self._last_renew = self._last_reap = self._last_beat = time.monotonic()
         self._beat_completed = 0
+        self._held_back = 0  # claims skipped while the writer was behind
 
     # -- one item on a worker thread ------------------------------------------------------------
 
@@ -156,7 +160,12 @@ class MultithreadedProcessor:
                     limit_reached = room <= 0 and self._claimed >= self.limit
                 batch: list[WorkItem] = []
                 if room > 0 and in_flight <= self._low_water:
-                    batch = self.frontier.claim(self._claimable_kinds(), room, self.filter)
+                    if self.writer.behind:
+                        # Claiming more would only grow the writer's queue: let it catch up.
+                        self._held_back += 1
+                        self.counters.incr("writer/claims_held_back")
+                    else:
+                        batch = self.frontier.claim(self._claimable_kinds(), room, self.filter)
                     if batch:
                         self._start(executor, batch)
                 if not batch and not in_flight:
@@ -183,7 +192,8 @@ class MultithreadedProcessor:
             self._futures.add(executor.submit(self._work, item))
 
     def _raise_if_an_item_raised(self) -> None:
-        """Forget finished futures; a bug in a handler stops the run, loudly."""
+        """Forget finished futures. The handler turns anything an item raises into its
+        outcome, so what arrives here is the run's: the writer failed, or a bug here."""
         finished = [f for f in self._futures if f.done()]
         self._futures.difference_update(finished)
         for future in finished:
@@ -241,15 +251,18 @@ class MultithreadedProcessor:
         return self.kinds
 
     def _check_blocked(self) -> None:
-        blocked_for = self.network.blocked_for(self.store_host)
-        if blocked_for > self.max_blocked:
-            raise BlockedError(
-                f"the store has answered only its Human Verification page for "
-                f"{blocked_for / 60:.1f} minutes (limit --max-blocked {self.max_blocked:.0f} s)",
-                hint="the site's bot protection is challenging this machine; wait, lower --rate "
-                "or --workers, or pass your own browser's cookies with --cookies FILE, then run "
-                "the same command again: it resumes where it stopped",
-            )
+        """Give the run up when any host (store or fitment API) has refused us too long."""
+        block = self.network.longest_block()
+        if block is None or block[1] <= self.max_blocked:
+            return
+        host, blocked_for, reason = block
+        raise BlockedError(
+            f"{host} has answered only {reason} for {blocked_for / 60:.1f} minutes "
+            f"(limit --max-blocked {self.max_blocked:.0f} s)",
+            hint="the site is refusing this machine; wait, lower --rate or --workers, "
+            "or pass your own browser's cookies with --cookies FILE, then run "
+            "the same command again: it resumes where it stopped",
+        )
 
     def _shutdown(self, executor: ThreadPoolExecutor, *, wake: bool) -> None:
         """Stop claiming; let in-flight requests finish within the grace period."""
@@ -267,4 +280,9 @@ class MultithreadedProcessor:
             self._inflight.clear()
 
     def stats(self) -> dict[str, int]:
-        return {"claimed": self._claimed, "completed": self._completed, "workers": self.workers}
+        return {
+            "claimed": self._claimed,
+            "completed": self._completed,
+            "workers": self.workers,
+            "claims_held_back": self._held_back,
+        }

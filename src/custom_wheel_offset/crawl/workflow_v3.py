@@ -9,7 +9,14 @@ processor, the writer, the metrics or the progress display. In order:
 4. run the processor until the crawl is done, the limit is reached, a signal
    arrives or the store stays blocked past ``--max-blocked``;
 5. flush the writer, give back unfinished leases, close the crawl if nothing
-   is open, and store the run's metrics JSON.
+   is open, and store the run's metrics JSON;
+6. whatever happened, clean up: each step (writer, leases, network, lock,
+   engine) runs even when one before it fails, and the first failure is the
+   run's error unless the run already had one.
+
+Failed items that this run did not re-open (they failed in ``--item-attempts``
+runs already) still show in `cwo status`, but do not make the run exit 3: a
+run whose own items all succeeded exits 0.
 
 The outcome becomes the exit code (see ``errors``). SIGINT/SIGTERM set a stop
 flag (handled here only when called on the main thread); a second SIGINT
@@ -26,7 +33,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -120,14 +127,14 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.metrics.monitor import PerformanceMonitor
     from custom_wheel_offset.metrics.report import build_report
-    from custom_wheel_offset.metrics.tracker import activate, deactivate
+    from custom_wheel_offset.metrics.tracker import activate
     from custom_wheel_offset.net.network import OptimizedNetworkManager
     from custom_wheel_offset.progress import make_progress
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, start_run_row
     from custom_wheel_offset.storage.lock import acquire_run_lock
     from custom_wheel_offset.storage.runs import finish_run_row, progress_snapshot_source
-    from custom_wheel_offset.storage.workers import heartbeat, register_worker, stop_worker
+    from custom_wheel_offset.storage.workers import heartbeat, register_worker
     from custom_wheel_offset.storage.writer import BatchWriter
 
     # Before any thread of the run exists: arenas already created stay.
@@ -142,6 +149,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     writer = None
     registered: str | None = None
     started = time.time()
+    finished = False
     try:
         db.ensure_schema()
         host, pid = socket.gethostname(), os.getpid()
@@ -151,6 +159,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             skip_existing=settings.skip_existing,
             retry_failed=settings.retry_failed,
             root=root_item(),
+            item_attempts=settings.item_attempts,
         )
         counters.incr("records/skipped/vehicle", crawl.skipped_vehicles)
         counters.incr("records/skipped/fitment", crawl.skipped_fitments)
@@ -216,6 +225,11 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             progress,
             logs_through(getattr(progress, "console", None)),
         ):
+            # Each step runs whatever the others do: a failed writer must not keep
+            # the leases of this run's unfinished items from going back.
+            wind_down = _Steps()
+            wind_down.add("stopping the writer", writer.stop)
+            wind_down.add("giving back unfinished items", lambda: _give_back(frontier))
             try:
                 summary = processor.run()
                 if summary.stopped:
@@ -225,13 +239,12 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
                     outcome = "partial"
             except BlockedError as exc:
                 outcome, exit_code, error = "blocked", EXIT_BLOCKED, exc
-            finally:
-                writer.stop()
-                released = frontier.release_owned()
-                if released:
-                    log.info("gave back %d unfinished item(s); the next run does them", released)
+            except BaseException:
+                wind_down.run()  # step failures are logged; the run's own error is the one raised
+                raise
+            wind_down.run(raise_first=True)
 
-        failed = sum(n for _, _, n in frontier.failure_reasons(limit=1000))
+        failed = frontier.failed_in_run(crawl, settings.item_attempts)
         if outcome == "complete":
             if not frontier.finish_crawl_if_complete(crawl.crawl_id):
                 # Items this run could not see as open when it stopped looking
@@ -274,18 +287,76 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
         elif outcome == "interrupted":
             message = f"run {run_id} interrupted; the next `cwo scrape` resumes it"
         elif outcome == "failed_items":
-            message = f"{failed} item(s) failed; `cwo status` lists why, the next run retries them"
-        return RunResult(run_id, crawl.crawl_id, outcome, exit_code, report, failed, message)
+            message = (
+                f"{failed} item(s) failed; `cwo status` lists why; the next run retries those "
+                f"that have failed in fewer than {settings.item_attempts} run(s)"
+            )
+        result = RunResult(run_id, crawl.crawl_id, outcome, exit_code, report, failed, message)
+        finished = True
+        return result
     finally:
-        monitor.stop_memory_sampler()
-        if registered is not None:
-            done = counters.sum_prefix("items/done")
-            elapsed = max(time.time() - started, 1e-9)
-            stop_worker(db, owner=registered, items_done=done, rate=done / elapsed)
-        if writer is not None:
-            writer.stop(timeout=10)
-        if network is not None:
-            network.close()
-        deactivate()
-        lock.release()
-        db.dispose()
+        # A failing step is the run's error only when the run has none of its own.
+        steps = _closing_steps(db, lock, monitor, counters, registered, started, writer, network)
+        steps.run(raise_first=finished)
+
+
+def _give_back(frontier: Any) -> None:
+    released = frontier.release_owned()
+    if released:
+        log.info("gave back %d unfinished item(s); the next run does them", released)
+
+
+class _Steps:
+    """Clean-up steps that each run whatever the others do (a failure is logged, not fatal)."""
+
+    def __init__(self) -> None:
+        self._steps: list[tuple[str, Callable[[], object]]] = []
+
+    def add(self, what: str, step: Callable[[], object]) -> None:
+        self._steps.append((what, step))
+
+    def run(self, *, raise_first: bool = False) -> None:
+        """Run every step; with ``raise_first``, then raise the first step's error, if any."""
+        first: Exception | None = None
+        for what, step in self._steps:
+            try:
+                step()
+            except Exception as exc:  # the next steps still run; the first error is kept
+                log.error("%s failed: %s", what, exc)
+                log.debug("%s failed", what, exc_info=True)
+                first = first or exc
+        if raise_first and first is not None:
+            raise first
+
+
+def _closing_steps(
+    db: Any,
+    lock: Any,
+    monitor: Any,
+    counters: Any,
+    registered: str | None,
+    started: float,
+    writer: Any,
+    network: Any,
+) -> _Steps:
+    """The end of every run, in order: worker row, writer, network, tracker, lock, engine."""
+    from custom_wheel_offset.metrics.tracker import deactivate
+    from custom_wheel_offset.storage.workers import stop_worker
+
+    steps = _Steps()
+    steps.add("stopping the memory sampler", monitor.stop_memory_sampler)
+    if registered is not None:
+        done = counters.sum_prefix("items/done")
+        rate = done / max(time.time() - started, 1e-9)
+        steps.add(
+            "recording the worker's end",
+            lambda: stop_worker(db, owner=registered, items_done=done, rate=rate),
+        )
+    if writer is not None and writer.running:  # not yet stopped by the run's wind-down
+        steps.add("stopping the writer", lambda: writer.stop(timeout=10))
+    if network is not None:
+        steps.add("closing the network", network.close)
+    steps.add("deactivating the tracker", deactivate)
+    steps.add("releasing the run lock", lock.release)
+    steps.add("disposing of the database engine", db.dispose)
+    return steps

@@ -1,10 +1,13 @@
 """Bot-challenge state per host: how long to leave a host alone after a challenge.
 
 The store's bot protection answers some requests with a *Human Verification*
-page instead of data. cwo does not solve it and does not try to look like a
-browser to get past it: it stops sending to that host for a while and tries
-again later. :class:`ChallengeGate` keeps, per host, the current pause and
-the streak of challenges since the last real answer:
+page instead of data, and the fitment API refuses a client it does not want
+with ``{"message":"Forbidden"}`` (HTTP 401/403). cwo solves neither and does
+not try to look like a browser to get past them: it stops sending to that
+host for a while and tries again later. Both are "challenges" here; the
+reason given with each is kept for messages. :class:`ChallengeGate` keeps,
+per host, the current pause and the streak of challenges since the last real
+answer:
 
 * each challenge that comes after the previous pause has ended doubles the
   pause: 5 s, 10 s, 20 s, ... capped at 120 s (configurable);
@@ -40,6 +43,7 @@ class _Streak:
     first_at: float | None = None  # when the current streak began
     paused_until: float | None = None
     challenges: int = 0  # every challenge ever seen, for statistics
+    reason: str = "a bot challenge"  # what the host answered last, for messages
 
 
 class ChallengeGate:
@@ -74,12 +78,16 @@ class ChallengeGate:
             state = self._hosts[host] = _Streak()
         return state
 
-    def record_challenge(self, host: str) -> float:
-        """A challenge from ``host``: pause it. Returns the (monotonic) end of the pause."""
+    def record_challenge(self, host: str, reason: str = "a bot challenge") -> float:
+        """A challenge from ``host``: pause it. Returns the (monotonic) end of the pause.
+
+        ``reason`` says what the host answered (for messages, see :meth:`longest_block`).
+        """
         with self._lock:
             state = self._state(host)
             now = self._clock()
             state.challenges += 1
+            state.reason = reason
             if state.paused_until is not None and now < state.paused_until:
                 return state.paused_until  # same episode: requests already in flight
             if state.first_at is None:
@@ -122,6 +130,22 @@ class ChallengeGate:
         with self._lock:
             first = self._state(host).first_at
             return 0.0 if first is None else max(0.0, self._clock() - first)
+
+    def longest_block(self) -> tuple[str, float, str] | None:
+        """``(host, seconds, reason)`` of the host blocked longest without a break, or None.
+
+        The processor compares the seconds with ``--max-blocked``: every host
+        counts, the store's challenge and the fitment API's refusal alike.
+        """
+        with self._lock:
+            now = self._clock()
+            streaks = [
+                (s.first_at, h, s.reason) for h, s in self._hosts.items() if s.first_at is not None
+            ]
+            if not streaks:
+                return None
+            first_at, host, reason = min(streaks)
+            return host, max(0.0, now - first_at), reason
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per host: challenges seen, current streak, remaining pause and blocked time."""

@@ -9,9 +9,13 @@ the record parsed from it) or into one of cwo's own
      |- robots.txt of the host (fetched once)         -> PermanentFetchError if disallowed
      `- tenacity: up to max_attempts attempts, full-jitter exponential backoff
           |- limiter.slot(host)                       pacing + concurrency, every attempt
-          |- GET (net/direct.py, or requests), streamed; redirects by hand, same host, at most 5
+          |- GET (net/transport.py), streamed, with the caller's extra headers;
+          |  redirects by hand, same origin or same site (http->https, apex<->www), at most 5;
+          |  a malformed Location or Content-Length  -> PermanentFetchError
           |- body read in chunks up to max_body_bytes
           |- Human Verification page?                 -> gate.record_challenge, ChallengeError
+          |- {"message":"Forbidden"} with 401/403?    -> gate.record_challenge, ChallengeError
+          |- {"message":"Forbidden"} with any other   -> TransientFetchError (never data)
           |- 2xx                                      -> gate/limiter.on_success, body
           |- 429                                      -> limiter.on_rate_limited, RateLimitedError
           |- 408, 500, 502, 503, 504, 520-524         -> TransientFetchError
@@ -24,12 +28,12 @@ challenges (the processor defers the item), 4xx, oversized bodies, other
 parse errors. Decisions are counted where they are taken, with the counter
 names listed in :class:`OptimizedNetworkManager`.
 
-Each worker thread has its own ``requests.Session``: the store keeps the
-selected vehicle in the PHP session, so one thread's select-then-ask calls
-must share one cookie jar, and no other thread may use it. Plain GETs (URLs
-cwo built, no proxy) are sent by :mod:`custom_wheel_offset.net.direct` on
-the thread's own kept-alive connections, with that session's headers and
-cookies; the rest go through the session itself.
+Each worker thread has its own ``requests.Session``, which holds its cookie
+jar and default headers: the store keeps the selected vehicle in the PHP
+session, so one thread's select-then-ask calls must share one cookie jar,
+and no other thread may use it. Every request, through a proxy or not, is
+sent by the one transport (:mod:`custom_wheel_offset.net.transport`) on the
+thread's own kept-alive connections, with that session's headers and cookies.
 """
 
 from __future__ import annotations
@@ -47,7 +51,8 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable, Mapping
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 from urllib.parse import urljoin, urlsplit
@@ -55,13 +60,12 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import requests.exceptions as rex
 import urllib3.exceptions
-from requests.adapters import HTTPAdapter
-from requests.cookies import extract_cookies_to_jar
-from requests.utils import requote_uri
+from requests.utils import get_environ_proxies, requote_uri, select_proxy
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from custom_wheel_offset.errors import (
     ChallengeError,
+    ConfigError,
     CwoError,
     FetchError,
     PermanentFetchError,
@@ -72,9 +76,10 @@ from custom_wheel_offset.errors import (
 )
 from custom_wheel_offset.net.challenge import ChallengeGate
 from custom_wheel_offset.net.cookies import load_cookie_file
-from custom_wheel_offset.net.direct import DirectClient, DirectResponse
 from custom_wheel_offset.net.ratelimit import HostRateLimiter
 from custom_wheel_offset.net.robots import MAX_ROBOTS_BYTES, RobotsPolicy
+from custom_wheel_offset.net.transport import Proxy, Transport, TransportResponse
+from custom_wheel_offset.protocol.api import is_forbidden
 from custom_wheel_offset.protocol.store import is_challenge
 
 if TYPE_CHECKING:
@@ -91,13 +96,14 @@ __all__ = [
     "host_key",
     "parse_retry_after",
     "safe_url",
+    "same_site_redirect",
 ]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-#: A response being read: from requests, or from the direct path (net/direct.py).
-Reply = requests.Response | DirectResponse
+#: A response being read (net/transport.py).
+Reply = TransportResponse
 #: ``observe(kind, seconds, ok)``: called once per request sent (every attempt).
 Observe = Callable[[str, float, bool], None]
 
@@ -108,9 +114,9 @@ MAX_RETRY_AFTER = 600.0
 #: An unreadable robots.txt (5xx, no answer) is asked for again after this long.
 ROBOTS_RETRY_SECONDS = 10.0
 _CHUNK = 64 * 1024
-# What sending a request or reading its body may raise: requests' own errors,
-# and on the direct path (or through requests' gaps) urllib3's, http.client's
-# and the socket's. _transport_error turns each into a cwo error.
+# What sending a request or reading its body may raise: urllib3's (decoding),
+# http.client's and the socket's (requests' own are kept for the cookie and
+# URL helpers taken from it). _transport_error turns each into a cwo error.
 TRANSPORT_ERRORS = (
     requests.RequestException,
     urllib3.exceptions.HTTPError,
@@ -127,6 +133,11 @@ COOKIE_HEADER_PATHS = 64
 # "origin unreachable" family of CDN front ends. 501 and 505 say the request
 # itself can never work, so they are permanent like other 4xx.
 _TRANSIENT_STATUS = {408, 500, 502, 503, 504, 520, 521, 522, 523, 524}
+
+# The fitment API's refusal comes with one of these; with any other status the
+# same body is a fault of that answer (retried), not a block.
+_BLOCK_STATUS = frozenset({401, 403})
+_FORBIDDEN_BODY = '{"message":"Forbidden"}'
 
 _CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:)[^/@\s]*@")
 
@@ -160,6 +171,50 @@ def _as_host_key(host_or_url: str) -> str:
 
 def _origin(url: str) -> tuple[str, str]:
     return (urlsplit(url).scheme.lower(), host_key(url))
+
+
+def _site(url: str) -> tuple[str, str]:
+    """Host (without a leading ``www.``) and port: what a same-site redirect keeps."""
+    key = host_key(url)
+    if key.endswith("]") or ":" not in key:
+        return (key.removeprefix("www."), "")  # no port, or an IPv6 literal without one
+    host, _, port = key.rpartition(":")
+    return (host.removeprefix("www."), port)
+
+
+def same_site_redirect(current: str, target: str) -> bool:
+    """Whether a redirect from ``current`` to ``target`` stays on the same site.
+
+    Same origin; or the same host (or the same domain with and without
+    ``www.``), keeping the scheme and port or upgrading ``http`` to ``https``
+    (which moves the port too, 80 to 443): the live store answers ``http://``
+    and apex addresses with ``302`` to ``https://www.customwheeloffset.com/``.
+    A downgrade to ``http``, another port or any other host is not.
+    """
+    if _origin(target) == _origin(current):
+        return True
+    schemes = (urlsplit(current).scheme.lower(), urlsplit(target).scheme.lower())
+    (host, port), (target_host, target_port) = _site(current), _site(target)
+    if schemes == ("http", "https"):
+        return host == target_host
+    return schemes in {("http", "http"), ("https", "https")} and (host, port) == (
+        target_host,
+        target_port,
+    )
+
+
+def _strict_length(value: str) -> int | None:
+    """A Content-Length value as an int, None when absent; ValueError when malformed.
+
+    ``str.isdigit`` accepts ``"²"`` and other Unicode digits that ``int``
+    refuses, so only ASCII digits count.
+    """
+    text = value.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"Content-Length {text[:40]!r} is not a number of bytes")
+    return int(text)
 
 
 def safe_url(url: str) -> str:
@@ -227,27 +282,42 @@ def _root_cause(exc: BaseException) -> BaseException:
     return current
 
 
-# A URL that cwo built itself: ASCII, every name already percent-encoded. For
-# these, requests' own preparation (re-quoting the URL character by character,
-# merging the session's cookie jar into a fresh copy, environment look-ups) is
-# most of a request's CPU and changes nothing, so they are prepared directly.
+# A URL that cwo built itself: ASCII, every name already percent-encoded. Any
+# other (a redirect target, a base URL given with spaces) is quoted first, as
+# requests would; dot segments are never resolved away.
 _PLAIN_URL = re.compile(r"^https?://[A-Za-z0-9.\-:\[\]]+(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*)?$")
 
 
-def _prepare_plain_get(session: requests.Session, url: str) -> requests.PreparedRequest:
-    """A GET prepared as ``session.prepare_request`` would, for an already-encoded URL."""
-    prepared = requests.PreparedRequest()
-    prepared.method = "GET"
-    prepared.url = url
-    prepared.headers = requests.structures.CaseInsensitiveDict(session.headers)
-    prepared.body = None
-    prepared.hooks = {"response": []}
-    # requests reads this jar when it looks at a redirect answer.
-    prepared._cookies = requests.cookies.RequestsCookieJar()  # type: ignore[attr-defined]
-    cookie = requests.cookies.get_cookie_header(session.cookies, prepared)
+def _request_headers(session: requests.Session, url: str) -> dict[str, str]:
+    """The session's default headers, with the Cookie header its jar holds for ``url``."""
+    headers = dict(session.headers)
+    # The standard library's cookie matching (requests' jar is an http.cookiejar.CookieJar).
+    probe = urllib.request.Request(url)
+    session.cookies.add_cookie_header(probe)
+    cookie = probe.get_header("Cookie")
     if cookie:
-        prepared.headers["Cookie"] = cookie
-    return prepared
+        headers["Cookie"] = cookie
+    return headers
+
+
+def _configured_proxy(url: str | None) -> Proxy | None:
+    """``--proxy`` as the transport uses it; ConfigError when it cannot be used."""
+    if not url:
+        return None
+    try:
+        return Proxy.from_url(url)
+    except ValueError as exc:
+        raise ConfigError(f"--proxy {safe_url(url)} cannot be used: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _closed_on_error(resp: Reply) -> Iterator[None]:
+    """Close ``resp`` (and with it a direct connection) if the block raises."""
+    try:
+        yield
+    except BaseException:
+        resp.close()
+        raise
 
 
 # -- the manager -------------------------------------------------------------------------
@@ -272,9 +342,13 @@ class OptimizedNetworkManager:
     ``responses/<status>``        every HTTP status received
     ``retries/<kind>``            every retry
     ``retry_reason/<reason>``     timeout, connection, truncated, decoding, tls, proxy,
-                                  http_429, http_5xx, http_408, robots_unreachable, other
+                                  http_429, http_5xx, http_408, robots_unreachable,
+                                  forbidden_body, other
     ``challenges/<kind>``         Human Verification pages received
+    ``blocked/<kind>``            the API's refusal received (401/403 ``{"message":"Forbidden"}``)
+    ``forbidden_body/<kind>``     the refusal's body with any other status (retried)
     ``challenge_paused/<kind>``   requests not sent because the host was paused
+    ``redirects/same_site_hosts`` hosts seen redirecting to the same site (warned once each)
     ``bytes_received``            body bytes (after gzip decoding)
     ``errors/<kind>/<Class>``     final failures of :meth:`get`, by exception class
     ``robots/disallowed``         requests refused by robots.txt
@@ -299,41 +373,26 @@ class OptimizedNetworkManager:
         )
         self._gate = gate or ChallengeGate()
         self._user_agent = settings.effective_user_agent
-        self._timeout = (settings.connect_timeout, settings.read_timeout)
-        self._proxies = (
-            {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
-        )
+        # Checked once, here: a proxy cwo cannot use fails the run before any request.
+        self._proxy = _configured_proxy(settings.proxy)
         # Loaded once, here, so a bad file fails the run before any request.
         self._cookies: http.cookiejar.CookieJar | None = (
             load_cookie_file(settings.cookies) if settings.cookies else None
         )
         self._secrets = self._collect_secrets()
-        self._pool_connections = max(
-            2, len({host_key(settings.api_base), host_key(settings.store_base)})
-        )
-        self._pool_maxsize = max(settings.workers, 10)
-        self._uses_https = any(
-            base.lower().startswith("https:") for base in (settings.api_base, settings.store_base)
-        )
         # Proxy variables (and their NO_PROXY exceptions) are honoured the way
-        # requests does it, per request; --proxy needs no environment.
+        # requests does it, per origin; --proxy needs no environment.
         self._env_proxies = not settings.proxy and any(
-            key.lower().endswith("_proxy") for key in os.environ
-        )
-        # Plain GETs skip requests/urllib3's per-request work (net/direct.py):
-        # never through a proxy, whose routing and NO_PROXY rules stay with requests.
-        # NO_PROXY alone routes nothing through a proxy.
-        routed = any(
             key.lower().endswith("_proxy") and key.lower() != "no_proxy" for key in os.environ
         )
-        self._direct: DirectClient | None = None
-        if not self._proxies and not routed:
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            self._direct = DirectClient(
-                connect_timeout=settings.connect_timeout,
-                read_timeout=settings.read_timeout,
-                ca_bundle=bundle or requests.certs.where(),
-            )
+        self._proxy_by_origin: dict[tuple[str, str], Proxy | None] = {}
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self._transport = Transport(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            total_timeout=settings.total_timeout,
+            ca_bundle=bundle or requests.certs.where(),
+        )
         self._random = random.Random()
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -341,6 +400,7 @@ class OptimizedNetworkManager:
         self._sessions_created = 0
         self._generation = 0
         self._robots: dict[str, tuple[RobotsPolicy, float]] = {}
+        self._moved_hosts: set[str] = set()  # hosts already warned about (same-site redirect)
         self._robots_locks: dict[str, threading.Lock] = {}
 
     # -- public ------------------------------------------------------------------------
@@ -375,25 +435,59 @@ class OptimizedNetworkManager:
         """Seconds ``host`` (URL or host key) has been challenging without a break, 0 if not."""
         return self._gate.blocked_for(_as_host_key(host))
 
-    @overload
-    def get(self, url: str, kind: str = ..., parse: None = None) -> bytes: ...
+    def longest_block(self) -> tuple[str, float, str] | None:
+        """``(host, seconds, reason)`` of the host challenging or refusing longest, or None."""
+        return self._gate.longest_block()
 
     @overload
-    def get(self, url: str, kind: str, parse: Callable[[bytes], T]) -> T: ...
+    def get(
+        self,
+        url: str,
+        kind: str = ...,
+        parse: None = None,
+        *,
+        headers: Mapping[str, str] | None = ...,
+    ) -> bytes: ...
 
     @overload
-    def get(self, url: str, *, kind: str = ..., parse: Callable[[bytes], T]) -> T: ...
+    def get(
+        self,
+        url: str,
+        kind: str,
+        parse: Callable[[bytes], T],
+        *,
+        headers: Mapping[str, str] | None = ...,
+    ) -> T: ...
+
+    @overload
+    def get(
+        self,
+        url: str,
+        *,
+        kind: str = ...,
+        parse: Callable[[bytes], T],
+        headers: Mapping[str, str] | None = ...,
+    ) -> T: ...
 
     def get(
-        self, url: str, kind: str = "fitment", parse: Callable[[bytes], Any] | None = None
+        self,
+        url: str,
+        kind: str = "fitment",
+        parse: Callable[[bytes], Any] | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Fetch ``url`` and return its body, or ``parse(body)`` when ``parse`` is given.
 
-        ``kind`` names the work item kind in counters and timings.
+        ``kind`` names the work item kind in counters and timings. ``headers``
+        are sent on top of the session's (``protocol.urls.request_headers``
+        says which a request needs); the same mapping object for every
+        request of a kind keeps the direct path's header cache small.
 
         :raises TransientFetchError: (incl. :class:`RateLimitedError`) still failing
             after ``max_attempts`` attempts; the message says how many and why.
-        :raises ChallengeError: a bot challenge, or the host is paused after one.
+        :raises ChallengeError: a bot challenge or the API's refusal (401/403
+            ``{"message":"Forbidden"}``), or the host is paused after one.
         :raises PermanentFetchError: 4xx, too large, redirect elsewhere, robots.txt.
         :raises ParseError: from ``parse`` (:class:`TruncatedBodyError` only after
             ``max_attempts`` attempts).
@@ -410,7 +504,7 @@ class OptimizedNetworkManager:
                 error, failed_first = failed_first, None
                 raise error
             attempts += 1
-            return self._attempt(url, kind, host, parse)
+            return self._attempt(url, kind, host, parse, headers)
 
         try:
             self._check_running()
@@ -471,8 +565,7 @@ class OptimizedNetworkManager:
             self._generation += 1
         for session in sessions:
             session.close()
-        if self._direct is not None:
-            self._direct.close()
+        self._transport.close()
 
     def stats(self) -> dict[str, Any]:
         """Sessions, connection pools, per-host limiter, challenge and robots state."""
@@ -480,24 +573,13 @@ class OptimizedNetworkManager:
             sessions = list(self._sessions)
             created = self._sessions_created
             robots = {host: policy.kind for host, (policy, _) in sorted(self._robots.items())}
-        pools = 0
-        for session in sessions:
-            managers = {id(a): a for a in session.adapters.values() if isinstance(a, HTTPAdapter)}
-            pools += sum(len(a.poolmanager.pools) for a in managers.values())
         return {
             "sessions_created": created,
             "sessions_open": len(sessions),
-            "pool_connections": self._pool_connections,
-            "pool_maxsize": self._pool_maxsize,
-            "connection_pools_open": pools,
-            "direct_connections_opened": (
-                0 if self._direct is None else self._direct.connections_opened
-            ),
-            "direct_connections_open": 0
-            if self._direct is None
-            else self._direct.open_connections(),
-            # Exchanges the direct path's watchdog ended at the read timeout.
-            "direct_timeouts": 0 if self._direct is None else self._direct.timeouts,
+            "connections_opened": self._transport.connections_opened,
+            "connections_open": self._transport.open_connections(),
+            # Exchanges the transport's watchdog ended (read or total timeout).
+            "deadline_timeouts": self._transport.timeouts,
             "hosts": self._limiter.stats(),
             "challenges": self._gate.stats(),
             "robots": robots,
@@ -506,30 +588,11 @@ class OptimizedNetworkManager:
     # -- sessions ----------------------------------------------------------------------
 
     def _new_session(self) -> requests.Session:
+        # Only its cookie jar and default headers are used: the transport sends.
         session = requests.Session()
-        # max_retries=0: tenacity above decides on retries, with pacing and counters;
-        # urllib3 retrying underneath would hide attempts from both.
-        adapter = HTTPAdapter(
-            pool_connections=self._pool_connections,
-            pool_maxsize=self._pool_maxsize,
-            max_retries=0,
-            pool_block=False,
-        )
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        if not self._env_proxies:
-            # trust_env makes requests look for ~/.netrc and re-read proxy and CA
-            # variables on every request: a fifth of a page's CPU. Without proxy
-            # variables it has nothing to find, so the CA bundle is read once here.
-            session.trust_env = False
-            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-            if bundle and self._uses_https:
-                session.verify = bundle
         session.headers["User-Agent"] = self._user_agent
         # gzip only: decoded by urllib3 without optional packages (br, zstd).
         session.headers["Accept-Encoding"] = "gzip"
-        if self._proxies:
-            session.proxies.update(self._proxies)
         if self._cookies is not None:
             # A copy per session: each thread's jar then evolves on its own.
             for cookie in self._cookies:
@@ -538,7 +601,14 @@ class OptimizedNetworkManager:
 
     # -- one attempt -------------------------------------------------------------------
 
-    def _attempt(self, url: str, kind: str, host: str, parse: Callable[[bytes], Any] | None) -> Any:
+    def _attempt(
+        self,
+        url: str,
+        kind: str,
+        host: str,
+        parse: Callable[[bytes], Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> Any:
         if self._settings.obey_robots:
             # Per attempt, so that an unreadable robots.txt is asked for again
             # (after ROBOTS_RETRY_SECONDS) by a later attempt.
@@ -550,7 +620,7 @@ class OptimizedNetworkManager:
             started = time.perf_counter()
             ok = False
             try:
-                body = self._exchange(url, kind, host, sent_at)
+                body = self._exchange(url, kind, host, sent_at, headers)
                 ok = True
             finally:
                 if self._observe is not None:
@@ -558,79 +628,163 @@ class OptimizedNetworkManager:
         # Parsing happens outside the slot: it is CPU work, not a request in flight.
         return body if parse is None else parse(body)
 
-    def _send(self, url: str) -> Reply:
+    def _send(self, url: str, headers: Mapping[str, str] | None = None) -> Reply:
         """One GET, streamed, no redirects, transport errors as cwo errors."""
         session = self.session()
+        if not _PLAIN_URL.match(url):
+            url = requote_uri(url)
         try:
-            if self._direct is not None and _PLAIN_URL.match(url):
-                resp = self._direct.get(url, self._direct_headers(session, url))
-                if "set-cookie" in resp.headers:
-                    # The store keeps the selected vehicle in its session cookie.
-                    extract_cookies_to_jar(session.cookies, _prepare_plain_get(session, url), resp)
-                    self._local.headers = (session, {})
-                return resp
-            return session.get(
-                url,
-                stream=True,
-                allow_redirects=False,
-                timeout=self._timeout,
-                # Per request too: requests lets *_PROXY variables override session proxies.
-                proxies=self._proxies,
+            resp = self._transport.get(
+                url, self._headers(session, url, headers), self._proxy_for(url)
             )
         except TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, url) from exc
+        except ValueError as exc:
+            # A URL no connection can be made for ("http://[::1/x", a bad port).
+            raise PermanentFetchError(
+                f"invalid URL {safe_url(url)}: {self._scrub(str(exc))[:200]}",
+                url=safe_url(url),
+                code="invalid_url",
+            ) from exc
+        if "set-cookie" in resp.headers:
+            # The store keeps the selected vehicle in its session cookie.
+            with _closed_on_error(resp):
+                try:
+                    session.cookies.extract_cookies(resp, urllib.request.Request(url))  # type: ignore[arg-type]
+                except ValueError as exc:
+                    where = safe_url(url)
+                    detail = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
+                    raise PermanentFetchError(
+                        f"invalid header (Set-Cookie) in the answer from {where}: {detail}",
+                        url=where,
+                        code="invalid_header",
+                    ) from exc
+            self._local.headers = (session, {})
+        return resp
 
-    def _direct_headers(self, session: requests.Session, url: str) -> Mapping[str, str]:
-        """The session's headers with its Cookie header for ``url``.
+    def _proxy_for(self, url: str) -> Proxy | None:
+        """The proxy for ``url``'s origin: --proxy, or the environment's (remembered per origin)."""
+        if self._proxy is not None or not self._env_proxies:
+            return self._proxy
+        origin = (urlsplit(url).scheme.lower(), host_key(url))
+        if origin not in self._proxy_by_origin:
+            chosen = select_proxy(url, get_environ_proxies(url))
+            try:
+                proxy = Proxy.from_url(chosen) if chosen else None
+            except ValueError as exc:
+                raise PermanentFetchError(
+                    f"proxy {safe_url(chosen or '')} from the environment cannot be used: {exc}",
+                    url=safe_url(url),
+                    code="proxy",
+                ) from exc
+            with self._lock:
+                if len(self._proxy_by_origin) >= 64:  # redirects of robots.txt go anywhere
+                    self._proxy_by_origin.clear()
+                self._proxy_by_origin[origin] = proxy
+        return self._proxy_by_origin[origin]
 
-        Remembered per thread, scheme, host and path (the query plays no part
-        in cookie matching) until a response sets a cookie, and for at most
-        :data:`COOKIE_HEADER_TTL` seconds so an expiring cookie is not sent on:
-        asking the cookie jar costs more than the rest of sending a request.
+    def _headers(
+        self, session: requests.Session, url: str, extra: Mapping[str, str] | None = None
+    ) -> Mapping[str, str]:
+        """The session's headers with its Cookie header for ``url``, and ``extra`` on top.
+
+        Remembered per thread, scheme, host, path (the query plays no part
+        in cookie matching) and extra headers until a response sets a cookie,
+        and for at most :data:`COOKIE_HEADER_TTL` seconds so an expiring cookie
+        is not sent on: asking the cookie jar costs more than the rest of
+        sending a request.
         """
         cached = getattr(self._local, "headers", None)
         if cached is None or cached[0] is not session:
             cached = self._local.headers = (session, {})
-        key = url.partition("?")[0]
+        path = url.partition("?")[0]
+        # The extra headers are part of the key: select and the option lists
+        # share a path with one set, and another set must never be reused for it.
+        key: Any = path if not extra else (path, tuple(extra.items()))
         now = time.monotonic()
         entry = cached[1].get(key)
         if entry is None or now - entry[0] > COOKIE_HEADER_TTL:
             if len(cached[1]) >= COOKIE_HEADER_PATHS:
                 # API paths name the vehicle: one per vehicle, never asked again.
                 cached[1].clear()
-            entry = cached[1][key] = (now, _prepare_plain_get(session, url).headers)
+            prepared = _request_headers(session, url)
+            if extra:
+                prepared.update(extra)
+            entry = cached[1][key] = (now, prepared)
         return entry[1]
 
-    def _exchange(self, url: str, kind: str, host: str, sent_at: float) -> bytes:
-        """Send, follow same-host redirects, read and classify: the usable body or an error."""
+    def _exchange(
+        self, url: str, kind: str, host: str, sent_at: float, headers: Mapping[str, str] | None
+    ) -> bytes:
+        """Send, follow same-site redirects, read and classify: the usable body or an error."""
         current = url
         for _hop in range(MAX_REDIRECTS + 1):
             self._counters.incr(f"requests/{kind}")
-            with self._send(current) as resp:
+            with self._send(current, headers) as resp:
                 self._counters.incr(f"responses/{resp.status_code}")
                 if resp.is_redirect:
                     target = self._redirect_target(current, resp)
-                    if _origin(target) != _origin(current):
+                    if not same_site_redirect(current, target):
                         raise PermanentFetchError(
                             f"redirect from {safe_url(current)} to another host "
                             f"({safe_url(target)}) refused",
                             url=safe_url(url),
                             status=resp.status_code,
+                            code="redirect_refused",
                         )
+                    if _origin(target) != _origin(current):
+                        self._warn_base_moved(url, target)
                     self._drain(resp, current)
                     current = target
                     continue
                 body = self._read(resp, current, self._settings.max_body_bytes)
                 return self._classify(resp, body, current, kind, host, sent_at)
         raise PermanentFetchError(
-            f"more than {MAX_REDIRECTS} redirects from {safe_url(url)}", url=safe_url(url)
+            f"more than {MAX_REDIRECTS} redirects from {safe_url(url)}",
+            url=safe_url(url),
+            code="redirect_refused",
         )
 
     def _redirect_target(self, current: str, resp: Reply) -> str:
-        """The absolute URL a redirect points to, decoded and quoted as requests does."""
-        # get_redirect_target undoes the latin-1 decoding of UTF-8 Location headers.
-        location = self.session().get_redirect_target(resp) or ""
-        return requote_uri(urljoin(current, location))
+        """The absolute URL a redirect points to, decoded and quoted as requests does.
+
+        A Location that is not UTF-8 or not a URL (``http://[::1/x``) is a
+        fault of this answer that no retry cures: :class:`PermanentFetchError`.
+        """
+        try:
+            # get_redirect_target undoes the latin-1 decoding of UTF-8 Location headers.
+            location = self.session().get_redirect_target(resp) or ""
+            target = requote_uri(urljoin(current, location))
+            host_key(target)  # urlsplit checks the host part only when asked for it
+        except (UnicodeError, ValueError, rex.InvalidURL) as exc:
+            raw = resp.headers.get("Location", "")
+            raise PermanentFetchError(
+                f"invalid Location header {self._scrub(ascii(raw)[:120])} in the redirect "
+                f"from {safe_url(current)}: {type(exc).__name__}: {exc}"[:400],
+                url=safe_url(current),
+                status=resp.status_code,
+                code="invalid_header",
+            ) from exc
+        return target
+
+    def _warn_base_moved(self, url: str, target: str) -> None:
+        """Say once per host that a same-site redirect costs a request per page."""
+        moved_from = host_key(url)
+        with self._lock:
+            if moved_from in self._moved_hosts:
+                return
+            self._moved_hosts.add(moved_from)
+        self._counters.incr("redirects/same_site_hosts")
+        parts = urlsplit(target)
+        log.warning(
+            "%s redirects to %s://%s: change the base URL (--api-base/--store-base) to %s://%s; "
+            "every request now costs an extra redirect",
+            moved_from,
+            parts.scheme,
+            parts.netloc,
+            parts.scheme,
+            parts.netloc,
+        )
 
     def _drain(self, resp: Reply, url: str) -> None:
         """Read a redirect's small body so its connection can be reused."""
@@ -646,12 +800,22 @@ class OptimizedNetworkManager:
         ``limit`` bytes.
         """
         declared = resp.headers.get("Content-Length", "").strip()
-        if not truncate and declared.isdigit() and int(declared) > limit:
+        try:
+            length = _strict_length(declared)
+        except ValueError as exc:
+            raise PermanentFetchError(
+                f"invalid Content-Length header {ascii(declared)[:60]} from {safe_url(url)}",
+                url=safe_url(url),
+                status=resp.status_code,
+                code="invalid_header",
+            ) from exc
+        if not truncate and length is not None and length > limit:
             raise PermanentFetchError(
                 f"response larger than {limit} bytes (Content-Length {declared}) "
                 f"from {safe_url(url)}",
                 url=safe_url(url),
                 status=resp.status_code,
+                code="too_large",
             )
         # Chunks joined once at the end: one copy of the body, where a growing
         # bytearray and its conversion to bytes cost two or three.
@@ -669,6 +833,7 @@ class OptimizedNetworkManager:
                         f"response larger than {limit} bytes from {safe_url(url)}",
                         url=safe_url(url),
                         status=resp.status_code,
+                        code="too_large",
                     )
         except TRANSPORT_ERRORS as exc:
             raise self._transport_error(exc, url) from exc
@@ -690,7 +855,7 @@ class OptimizedNetworkManager:
         # First: a challenge page is never data, whatever its status (200, 202, 405...).
         if is_challenge(body):
             self._counters.incr(f"challenges/{kind}")
-            self._gate.record_challenge(host)
+            self._gate.record_challenge(host, "its Human Verification page (bot challenge)")
             pause = self._gate.remaining(host)
             log.warning("bot challenge from %s (HTTP %s); host paused %.0fs", host, status, pause)
             raise ChallengeError(
@@ -699,6 +864,8 @@ class OptimizedNetworkManager:
                 url=safe_url(url),
                 status=status,
             )
+        if is_forbidden(body):
+            self._forbidden(status, url, kind, host)
         if 200 <= status < 300:
             self._gate.record_success(host)
             self._limiter.on_success(host)
@@ -725,6 +892,39 @@ class OptimizedNetworkManager:
                 TransientFetchError(f"HTTP {status} from {where}", url=where, status=status), reason
             )
         raise PermanentFetchError(f"HTTP {status} from {where}", url=where, status=status)
+
+    def _forbidden(self, status: int, url: str, kind: str, host: str) -> None:
+        """The API's refusal: a block with 401/403, a faulty answer otherwise. Always raises."""
+        where = safe_url(url)
+        if status in _BLOCK_STATUS:
+            # AWS API Gateway refusing this client: like the store's challenge,
+            # leave the host alone for a growing while; other hosts go on.
+            self._counters.incr(f"blocked/{kind}")
+            self._gate.record_challenge(host, f"the refusal {_FORBIDDEN_BODY} (HTTP {status})")
+            pause = self._gate.remaining(host)
+            log.warning(
+                "%s refused cwo (HTTP %s %s); host paused %.0fs",
+                host,
+                status,
+                _FORBIDDEN_BODY,
+                pause,
+            )
+            raise ChallengeError(
+                f"blocked: {host} answered HTTP {status} {_FORBIDDEN_BODY}; "
+                f"host paused for {pause:.0f}s",
+                url=where,
+                status=status,
+            )
+        # The same body with a 200 (or a 5xx) is no vehicle and no listing: never data.
+        self._counters.incr(f"forbidden_body/{kind}")
+        raise _tag(
+            TransientFetchError(
+                f"HTTP {status} from {where} with the refusal body {_FORBIDDEN_BODY}, not data",
+                url=where,
+                status=status,
+            ),
+            "forbidden_body",
+        )
 
     def _transport_error(self, exc: BaseException, url: str) -> FetchError:
         """Map a requests/urllib3/socket error to the most specific cwo error."""
@@ -754,7 +954,7 @@ class OptimizedNetworkManager:
             if "CERTIFICATE_VERIFY_FAILED" in str(root):
                 # An untrusted certificate does not heal with retries.
                 return PermanentFetchError(
-                    f"TLS certificate not trusted for {where}: {detail}", url=where
+                    f"TLS certificate not trusted for {where}: {detail}", url=where, code="tls"
                 )
             return _tag(TransientFetchError(f"TLS error with {where}: {detail}", url=where), "tls")
         if isinstance(exc, rex.ProxyError):
@@ -776,7 +976,9 @@ class OptimizedNetworkManager:
         if isinstance(
             exc, (rex.InvalidURL, rex.MissingSchema, rex.InvalidSchema, rex.InvalidHeader)
         ):
-            return PermanentFetchError(f"invalid request for {where}: {detail}", url=where)
+            return PermanentFetchError(
+                f"invalid request for {where}: {detail}", url=where, code="invalid_request"
+            )
         if isinstance(
             exc,
             (rex.ConnectionError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError),
@@ -800,7 +1002,8 @@ class OptimizedNetworkManager:
         if remaining > 0:
             self._counters.incr(f"challenge_paused/{kind}")
             raise ChallengeError(
-                f"{host} is paused for another {remaining:.0f}s after a bot challenge; not sent",
+                f"{host} is paused for another {remaining:.0f}s after a bot challenge "
+                "or a refusal; not sent",
                 url=safe_url(url),
             )
 
@@ -821,7 +1024,9 @@ class OptimizedNetworkManager:
             )
         self._counters.incr("robots/disallowed")
         error = PermanentFetchError(
-            f"{where} is disallowed by robots.txt of {host} for cwo's user agent", url=where
+            f"{where} is disallowed by robots.txt of {host} for cwo's user agent",
+            url=where,
+            code="robots_disallowed",
         )
         error.hint = "--ignore-robots fetches it anyway, at your own responsibility"
         raise error
@@ -894,7 +1099,7 @@ class OptimizedNetworkManager:
                     self._observe("robots", time.perf_counter() - started, status is not None)
         if is_challenge(body):
             self._counters.incr("challenges/robots")
-            self._gate.record_challenge(host)
+            self._gate.record_challenge(host, "its Human Verification page (bot challenge)")
             raise ChallengeError(
                 f"bot challenge on robots.txt of {host}; host paused", url=safe_url(target)
             )

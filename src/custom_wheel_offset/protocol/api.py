@@ -30,6 +30,7 @@ __all__ = [
     "WIDTH_BOUNDS",
     "YEAR_BOUNDS",
     "check_range",
+    "is_forbidden",
     "load_json",
     "parse_model_info",
     "parse_names",
@@ -258,6 +259,33 @@ def _check_text(value: str, where: str) -> str:
     return value
 
 
+# --------------------------------------------------------------------------- refusal
+
+#: Longer bodies are not the refusal; ``{"message":"Forbidden"}`` is 24 bytes.
+FORBIDDEN_MAX_BYTES: Final = 512
+
+
+def is_forbidden(body: bytes) -> bool:
+    """True when ``body`` is the fitment API's refusal, ``{"message":"Forbidden"}``.
+
+    An AWS API Gateway answer to a client it will not serve (section 5 of the
+    protocol notes). Whitespace, key order and other keys next to
+    ``message`` do not matter; the message is compared without surrounding
+    spaces or letter case. It is never data, whatever the status: a vehicle
+    read from it would have every field empty.
+    """
+    # Cheap tests first: this runs on every answer, and almost none is small
+    # enough or mentions the word.
+    if len(body) > FORBIDDEN_MAX_BYTES or b"orbidden" not in body.lower():
+        return False
+    try:
+        data = json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    message = data.get("message") if isinstance(data, dict) else None
+    return isinstance(message, str) and message.strip().casefold() == "forbidden"
+
+
 # --------------------------------------------------------------------------- tree
 
 
@@ -369,12 +397,63 @@ _NUMBER_KEYS: Final[dict[str, tuple[tuple[float, float], str]]] = {
 
 
 def _text_field(obj: dict[str, Any], key: str) -> str | None:
+    """A text value; missing/null/``""`` -> None; an integer -> its decimal text.
+
+    An integer (``"lugSize": 12``) is kept as the text it was written as, like
+    a numeric chassis id or model name. A float is refused: ``1.50`` would come
+    back as ``"1.5"``, not what the site wrote.
+    """
     value = obj.get(key)
     if value is None or value == "":
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
     if not isinstance(value, str):
         raise ParseError(f"vehicle: key {key!r} = {_short(value)} is {_kind(value)}, not text")
     return _check_text(value, f"vehicle: key {key!r}")
+
+
+def _bolt_pattern(obj: dict[str, Any]) -> str | None:
+    """``boltpattern``, or its alias ``boltpatternMm`` when it is the only one given.
+
+    Both given with different values (compared without surrounding spaces and
+    letter case) is an error: choosing one would be a guess.
+    """
+    plain = _text_field(obj, "boltpattern")
+    alias = _text_field(obj, "boltpatternMm")
+    if plain is None:
+        return alias
+    if alias is not None and plain.strip().casefold() != alias.strip().casefold():
+        raise ParseError(
+            f"vehicle: key 'boltpattern' = {_short(plain)} and key 'boltpatternMm' = "
+            f"{_short(alias)} disagree"
+        )
+    return plain
+
+
+_FLAG_WORDS: Final[dict[str, bool]] = {
+    "true": True,
+    "yes": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "0": False,
+}
+_STAGGER_FLAGS: Final = ("staggered", "factoryStaggered")
+
+
+def _flag(obj: dict[str, Any], key: str) -> bool | None:
+    """A yes/no flag: a boolean, 0/1, or true/false/yes/no/1/0 text in any case."""
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().casefold() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.strip().casefold()]
+    raise ParseError(f"vehicle: key {key!r} = {_short(value)} is not a yes/no flag")
 
 
 def _chassis(obj: dict[str, Any]) -> str | None:
@@ -481,16 +560,42 @@ def _axle(obj: dict[str, Any], suffix: str) -> AxleSpec:
     )
 
 
+def _rear_axle(data: dict[str, Any], front: AxleSpec, rear: AxleSpec) -> AxleSpec:
+    """The rear axle, from the ``*Rear`` values and the staggered flags.
+
+    Data beats a flag, and nothing is ever copied that might be wrong:
+
+    * ``*Rear`` values present: the rear comes from them alone, unless every
+      flag given says "not staggered" and every rear value present equals the
+      front's (a square car that repeats its front in the rear keys);
+    * no ``*Rear`` value and a flag saying staggered: the rear is unknown
+      (every field None), never a copy of the front;
+    * otherwise the car is square and the rear is the front.
+    """
+    flags = [flag for flag in (_flag(data, key) for key in _STAGGER_FLAGS) if flag is not None]
+    claims_staggered = any(flags)
+    claims_square = bool(flags) and not claims_staggered
+    present = {f.name: getattr(rear, f.name) for f in fields(AxleSpec)}
+    present = {name: value for name, value in present.items() if value is not None}
+    if present:
+        if claims_square and all(getattr(front, n) == v for n, v in present.items()):
+            return front
+        return rear
+    return AxleSpec() if claims_staggered else front
+
+
 def parse_vehicle(body: bytes) -> VehicleSpec:
     """One vehicle's specification object -> :class:`VehicleSpec`.
 
-    Text fields: missing/null/``""`` -> None, otherwise they must be strings.
+    Text fields: missing/null/``""`` -> None, an integer -> its decimal text,
+    otherwise they must be strings. ``boltpatternMm`` is an alias of
+    ``boltpattern`` (either alone; both and different is an error).
     ``drchassisid`` may be a string or an integral number. Numeric fields are
     numbers or plain decimal strings (``"17"``, ``"+35"``, ``" 64.1 "``);
     anything else, a value outside its plausible range, or a min above its
-    max is an error. When any ``*Rear`` key holds a value the car is
-    staggered and the rear axle comes from the ``*Rear`` keys alone;
-    otherwise the rear axle is the front axle. ``raw`` is the decoded object.
+    max is an error. The rear axle follows :func:`_rear_axle` (``*Rear``
+    values, then the ``staggered``/``factoryStaggered`` flags). ``raw`` is the
+    decoded object, unknown and list-valued keys included.
     """
     data = load_json(body, "vehicle")
     if not isinstance(data, dict):
@@ -498,19 +603,18 @@ def parse_vehicle(body: bytes) -> VehicleSpec:
     hub = _number(data.get("hub"), "vehicle: key 'hub'")
     check_range(hub, None, HUB_BOUNDS, "vehicle: key 'hub'", "mm")
     front = _axle(data, "")
-    rear = _axle(data, "Rear")
-    # Staggered iff some *Rear key holds a value: parsing all of them first
-    # both validates them and tells null/""/blank apart from real values.
-    staggered = any(getattr(rear, f.name) is not None for f in fields(AxleSpec))
+    # Parsing every *Rear key first both validates them and tells
+    # null/""/blank apart from real values.
+    rear = _rear_axle(data, front, _axle(data, "Rear"))
     return VehicleSpec(
         vehicle_type=_text_field(data, "vehicleType"),
         chassis_id=_chassis(data),
-        bolt_pattern_mm=_text_field(data, "boltpattern"),
+        bolt_pattern_mm=_bolt_pattern(data),
         bolt_pattern_in=_text_field(data, "boltpatternInches"),
         hub_bore_mm=hub,
         lug_type=_text_field(data, "lugType"),
         lug_size=_text_field(data, "lugSize"),
         front=front,
-        rear=rear if staggered else front,
+        rear=rear,
         raw=data,
     )

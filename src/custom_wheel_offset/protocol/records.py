@@ -52,7 +52,9 @@ class AxleSpec:
 class VehicleSpec:
     """A vehicle's specifications as parsed from the fitment API.
 
-    ``rear`` equals ``front`` for a square car (no ``*Rear`` key with a value).
+    ``rear`` equals ``front`` for a square car (no ``*Rear`` key with a value
+    and no flag saying staggered); it is all ``None`` when a flag says
+    staggered but no ``*Rear`` key holds a value (unknown, never copied).
     ``raw`` is the JSON object exactly as served, unknown keys included.
     """
 

@@ -20,7 +20,9 @@ from urllib.parse import quote, urlsplit
 from custom_wheel_offset.protocol.records import PreferenceSet, VehicleId
 
 __all__ = [
+    "API_KINDS",
     "OPTION_KINDS",
+    "YMM_KINDS",
     "drives_url",
     "fitment_url",
     "host_of",
@@ -28,6 +30,7 @@ __all__ = [
     "model_info_url",
     "models_url",
     "options_url",
+    "request_headers",
     "robots_url",
     "select_vehicle_url",
     "vehicle_url",
@@ -174,6 +177,29 @@ def fitment_url(
         ("rubbing", prefs.rubbing),
     ]
     return f"{_base(store_base)}/store/wheels?{_query(params)}"
+
+
+#: Kinds of request sent to the fitment API (everything of the vehicle tree).
+API_KINDS: Final = frozenset({"years", "makes", "models", "model_info", "drives", "vehicle"})
+#: Kinds of request the store's own page sends to ``api/ymm-temp.php`` as an XHR.
+YMM_KINDS: Final = frozenset({"select", *OPTION_KINDS})
+
+
+def request_headers(kind: str, store_base: str) -> dict[str, str]:
+    """The headers the site's own pages send with a request of ``kind``, beyond cwo's own.
+
+    Section 5 of the protocol notes: the store page calls ``api/ymm-temp.php``
+    (``select`` and the three option lists) as an XHR, with
+    ``X-Requested-With: XMLHttpRequest`` and the store page as ``Referer``;
+    fitment-API calls carry the store's ``Referer``. Fitment pages and
+    robots.txt need none. Never a ``User-Agent``: cwo does not disguise itself.
+    """
+    base = _base(store_base)
+    if kind in YMM_KINDS:
+        return {"X-Requested-With": "XMLHttpRequest", "Referer": f"{base}/store/wheels"}
+    if kind in API_KINDS:
+        return {"Referer": f"{base}/"}
+    return {}
 
 
 def robots_url(store_base: str) -> str:

@@ -40,6 +40,8 @@ __all__ = [
     "STAGE_KINDS",
     "STORE_KINDS",
     "CrawlState",
+    "FailureGroup",
+    "FailureSummary",
     "Frontier",
     "ItemFilter",
     "NewItem",
@@ -147,6 +149,22 @@ class CrawlState:
     resumed: bool
     skipped_vehicles: int
     skipped_fitments: int
+    started_at: float = 0.0  # when this run began: its failures are the rows failed since
+    retired: int = 0  # failed items not re-opened: they failed in --item-attempts runs
+
+
+@dataclass(frozen=True, slots=True)
+class FailureGroup:
+    code: str
+    count: int
+    example: str  # one stored message of this code
+
+
+@dataclass(frozen=True, slots=True)
+class FailureSummary:
+    total: int  # every failed item (COUNT, not the sum of a capped list)
+    past_limit: int  # failed in --item-attempts runs: no longer retried automatically
+    groups: list[FailureGroup]  # by code, most frequent first (capped)
 
 
 class Frontier:
@@ -160,13 +178,32 @@ class Frontier:
 
     # -- run start --------------------------------------------------------------------------
 
-    def begin_run(self, *, skip_existing: bool, retry_failed: bool, root: NewItem) -> CrawlState:
-        """Reap dead leases, re-open failed items, and resume or start a crawl."""
+    def begin_run(
+        self,
+        *,
+        skip_existing: bool,
+        retry_failed: bool,
+        root: NewItem,
+        item_attempts: int | None = None,
+    ) -> CrawlState:
+        """Reap dead leases, re-open failed items, and resume or start a crawl.
+
+        A failed item is re-opened unless it has failed in ``item_attempts``
+        runs already (None: no limit); ``retry_failed`` re-opens every one.
+        """
         now = time.time()
+        limit = None if retry_failed else item_attempts
         state = self.db.transaction(
-            lambda conn: self._begin_run(conn, now, skip_existing, retry_failed, root),
+            lambda conn: self._begin_run(conn, now, skip_existing, retry_failed, root, limit),
             what="starting the run",
         )
+        if state.retired:
+            log.info(
+                "%d failed item(s) are not retried: they failed in %s run(s) "
+                "(--item-attempts); --retry-failed takes them",
+                state.retired,
+                item_attempts,
+            )
         log.info(
             "%s crawl %d (%s)",
             "resuming" if state.resumed else "starting",
@@ -182,16 +219,22 @@ class Frontier:
         skip_existing: bool,
         retry_failed: bool,
         root: NewItem,
+        failed_runs_limit: int | None,
     ) -> CrawlState:
         if not self.db.is_sqlite:
             # Two processes starting at once must not both open a new crawl.
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7714201)")
         self._reap(conn, now, everything=self.db.is_sqlite)
+        failed = frontier.c.status == "failed"
+        if failed_runs_limit is not None:
+            failed = and_(failed, frontier.c.failed_runs < failed_runs_limit)
+        # The reason, its code and the failed runs stay: status shows them until it is done.
         conn.execute(
             update(frontier)
-            .where(frontier.c.status == "failed")
+            .where(failed)
             .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
         )
+        retired = self._count_failed(conn)
         latest = conn.execute(
             select(crawls.c.id, crawls.c.finished_at).order_by(crawls.c.id.desc()).limit(1)
         ).first()
@@ -219,7 +262,13 @@ class Frontier:
                     self._count(conn, "fitment", "done"),
                 )
         conn.execute(self.db.insert_ignore(frontier), [root.row(now)])
-        return CrawlState(crawl_id, resumed, skipped_v, skipped_f)
+        return CrawlState(crawl_id, resumed, skipped_v, skipped_f, now, retired)
+
+    @staticmethod
+    def _count_failed(conn: Connection, *extra: Any) -> int:
+        return conn.execute(
+            select(func.count()).select_from(frontier).where(frontier.c.status == "failed", *extra)
+        ).scalar_one()
 
     def _reap(self, conn: Connection, now: float, *, everything: bool) -> int:
         """Leased rows whose owner is gone become pending again."""
@@ -449,6 +498,44 @@ class Frontier:
         for kind, status, count in rows:
             out.setdefault(kind, {})[status] = count
         return out
+
+    def failure_summary(
+        self, *, item_attempts: int | None = None, groups: int = 20
+    ) -> FailureSummary:
+        """Failed items: the total, how many are past ``item_attempts``, and the codes."""
+        code = func.coalesce(frontier.c.failure_code, "unknown")
+        with self.db.read() as conn:
+            total = self._count_failed(conn)
+            past = 0
+            if item_attempts is not None:
+                past = self._count_failed(conn, frontier.c.failed_runs >= item_attempts)
+            rows = conn.execute(
+                select(
+                    code.label("code"),
+                    func.count().label("n"),
+                    func.min(frontier.c.last_error).label("example"),
+                )
+                .where(frontier.c.status == "failed")
+                .group_by(code)
+                .order_by(func.count().desc(), code)
+                .limit(groups)
+            ).all()
+        found = [FailureGroup(r.code, r.n, r.example or "") for r in rows]
+        return FailureSummary(total, past, found)
+
+    def failed_in_run(self, state: CrawlState, item_attempts: int | None) -> int:
+        """Failed items that count against this run: all but those it did not re-open
+        (failed in ``item_attempts`` runs) and nobody touched since it began."""
+        with self.db.read() as conn:
+            if item_attempts is None:
+                return self._count_failed(conn)
+            return self._count_failed(
+                conn,
+                or_(
+                    frontier.c.updated_at >= state.started_at,
+                    frontier.c.failed_runs < item_attempts,
+                ),
+            )
 
     def failure_reasons(self, limit: int = 10) -> list[tuple[str, str, int]]:
         with self.db.read() as conn:

@@ -86,6 +86,10 @@ frontier = Table(
     Column("status", String(8), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    # Why it failed, as a short stable code (errors.failure_code), and in how many
+    # runs: past --item-attempts a new run no longer re-opens it.
+    Column("failure_code", Text),
+    Column("failed_runs", Integer, nullable=False, server_default="0"),
     Column("not_before", Float, nullable=False, server_default="0"),
     Column("lease_owner", Text),
     Column("lease_expires", Float),

@@ -93,6 +93,7 @@ class Outcome:
     children: list[NewItem] = field(default_factory=list)
     error: str | None = None
     not_before: float = 0.0
+    code: str | None = None  # retry and failed: errors.failure_code of what went wrong
 
 
 class BatchWriter:
@@ -108,6 +109,7 @@ class BatchWriter:
         batch_size: int = 500,
         flush_interval: float = 0.5,
         observe: Any = None,
+        max_backlog: int | None = None,
     ) -> None:
         self.db = db
         self.owner = owner
@@ -124,6 +126,13 @@ class BatchWriter:
         self._error: BaseException | None = None
         self._idle = threading.Condition()
         self._pending = 0  # submitted but not yet committed
+        # The bound on that backlog: a worker submitting past it waits for the
+        # writer (a slow database once let thousands of outcomes pile up). Two
+        # batches: one being committed while the next fills.
+        self.max_backlog = max_backlog or 2 * batch_size
+        self.max_backlog_seen = 0
+        self.submit_waits = 0  # submits that had to wait for the writer
+        self._stopped = False
         self.batches = 0
         self.rows = 0
         self.outcomes = 0
@@ -137,14 +146,35 @@ class BatchWriter:
 
     def submit(self, outcome: Outcome) -> None:
         """Hand over one outcome. Wakes the writer only when a batch is full: a
-        wake-up per item would cost a thread switch (and the GIL) per page."""
-        if self._error is not None:
-            raise DatabaseError(f"the writer stopped: {self._error}") from self._error
+        wake-up per item would cost a thread switch (and the GIL) per page.
+
+        While :attr:`max_backlog` outcomes wait, the caller waits too (the
+        dispatcher stops claiming earlier, see :attr:`behind`).
+        """
         with self._idle:
+            if self._pending >= self.max_backlog and not self._stopped:
+                self.submit_waits += 1
+                self._wake.set()  # whatever waits is worth a batch now
+                while self._pending >= self.max_backlog and not self._stopped:
+                    if self._error is not None:
+                        break
+                    self._idle.wait(0.5)
+            if self._error is not None:
+                raise DatabaseError(f"the writer stopped: {self._error}") from self._error
             self._pending += 1
+            self.max_backlog_seen = max(self.max_backlog_seen, self._pending)
         self._items.append(outcome)
         if len(self._items) >= self.batch_size:
             self._wake.set()
+
+    @property
+    def behind(self) -> bool:
+        """A full batch waits to be committed: time to stop claiming new work."""
+        return self._pending >= min(self.batch_size, self.max_backlog // 2)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is committed. False on timeout."""
@@ -198,11 +228,23 @@ class BatchWriter:
             "flush_reasons": dict(self.flush_reasons),
             "batch_size": self.batch_size,
             "flush_interval_seconds": self.flush_interval,
+            "max_backlog": self.max_backlog,
+            "max_backlog_seen": self.max_backlog_seen,
+            "submit_waits": self.submit_waits,
         }
 
     # -- the loop ---------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        try:
+            self._run_loop()
+        finally:
+            with self._idle:
+                # Nobody commits from here on: a submit waiting for room must not wait forever.
+                self._stopped = True
+                self._idle.notify_all()
+
+    def _run_loop(self) -> None:
         batch: list[Outcome] = []
         first_at = 0.0
         while True:
@@ -298,6 +340,8 @@ class BatchWriter:
                             lease_owner=None,
                             lease_expires=None,
                             last_error=None,
+                            failure_code=None,
+                            failed_runs=0,
                             crawl_id=self.crawl_id,
                             updated_at=now,
                         )
@@ -340,9 +384,12 @@ class BatchWriter:
         if fitment_results:
             rows += self._write_fitments(conn, fitment_results, now, tally)
 
+        # A failed item keeps its code and counts one more failed run; a release
+        # (run stopping, bot challenge) is no fault of the item: its code stays.
+        coded = {"failure_code": bindparam("b_code")}
         for status, values in (
-            ("retry", {"status": "pending"}),
-            ("failed", {"status": "failed"}),
+            ("retry", {"status": "pending", **coded}),
+            ("failed", {"status": "failed", **coded, "failed_runs": frontier.c.failed_runs + 1}),
             ("release", {"status": "pending"}),
         ):
             group = [o for o in batch if o.status == status]
@@ -368,13 +415,21 @@ class BatchWriter:
             conn.execute(
                 stmt,
                 [
-                    {"b_id": o.item_id, "b_error": o.error, "b_not_before": o.not_before}
+                    {
+                        "b_id": o.item_id,
+                        "b_error": o.error,
+                        "b_not_before": o.not_before,
+                        "b_code": o.code,
+                    }
                     for o in group
                 ],
             )
             rows += len(group)
             for o in group:
                 tally.incr(f"items/{status}/{o.kind}")
+                if status == "failed":
+                    # Beside items/failed/<kind>: codes never equal a kind's name.
+                    tally.incr(f"items/failed/{o.code or 'unknown'}")
         return rows
 
     def _write_vehicles(

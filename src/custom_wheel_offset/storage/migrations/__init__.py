@@ -7,6 +7,7 @@
     script.py.mako          template of a new revision
     versions/0001_initial   the first released schema (everything but ``workers``)
     versions/0002_workers   the ``workers`` table (several machines on PostgreSQL)
+    versions/0003_failure_codes  ``frontier.failure_code`` and ``failed_runs``
 
 :func:`upgrade_to_head` brings any cwo database to the current revision in one
 transaction:
@@ -58,9 +59,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FIRST_REVISION = "0001"
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 """The newest revision in ``versions/`` (a test checks it against the scripts)."""
-KNOWN_REVISIONS = ("0001", "0002")
+KNOWN_REVISIONS = ("0001", "0002", "0003")
 
 UNVERSIONED = "unversioned"
 """What :func:`current_revision` reports for tables created before migrations existed."""

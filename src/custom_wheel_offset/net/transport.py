@@ -1,51 +1,61 @@
-"""Plain GETs on each thread's own keep-alive connections, below ``requests``.
+"""The one transport: every GET cwo sends, on each thread's own keep-alive connections.
 
-Most of cwo's requests are GETs of URLs it built itself: ASCII, every name
-already percent-encoded, no proxy. For these, what ``requests`` and urllib3's
-connection pool do per request (re-encode the URL character by character,
-re-parse it, merge settings, wrap the response twice) changes nothing and
-cost half of a fitment page's CPU (docs/performance.md). Here such a GET goes
-straight to a standard-library ``http.client`` connection (``HTTPSConnection``
-with certificate and host name verified) that this thread keeps open per
-origin; urllib3's response class reads and decodes (gzip, deflate) the body.
+Every request goes through :meth:`Transport.get`, with or without a proxy,
+redirect hops and robots.txt included, so every request has the same
+deadlines, the same connection reuse and the same idea of what a URL is
+(``.`` and ``..`` segments are sent as they are, never resolved away).
+
+Connections are the standard library's ``http.client`` ones, the layer that
+urllib3's own connection classes extend (``HTTPSConnection`` with the
+certificate and host name verified; a proxy reached as HTTP forward proxy or
+through a ``CONNECT`` tunnel); urllib3's response class decodes encoded
+bodies (gzip, deflate). urllib3's connection wrapper costs about 90 µs of CPU
+and two ``ioctl`` system calls per request (it sets the socket timeout again
+before every answer), which with ten threads means GIL hand-offs on every
+page; docs/performance.md has the figures.
 
 Sockets are blocking, without a Python-level timeout: with one, every
 ``send`` and ``recv`` is preceded by a ``poll``, and each of these system
-calls gives up the GIL, which with ten threads means a thread switch each
-time (about half of the scraper's context switches, docs/performance.md).
-Timeouts are kept by a :class:`Watchdog` thread instead, which shuts down the
-socket of an exchange that overruns its deadline; the blocked read then ends
-and is reported as a timeout. Connecting keeps an ordinary socket timeout.
+calls gives up the GIL. Deadlines are kept by a :class:`Watchdog` thread
+instead, which shuts down the socket of an exchange that overruns its
+deadline; the blocked read then ends and is reported as a timeout. Each
+exchange has two deadlines:
 
-What stays with ``requests``: the thread's cookie jar and default headers
-(the caller passes them in and gets the jar updated), and every request that
-is not plain: proxies, URLs that need encoding, robots.txt.
+* the *read timeout*: the longest silence while waiting for the headers or
+  for the next piece of the body (a page-sized body is one piece);
+* the *total timeout*: connect, send, headers and the whole body together,
+  which no server trickling a few bytes at a time can stretch.
 
-Connections are never shared between threads (each worker's session must see
-its own cookies, and a connection carries one request at a time), are checked
-for a server-side close before reuse after a pause, and are dropped when a
-body was not read to its end or a deadline passed. Nothing is retried here: a
-failed exchange surfaces as the socket's, http.client's or urllib3's own
-exception, which the network manager classifies.
+What stays with the network manager: cookies and default headers (the
+caller passes the headers in), redirects, retries and classification.
+Connections are never shared between threads (each worker's session must
+see its own cookies, and a connection carries one request at a time), are
+checked for a server-side close before reuse after a pause, and are dropped
+when a body was not read to its end or a deadline passed. Nothing is retried
+here: a failed exchange surfaces as the socket's, http.client's or urllib3's
+own exception, which the network manager classifies.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
+import re
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from types import TracebackType
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import unquote, urlsplit
 
 from urllib3 import HTTPHeaderDict, HTTPResponse
 from urllib3.exceptions import ConnectTimeoutError
 from urllib3.util.wait import wait_for_read
 
-__all__ = ["DirectClient", "DirectResponse", "Watchdog"]
+__all__ = ["Proxy", "Transport", "TransportResponse", "Watchdog", "content_length"]
 
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: A connection idle for longer than this is checked for a server-side close
@@ -59,48 +69,85 @@ STALE_CHECK_AFTER = 1.0
 ONE_READ_BYTES = 256 * 1024
 #: Seconds the watchdog thread lingers with nothing to watch before it ends.
 WATCHDOG_IDLE_EXIT = 60.0
+# RFC 9110: Content-Length is 1*DIGIT, ASCII digits only ("²" passes str.isdigit).
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def content_length(headers: Mapping[str, str]) -> int | None:
+    """The declared body length, or ``None`` when absent or not a plain decimal number."""
+    declared = (headers.get("Content-Length") or "").strip()
+    return int(declared) if _DIGITS.fullmatch(declared) else None
+
+
+class Proxy(NamedTuple):
+    """A forward proxy: where to connect, and the credentials to present."""
+
+    host: str
+    port: int
+    authorization: str | None  # the Proxy-Authorization header value
+
+    @classmethod
+    def from_url(cls, url: str) -> Proxy:
+        """``http://[user[:password]@]host[:port]`` -> Proxy; ValueError for anything else."""
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "http" or not parts.hostname:
+            raise ValueError("only http:// proxies are supported (host and optional port)")
+        port = parts.port or 80  # ValueError for a port that is not a number
+        authorization = None
+        if parts.username is not None:
+            pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+        return cls(parts.hostname, port, authorization)
 
 
 class _Connection:
-    """One thread's connection to one origin, and whether a deadline ended it."""
+    """One thread's connection to one origin (or proxy), and its deadlines."""
 
-    __slots__ = ("expired", "http", "last_used")
+    __slots__ = ("expired", "http", "last_used", "overdue", "total_deadline")
 
     def __init__(self, conn: http.client.HTTPConnection) -> None:
         self.http = conn
         self.last_used = 0.0
         self.expired = False
+        self.overdue = False  # the total deadline (not a silence) ended the exchange
+        self.total_deadline = float("inf")
 
     def close(self) -> None:
         self.http.close()
 
 
 class Watchdog:
-    """Ends exchanges that overrun their deadline, by shutting their socket down.
+    """Ends exchanges that overrun a deadline, by shutting their socket down.
 
-    Every deadline is ``arm`` time + the same ``timeout``, so one armed later
-    never falls due before the thread's next look (which is at most
-    ``timeout`` after its last one): arming never needs to wake the thread,
-    and costs a dictionary write under an uncontended lock.
+    A connection's deadline is the earlier of ``read_timeout`` after its
+    last arming and the total deadline of its current exchange. Arming
+    wakes the watchdog thread only when the new deadline falls before the
+    thread's next look, so the usual arming is a dictionary write under an
+    uncontended lock.
     """
 
-    def __init__(self, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(self, read_timeout: float, total_timeout: float) -> None:
+        self.timeout = read_timeout
+        self.total_timeout = total_timeout
         self.expired_count = 0
         self._deadlines: dict[_Connection, float] = {}
         self._cond = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
+        self._next_look = float("inf")
         self._closed = False
 
     def arm(self, conn: _Connection) -> None:
-        """Start (or restart) ``conn``'s deadline: ``timeout`` seconds from now."""
+        """Start (or restart) ``conn``'s read deadline, never past its total deadline."""
+        deadline = min(time.monotonic() + self.timeout, conn.total_deadline)
         with self._cond:
-            self._deadlines[conn] = time.monotonic() + self.timeout
+            self._deadlines[conn] = deadline
             if self._thread is None and not self._closed:
                 self._thread = threading.Thread(
                     target=self._watch, name="cwo-watchdog", daemon=True
                 )
                 self._thread.start()
+            elif deadline < self._next_look:
+                self._cond.notify()
 
     def disarm(self, conn: _Connection) -> None:
         with self._cond:
@@ -115,6 +162,16 @@ class Watchdog:
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
+    def _expire_due(self, now: float) -> list[socket.socket | None]:
+        """Mark the connections past their deadline; their sockets. Under the lock."""
+        due = [c for c, deadline in self._deadlines.items() if deadline <= now]
+        for conn in due:
+            del self._deadlines[conn]
+            conn.expired = True
+            conn.overdue = conn.total_deadline <= now
+            self.expired_count += 1
+        return [c.http.sock for c in due]
+
     def _watch(self) -> None:
         idle_since = time.monotonic()
         while True:
@@ -122,25 +179,20 @@ class Watchdog:
                 if self._closed:
                     return
                 now = time.monotonic()
-                due = [c for c, deadline in self._deadlines.items() if deadline <= now]
-                for conn in due:
-                    del self._deadlines[conn]
-                    conn.expired = True
-                    self.expired_count += 1
-                sockets = [c.http.sock for c in due]
+                sockets = self._expire_due(now)
                 if self._deadlines:
                     idle_since = now
-                    wait = min(self._deadlines.values()) - now
+                    self._next_look = min(self._deadlines.values())
                 elif now - idle_since > WATCHDOG_IDLE_EXIT:
                     self._thread = None  # the next arm starts a new one
                     return
                 else:
-                    wait = self.timeout
+                    self._next_look = now + self.timeout
             for sock in sockets:
                 _shut_down(sock)
             with self._cond:
                 if not self._closed:
-                    self._cond.wait(max(wait, 0.001))
+                    self._cond.wait(max(self._next_look - time.monotonic(), 0.001))
 
 
 def _shut_down(sock: socket.socket | None) -> None:
@@ -154,8 +206,8 @@ def _shut_down(sock: socket.socket | None) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class DirectResponse:
-    """The part of ``requests.Response`` the network manager reads, over http.client's.
+class TransportResponse:
+    """Status, headers and a streamed body, read within the exchange's deadlines.
 
     An encoded body (gzip, deflate) is read through urllib3's ``HTTPResponse``,
     which decodes it; a plain one straight from http.client, which spares a
@@ -198,13 +250,12 @@ class DirectResponse:
     def is_redirect(self) -> bool:
         return "location" in self.headers and self.status_code in _REDIRECT_STATUSES
 
-    @property
-    def _original_response(self) -> http.client.HTTPResponse:
-        # What requests.cookies.extract_cookies_to_jar reads the Set-Cookie headers from.
-        return self._response
+    def info(self) -> http.client.HTTPMessage:
+        """The headers, as ``http.cookiejar`` reads them from a response."""
+        return self._response.msg
 
     def iter_content(self, chunk_size: int) -> Iterator[bytes]:
-        """The body, decoded (gzip), in chunks; each read within the read timeout."""
+        """The body, decoded (gzip), in chunks; each read within the deadlines."""
         chunks: Iterator[bytes]
         if self._decoder is not None:
             chunks = self._decoder.stream(chunk_size, decode_content=True)
@@ -225,8 +276,7 @@ class DirectResponse:
     def _plain(self, chunk_size: int) -> Iterator[bytes]:
         """An unencoded body; one cut short of its Content-Length raises IncompleteRead."""
         # http.client returns b"" at an early end of file rather than raising.
-        declared = self.headers.get("Content-Length", "").strip()
-        expected = int(declared) if declared.isdigit() else None
+        expected = content_length(self.headers)
         if expected is not None and expected <= ONE_READ_BYTES:
             # One read into one object of the exact size: reading in chunks
             # allocates a chunk-sized buffer, a copy of it and the joined body
@@ -250,7 +300,7 @@ class DirectResponse:
             self._response.close()
             self._connection.close()
 
-    def __enter__(self) -> DirectResponse:
+    def __enter__(self) -> TransportResponse:
         return self
 
     def __exit__(
@@ -263,26 +313,39 @@ class DirectResponse:
 
 
 def _raise_if_expired(conn: _Connection, watchdog: Watchdog, exc: BaseException) -> None:
-    if conn.expired:
+    if not conn.expired:
+        return
+    if conn.overdue:
         raise TimeoutError(
-            f"no answer within the read timeout ({watchdog.timeout:g} s); connection closed"
+            f"the whole exchange took longer than the total timeout ({watchdog.total_timeout:g} s)"
         ) from exc
+    raise TimeoutError(
+        f"no answer within the read timeout ({watchdog.timeout:g} s); connection closed"
+    ) from exc
 
 
-class DirectClient:
-    """Per-thread, per-origin keep-alive connections for plain GETs.
+class Transport:
+    """Per-thread, per-origin keep-alive connections for every GET.
 
-    :param connect_timeout: seconds to open a connection (TCP and TLS).
-    :param read_timeout: seconds to send a request and receive its headers, and
-        again for its body (up to :data:`ONE_READ_BYTES`) or each chunk of it.
+    :param connect_timeout: seconds to open a connection (TCP, proxy tunnel and TLS).
+    :param read_timeout: the longest silence while waiting for the headers, or
+        for the body (up to :data:`ONE_READ_BYTES`) or each chunk of it.
+    :param total_timeout: seconds for the whole exchange, connecting included.
     :param ca_bundle: file of trusted certificates for HTTPS.
     """
 
-    def __init__(self, *, connect_timeout: float, read_timeout: float, ca_bundle: str) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float,
+        read_timeout: float,
+        total_timeout: float,
+        ca_bundle: str,
+    ) -> None:
         self._connect_timeout = connect_timeout
         self._ca_bundle = ca_bundle
         self._tls: ssl.SSLContext | None = None
-        self._watchdog = Watchdog(read_timeout)
+        self._watchdog = Watchdog(read_timeout, total_timeout)
         self._timeouts_before = 0  # counted by watchdogs already closed
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -291,19 +354,34 @@ class DirectClient:
 
     @property
     def timeouts(self) -> int:
-        """Exchanges the watchdogs ended, over this client's life."""
+        """Exchanges the watchdogs ended, over this transport's life."""
         return self._timeouts_before + self._watchdog.expired_count
 
-    def get(self, url: str, headers: Mapping[str, str]) -> DirectResponse:
-        """Send ``GET url`` with ``headers`` and return once the status line and headers are in."""
+    def get(
+        self, url: str, headers: Mapping[str, str], proxy: Proxy | None = None
+    ) -> TransportResponse:
+        """Send ``GET url`` and return once the status line and headers are in.
+
+        ``url`` must be absolute and already percent-encoded; with ``proxy``,
+        an ``http`` URL is sent to the proxy in absolute form and an ``https``
+        one through a ``CONNECT`` tunnel.
+        """
         parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ValueError(f"not an http(s) URL: scheme {parts.scheme!r}")
         target = parts.path or "/"
         if parts.query:
             target = f"{target}?{parts.query}"
-        conn = self._connection(parts.scheme, parts.hostname or "", parts.port)
+        if proxy is not None and scheme == "http":
+            target = url  # a forward proxy takes the absolute URL
+            if proxy.authorization:
+                headers = {**headers, "Proxy-Authorization": proxy.authorization}
+        conn = self._connection(scheme, parts.hostname or "", parts.port, proxy)
+        conn.total_deadline = time.monotonic() + self._watchdog.total_timeout
         raw = self._exchange(conn, target, headers)
         conn.last_used = time.monotonic()
-        return DirectResponse(raw, url, conn, self._watchdog)
+        return TransportResponse(raw, url, conn, self._watchdog)
 
     def _exchange(
         self, conn: _Connection, target: str, headers: Mapping[str, str]
@@ -329,7 +407,7 @@ class DirectClient:
         for conn in connections:
             conn.close()
         self._timeouts_before += self._watchdog.expired_count
-        self._watchdog = Watchdog(self._watchdog.timeout)
+        self._watchdog = Watchdog(self._watchdog.timeout, self._watchdog.total_timeout)
 
     def open_connections(self) -> int:
         with self._lock:
@@ -348,17 +426,19 @@ class DirectClient:
             ) from exc
         assert http_conn.sock is not None
         http_conn.sock.settimeout(None)  # blocking from here on: the watchdog keeps time
-        conn.expired = False
+        conn.expired = conn.overdue = False
         with self._lock:
             self.connections_opened += 1
 
-    def _connection(self, scheme: str, host: str, port: int | None) -> _Connection:
-        pool: dict[tuple[str, str, int | None], _Connection] | None = getattr(
+    def _connection(
+        self, scheme: str, host: str, port: int | None, proxy: Proxy | None
+    ) -> _Connection:
+        pool: dict[tuple[str, str, int | None, Proxy | None], _Connection] | None = getattr(
             self._local, "connections", None
         )
         if pool is None:
             pool = self._local.connections = {}
-        key = (scheme, host, port)
+        key = (scheme, host, port, proxy)
         conn = pool.get(key)
         if conn is not None and conn.http.sock is not None:
             if conn.expired:
@@ -370,15 +450,26 @@ class DirectClient:
                 # now rather than fail the request on a dead socket.
                 conn.close()
         if conn is None:
-            if scheme == "https":
-                conn = _Connection(
-                    http.client.HTTPSConnection(host, port, context=self._tls_context())
-                )
-            else:
-                conn = _Connection(http.client.HTTPConnection(host, port))
+            conn = _Connection(self._new_http(scheme, host, port, proxy))
             pool[key] = conn
             with self._lock:
                 self._all.append(conn)
+        return conn
+
+    def _new_http(
+        self, scheme: str, host: str, port: int | None, proxy: Proxy | None
+    ) -> http.client.HTTPConnection:
+        if scheme == "http":
+            if proxy is not None:
+                return http.client.HTTPConnection(proxy.host, proxy.port)
+            return http.client.HTTPConnection(host, port)
+        if proxy is None:
+            return http.client.HTTPSConnection(host, port, context=self._tls_context())
+        # TLS end to end with the origin, through the proxy's CONNECT tunnel;
+        # http.client verifies the certificate against the tunnelled host name.
+        conn = http.client.HTTPSConnection(proxy.host, proxy.port, context=self._tls_context())
+        tunnel_headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else {}
+        conn.set_tunnel(host, port, headers=tunnel_headers)
         return conn
 
     def _tls_context(self) -> ssl.SSLContext:

@@ -1,4 +1,4 @@
-"""The direct path (net/direct.py): deadlines kept by the watchdog, HTTPS, stale connections.
+"""The one transport (net/transport.py): deadlines, HTTPS, real proxies, stale connections.
 
 Over real sockets against the scripted server (HTTP and, with a trustme
 certificate authority, HTTPS). Timeouts are asserted through what the
@@ -18,9 +18,9 @@ import trustme
 
 from custom_wheel_offset.errors import PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
-from custom_wheel_offset.net import direct
+from custom_wheel_offset.net import transport
 
-from .helpers import Reply, ScriptedServer
+from .helpers import LocalProxy, Reply, ScriptedServer
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +64,8 @@ def test_a_body_that_stalls_past_the_read_timeout_is_a_timeout_and_is_retried(
     assert counters.get("retry_reason/timeout") == 1
     assert counters.get("retry_reason/truncated") == 0  # the cut is ours: reported as a timeout
     stats = mgr.stats()
-    assert stats["direct_connections_opened"] == 2  # the stalled connection was not reused
-    assert stats["direct_timeouts"] == 1
+    assert stats["connections_opened"] == 2  # the stalled connection was not reused
+    assert stats["deadline_timeouts"] == 1
 
 
 def test_headers_that_never_come_are_a_timeout_with_its_own_message(
@@ -79,12 +79,13 @@ def test_headers_that_never_come_are_a_timeout_with_its_own_message(
     assert counters.get("errors/fitment/TransientFetchError") == 1
 
 
-def test_a_large_body_that_keeps_coming_is_not_cut_by_its_total_time(
+def test_a_large_body_that_keeps_coming_is_not_cut_by_the_read_timeout(
     server: ScriptedServer, make_manager: Any, counters: Counters
 ) -> None:
     """Over ONE_READ_BYTES the read timeout is per 64 KB chunk: three pieces 0.5 s
-    apart pass a 1 s timeout although the body takes longer than that."""
-    piece = direct.ONE_READ_BYTES // 2
+    apart pass a 1 s read timeout although the body takes longer than that
+    (the total timeout, 120 s by default, is far away)."""
+    piece = transport.ONE_READ_BYTES // 2
     body = bytes(range(256)) * (3 * piece // 256)
     server.route("/slow", Reply(body=body, pieces=(piece, 0.5)))
     mgr = make_manager(read_timeout=1.0, max_body_bytes=len(body))
@@ -119,14 +120,14 @@ def test_an_idle_connection_the_server_hung_up_is_replaced_before_use(
     server: ScriptedServer, make_manager: Any, counters: Counters, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No "Connection: close" header: only the check before reuse can see the hang-up."""
-    monkeypatch.setattr(direct, "STALE_CHECK_AFTER", 0.0)
+    monkeypatch.setattr(transport, "STALE_CHECK_AFTER", 0.0)
     server.route("/bye", Reply(body=b"bye", close_after=True))
     server.route("/x", Reply())
     mgr = make_manager(max_attempts=1)
     assert mgr.get(server.url("/bye")) == b"bye"
     server.wait_for_hang_up()
     assert mgr.get(server.url("/x")) == b"ok"
-    assert mgr.stats()["direct_connections_opened"] == 2
+    assert mgr.stats()["connections_opened"] == 2
     assert counters.get("retries/fitment") == 0
     assert server.count("/x") == 1
 
@@ -136,7 +137,7 @@ def test_a_hang_up_within_the_unchecked_second_is_a_retried_connection_fault(
 ) -> None:
     """Reused at once, the connection is not checked: the attempt fails and is
     retried like any connection fault (counted, never resent behind the counters)."""
-    monkeypatch.setattr(direct, "STALE_CHECK_AFTER", 3600.0)
+    monkeypatch.setattr(transport, "STALE_CHECK_AFTER", 3600.0)
     server.route("/bye", Reply(body=b"bye", close_after=True))
     server.route("/x", Reply())
     mgr = make_manager(max_attempts=2)
@@ -150,15 +151,14 @@ def test_a_hang_up_within_the_unchecked_second_is_a_retried_connection_fault(
 # -- HTTPS --------------------------------------------------------------------------------
 
 
-def test_https_on_the_direct_path_verifies_against_the_ca_bundle(
+def test_https_verifies_against_the_ca_bundle(
     tls_server: ScriptedServer, make_manager: Any, trusted_bundle: Path
 ) -> None:
     tls_server.route("/x", Reply(body=b"secret" * 1000))
     mgr = make_manager()
     for _ in range(3):
         assert mgr.get(tls_server.url("/x")) == b"secret" * 1000
-    assert mgr.stats()["direct_connections_opened"] == 1
-    assert mgr.stats()["connection_pools_open"] == 0
+    assert mgr.stats()["connections_opened"] == 1
 
 
 def test_https_with_an_untrusted_certificate_fails_permanently(
@@ -178,3 +178,72 @@ def test_https_stall_is_a_timeout_and_the_retry_succeeds(
     tls_server.route("/f", Reply(body=b"b" * 5000, pieces=(100, 3.0)), Reply(body=b"good"))
     assert make_manager(read_timeout=0.4).get(tls_server.url("/f"), kind="fitment") == b"good"
     assert counters.get("retry_reason/timeout") == 1
+
+
+# -- the total timeout ---------------------------------------------------------------------
+
+
+def _trickle(server: ScriptedServer) -> bytes:
+    """A body over ONE_READ_BYTES whose 64 KB pieces each come well within the read
+    timeout, but which takes about 2.4 s in all."""
+    body = b"t" * (8 * 64 * 1024)
+    server.route("/trickle", Reply(body=body, pieces=(64 * 1024, 0.3)), Reply(body=b"good"))
+    return body
+
+
+def test_a_trickling_body_is_cut_at_the_total_timeout(
+    server: ScriptedServer, make_manager: Any, counters: Counters
+) -> None:
+    body = _trickle(server)
+    mgr = make_manager(read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body))
+    assert mgr.get(server.url("/trickle")) == b"good"
+    assert counters.get("retry_reason/timeout") == 1
+    assert mgr.stats()["deadline_timeouts"] == 1
+
+
+def test_the_total_timeout_is_named_in_the_error(server: ScriptedServer, make_manager: Any) -> None:
+    body = _trickle(server)
+    mgr = make_manager(
+        max_attempts=1, read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body)
+    )
+    with pytest.raises(TransientFetchError, match=r"total timeout \(1 s\)"):
+        mgr.get(server.url("/trickle"))
+
+
+# -- through a real proxy ------------------------------------------------------------------
+
+
+def test_a_trickling_body_through_a_real_proxy_is_cut_at_the_total_timeout(
+    server: ScriptedServer, make_manager: Any, counters: Counters, local_proxy: LocalProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("NO_PROXY")
+    body = _trickle(server)
+    mgr = make_manager(
+        proxy=local_proxy.url(), read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body)
+    )
+    assert mgr.get(server.url("/trickle")) == b"good"
+    assert counters.get("retry_reason/timeout") == 1
+    assert server.count("/trickle") == 2  # both attempts went through the proxy
+
+
+def test_https_through_a_real_proxy_tunnel_verifies_the_origin(
+    tls_server: ScriptedServer, make_manager: Any, trusted_bundle: Path, local_proxy: LocalProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.delenv("NO_PROXY")
+    tls_server.route("/x", Reply(body=b"tunnelled", headers={"Set-Cookie": "s=1; Path=/"}))
+    mgr = make_manager(proxy=local_proxy.url("user:pw@"))
+    assert mgr.get(tls_server.url("/x")) == b"tunnelled"
+    assert mgr.get(tls_server.url("/x")) == b"tunnelled"
+    assert mgr.stats()["connections_opened"] == 1  # one tunnel, kept alive
+    seen = tls_server.requests_to("/x")
+    assert seen[1].headers.get("Cookie") == "s=1"
+    assert "Proxy-Authorization" not in seen[0].headers  # for the proxy only
+
+
+def test_an_unusable_proxy_setting_is_a_configuration_error(make_manager: Any) -> None:
+    from custom_wheel_offset.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="only http:// proxies"):
+        make_manager(proxy="socks5://127.0.0.1:1080")
