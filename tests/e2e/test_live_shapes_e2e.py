@@ -58,8 +58,9 @@ def test_api_forbidden_past_max_blocked_exits_5_and_the_next_run_completes(
     output = (blocked.stdout + blocked.stderr).decode(errors="replace")
     assert blocked.returncode == EXIT_BLOCKED, output[-3000:]
     assert refused > 0
+    assert '{"message":"Forbidden"}' in output and "--max-blocked" in output, output[-3000:]
     runs = status_json(tmp_db)["runs"]
-    assert runs[0]["exit_code"] == EXIT_BLOCKED, runs[0]
+    assert (runs[0]["outcome"], runs[0]["exit_code"]) == ("blocked", EXIT_BLOCKED), runs[0]
 
     with start_sandbox(SandboxConfig(size="tiny", seed=1), port=port) as again_sb:
         assert again_sb.api_base in args  # the same command, against the same addresses
