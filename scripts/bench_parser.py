@@ -5,13 +5,20 @@ Usage::
     python scripts/bench_parser.py                 # the saved decoy page, 5 x 2000 parses
     python scripts/bench_parser.py --page FILE     # any saved page
     python scripts/bench_parser.py -n 500 -r 3     # fewer iterations
+    python scripts/bench_parser.py --scaling       # CPU vs page size, ordinary and adversarial
+    python scripts/bench_parser.py --compare       # lxml vs selectolax/lexbor (if installed)
 
 The page defaults to ``tests/fixtures/protocol/fitment_decoys_100k.html`` (the
 real block between decoys, padded with product cards); without the fixture a
 similar page is generated. Time is ``time.process_time`` (CPU of this
 process, so other load on the machine matters less than with wall time).
 Printed: the mean over all iterations, and the best of the repeats (the
-least disturbed figure). Target: well under 1 ms per page.
+least disturbed figure).
+
+``--scaling`` parses pages of 100 KB to 2 MB, ordinary (product cards around
+the block) and adversarial (deep nesting, nested look-alike blocks, stray end
+tags), and prints CPU ms per page and per 100 KB: a flat per-100 KB column is
+linear time. Target: the 1 MB adversarial pages under 50 ms of CPU each.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+from custom_wheel_offset.errors import ParseError
 from custom_wheel_offset.protocol.store import is_challenge, parse_fitment_page
 
 FIXTURE = (
@@ -87,12 +96,98 @@ def measure(body: bytes, iterations: int, repeats: int) -> tuple[list[float], li
     return parse_means, challenge_means
 
 
+_HEAD = "<!DOCTYPE html><html><head><title>Wheels</title></head><body>"
+_FOOT = "</body></html>"
+_LOOKALIKE = (
+    '<div class="store-ymm-fitrange"><nobr>Front</nobr>'
+    '<span class="store-conf-range">Width: <b>7" to 8"</b></span>'
+)
+
+
+def adversarial_page(kind: str, size: int) -> bytes:
+    """About ``size`` bytes of one adversarial shape, the real block in the middle."""
+    if kind == "deep":  # one level per 5 bytes: 200,000 levels in 1 MB
+        n = size // 11
+        middle = "<div>" * n + _BLOCK + "</div>" * n
+    elif kind == "nested":  # nested look-alike blocks with real class tokens
+        n = size // (len(_LOOKALIKE) + 6)
+        middle = _LOOKALIKE * n + _BLOCK + "</div>" * n
+    else:  # "stray": end tags with no start tag, and unclosed inline elements
+        unit = "</div></span></b></p></table></nobr><b>x"
+        half = unit * (size // len(unit) // 2)
+        middle = half + _BLOCK + half
+    return (_HEAD + middle + _FOOT).encode()
+
+
+def outcome(body: bytes) -> str:
+    try:
+        return parse_fitment_page(body).status
+    except ParseError as exc:
+        return f"ParseError: {exc.reason[:60]}"
+
+
+def cpu_ms(call: Callable[[], object], repeats: int) -> float:
+    """Best CPU milliseconds of ``repeats`` calls (the least disturbed)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.process_time()
+        call()
+        best = min(best, time.process_time() - start)
+    return best * 1e3
+
+
+def scaling(repeats: int) -> None:
+    """CPU per page against page size; per 100 KB flat = linear."""
+    sizes = (100_000, 200_000, 500_000, 1_000_000, 2_000_000)
+    print(f"{'page':9} {'size':>10} {'CPU ms':>8} {'ms/100KB':>9}  outcome")
+    worst_1mb = 0.0
+    for kind in ("ordinary", "deep", "nested", "stray"):
+        for size in sizes:
+            body = generated_page(size) if kind == "ordinary" else adversarial_page(kind, size)
+            ms = cpu_ms(lambda body=body: outcome(body), repeats)
+            if kind != "ordinary" and size == 1_000_000:
+                worst_1mb = max(worst_1mb, ms)
+            per = ms / len(body) * 100_000
+            print(f"{kind:9} {len(body):>10,} {ms:>8.2f} {per:>9.3f}  {outcome(body)}")
+    verdict = "met" if worst_1mb < 50 else "NOT met"
+    print(f"slowest 1 MB adversarial page: {worst_1mb:.1f} ms CPU (target < 50 ms: {verdict})")
+
+
+def compare(body: bytes, repeats: int) -> None:
+    """Parse-only CPU of lxml and of selectolax/lexbor on ``body`` and on 1 MB adversarial pages."""
+    from lxml import etree
+
+    parsers: dict[str, Callable[[bytes], object]] = {
+        "lxml": lambda b: etree.fromstring(b, etree.HTMLParser(huge_tree=True)),
+    }
+    try:
+        from selectolax.lexbor import LexborHTMLParser
+
+        parsers["lexbor"] = LexborHTMLParser
+    except ImportError:
+        print("selectolax is not installed: lxml only (pip install selectolax)")
+    pages = {"given page": body}
+    pages.update({f"1 MB {k}": adversarial_page(k, 1_000_000) for k in ("nested", "stray")})
+    pages["5,000-deep"] = adversarial_page("deep", 55_000)
+    for label, page in pages.items():
+        cells = [
+            f"{n} {cpu_ms(lambda p=p, page=page: p(page), repeats):8.2f} ms"
+            for n, p in parsers.items()
+        ]
+        print(f"{label:12} {len(page):>9,} B  " + "  ".join(cells))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--page", type=Path, default=None, help="a saved fitment page")
     parser.add_argument("-n", "--iterations", type=int, default=2000, help="parses per repeat")
     parser.add_argument("-r", "--repeats", type=int, default=5, help="repeats")
+    parser.add_argument("--scaling", action="store_true", help="CPU vs page size")
+    parser.add_argument("--compare", action="store_true", help="lxml vs selectolax/lexbor")
     args = parser.parse_args()
+    if args.scaling:
+        scaling(args.repeats)
+        return
 
     if args.page is not None:
         body, source = args.page.read_bytes(), str(args.page)
@@ -100,6 +195,9 @@ def main() -> None:
         body, source = FIXTURE.read_bytes(), str(FIXTURE)
     else:
         body, source = generated_page(), "generated page"
+    if args.compare:
+        compare(body, args.repeats)
+        return
     page = parse_fitment_page(body)  # also warms caches and compiled patterns
     print(f"page: {source} ({len(body):,} bytes), status {page.status}")
 

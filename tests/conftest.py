@@ -11,10 +11,13 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read the developer's config/cwo.toml or CWO_* variables, nor write to data/."""
+    """Tests never read the developer's config/cwo.toml or CWO_* variables, nor write to data/.
+
+    ``CWO_TEST_*`` variables are the test suite's own (which servers to use), not cwo settings.
+    """
     monkeypatch.chdir(tmp_path)
     for key in list(os.environ):
-        if key.startswith("CWO_") and key != "CWO_TEST_POSTGRES_URL":
+        if key.startswith("CWO_") and not key.startswith("CWO_TEST_"):
             monkeypatch.delenv(key)
 
 

@@ -215,6 +215,7 @@ _RETRY_REASON_CODES: dict[str, str] = {
     "other": "connection",
 }
 
+
 def failure_code(exc: BaseException) -> str:
     """The stored code of an item that failed with ``exc``: cwo's own, or ``internal:<Class>``."""
     if isinstance(exc, CwoError):

@@ -2,7 +2,9 @@
 
 Under cron (no TTY) every line is plain text or JSON (``--log-format json``),
 with no control characters; on a terminal the same lines go to stderr beside
-the progress display.
+the progress display. Every handler cwo installs has a :class:`SafeRecordFilter`:
+a record's message and traceback reach no output with a URL secret or a raw
+control character (text from the network can hold ``ESC ] 0 ; ... BEL``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,30 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-__all__ = ["JsonFormatter", "configure_logging", "logs_through"]
+from custom_wheel_offset.redact import safe_text
+
+__all__ = ["JsonFormatter", "SafeRecordFilter", "configure_logging", "logs_through"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+
+
+class SafeRecordFilter(logging.Filter):
+    """Masks URL secrets and escapes control characters in a record, in place.
+
+    A handler's filter, not a logger's: records of child loggers reach the
+    root's handlers without passing the root logger's filters. Rewriting the
+    record is idempotent, so a record seen by two handlers stays the same.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = safe_text(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            # A traceback keeps its lines; only what is inside a line is escaped.
+            record.exc_text = "\n".join(safe_text(line) for line in record.exc_text.splitlines())
+        return True
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,7 +54,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if record.exc_info:
+        if record.exc_text:
+            out["exc"] = record.exc_text
+        elif record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False)
 
@@ -58,6 +83,7 @@ def configure_logging(
         handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
     for handler in handlers:
         handler.setFormatter(formatter)
+        handler.addFilter(SafeRecordFilter())
         handler._cwo = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)
@@ -87,6 +113,7 @@ def logs_through(console: Any) -> Iterator[None]:
     from rich.logging import RichHandler
 
     handler = RichHandler(console=console, show_path=False)
+    handler.addFilter(SafeRecordFilter())
     for h in streams:
         root.removeHandler(h)
     root.addHandler(handler)

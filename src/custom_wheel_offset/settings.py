@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from custom_wheel_offset.errors import ConfigError
+from custom_wheel_offset.redact import mask_url
 
 __all__ = [
     "DEFAULT_API_BASE",
     "DEFAULT_STORE_BASE",
     "STAGES",
     "Settings",
-    "mask_url",
     "resolve_settings",
 ]
 
@@ -95,11 +94,13 @@ class Settings:
     log_file: str | None = None
     log_format: str = "text"  # text | json
     debug: bool = False
+    csv_raw: bool = False  # export: keep formula-looking CSV text cells unprefixed
 
     def public_dict(self) -> dict[str, Any]:
         """The settings with secrets masked, for logs, metrics and reports."""
         out = dataclasses.asdict(self)
-        out["db"] = mask_url(self.db)
+        for name in ("api_base", "store_base", "db"):
+            out[name] = mask_url(out[name])
         out["proxy"] = mask_url(self.proxy) if self.proxy else None
         out["cookies"] = "(file given)" if self.cookies else None
         for key, value in out.items():
@@ -114,25 +115,6 @@ class Settings:
         return self.user_agent or (
             f"cwo/{__version__} (+https://pypi.org/project/custom-wheel-offset/; fitment crawler)"
         )
-
-
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:password|passwd|pass|pwd|secret|token|sslpassword)=)[^&#]*"
-)
-
-
-def mask_url(url: str | None) -> str | None:
-    """Hide the secrets of a URL: ``user:secret@`` and ``?password=secret`` become ``***``."""
-    if not url or "://" not in url:
-        return url
-    # libpq also takes the password as a query parameter.
-    url = _SECRET_QUERY.sub(r"\1***", url)
-    if "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 # -- parsing of values given as text (environment, flags) --------------------------------
@@ -254,7 +236,7 @@ def _validate(s: Settings) -> None:
     for base_name in ("api_base", "store_base"):
         base = getattr(s, base_name)
         if not base.startswith(("http://", "https://")):
-            raise ConfigError(f"{base_name} must be an http(s) URL, got {base!r}")
+            raise ConfigError(f"{base_name} must be an http(s) URL, got {mask_url(base)!r}")
 
 
 def load_config_file(path: Path) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from custom_wheel_offset.redact import sanitize
+
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
@@ -34,7 +36,7 @@ def crawl_status(
         totals["total"] = sum(totals.values())
         stages[stage] = totals
     failures = frontier.failure_summary(item_attempts=item_attempts, groups=reasons)
-    return {
+    status = {
         "stages": stages,
         "failed_total": failures.total,
         "failed_past_limit": failures.past_limit,
@@ -45,6 +47,10 @@ def crawl_status(
         "runs": latest_runs(db),
         "workers": list_workers(db),
     }
+    # Reasons quote servers and rows may predate masking: text and --json
+    # both show URLs masked and control characters escaped.
+    result: dict[str, Any] = sanitize(status)
+    return result
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:

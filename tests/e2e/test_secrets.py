@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -198,15 +200,58 @@ def test_database_password_is_masked_in_settings_and_errors(form: str, tmp_path:
         _assert_clean("the log file", (tmp_path / "l").read_bytes())
 
 
-def test_database_password_of_a_real_postgres_run_shows_nowhere(
-    postgres_url: str, sandbox, tmp_path: Path
-) -> None:
-    """Only when CWO_TEST_POSTGRES_URL names a server whose URL carries a password."""
+SECRET_POSTGRES_ENV = "CWO_TEST_POSTGRES_SECRET_URL"
+
+
+@pytest.fixture
+def password_postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A PostgreSQL URL with a password, its tables in a fresh schema owned by its role.
+
+    ``CWO_TEST_POSTGRES_SECRET_URL`` names a role with a password (``.ci/run``
+    creates one); the schema is made by the admin connection of
+    ``CWO_TEST_POSTGRES_URL``. Without it, ``CWO_TEST_POSTGRES_URL`` itself is
+    used, and the test skips unless that URL has a password.
+    """
+    import uuid
+
+    import psycopg
     from sqlalchemy.engine import make_url
 
+    secret_url = os.environ.get(SECRET_POSTGRES_ENV)
+    if not secret_url:
+        yield request.getfixturevalue("postgres_url")
+        return
+    # libpq's form of the admin URL (postgresql+psycopg:// -> postgresql://).
+    admin = (
+        make_url(request.getfixturevalue("postgres_base_url"))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
+    url = make_url(secret_url)
+    schema = f"cwo_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION "{url.username}"')
+    try:
+        with_schema = url.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield with_schema.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def test_database_password_of_a_real_postgres_run_shows_nowhere(
+    password_postgres_url: str, sandbox, tmp_path: Path
+) -> None:
+    """Only with a PostgreSQL URL that carries a password (see ``password_postgres_url``)."""
+    from sqlalchemy.engine import make_url
+
+    postgres_url = password_postgres_url
     password = make_url(postgres_url).password
     if not password:
-        pytest.skip("CWO_TEST_POSTGRES_URL has no password to look for")
+        pytest.skip(
+            f"CWO_TEST_POSTGRES_URL has no password to look for and {SECRET_POSTGRES_ENV} "
+            "is not set (.ci/run sets it)"
+        )
     log_file = tmp_path / "cwo.log"
     with sandbox("tiny") as sb:
         args = scrape_args(sb, postgres_url, "--workers", "4")

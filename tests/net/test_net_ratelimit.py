@@ -12,11 +12,16 @@ from collections.abc import Callable
 
 import pytest
 
-from custom_wheel_offset.net.ratelimit import HostRateLimiter
+from custom_wheel_offset.net.ratelimit import RECOVERY_SECONDS, HostRateLimiter
 
 from .helpers import FakeClock
 
 H = "shop.example"
+
+
+def recovered(cut: float, ceiling: float, seconds: float) -> float:
+    """The recovery floor ``seconds`` after a pause that followed a cut to ``cut``."""
+    return cut * (ceiling / cut) ** min(1.0, seconds / RECOVERY_SECONDS)
 
 
 def max_starts_in_window(starts: list[float], window: float = 1.0) -> int:
@@ -154,22 +159,25 @@ def test_sent_at_tells_in_flight_429s_from_new_ones(clock: FakeClock) -> None:
     clock.advance(0.1)
     limiter.on_rate_limited(H, 0.0, sent_at=before)
     assert limiter.current_rate(H) == pytest.approx(8.0)
-    # Another request sent before the cut: same episode, however late it answers.
+    # Another request sent before the cut: same episode, however late it answers
+    # (meanwhile the rate has begun its climb back: 8 * 2 ** (5 / 50)).
     clock.advance(5.0)
     limiter.on_rate_limited(H, 0.0, sent_at=before)
-    assert limiter.current_rate(H) == pytest.approx(8.0)
+    assert limiter.current_rate(H) == pytest.approx(recovered(8.0, 16.0, 5.0))
+    assert limiter.stats()[H]["cuts"] == 1
     # A request sent after the cut got a 429 too: the new rate is still too high.
     after = limiter.acquire(H)
     limiter.release(H)
     limiter.on_rate_limited(H, 0.0, sent_at=after)
-    assert limiter.current_rate(H) == pytest.approx(4.0)
+    assert limiter.current_rate(H) == pytest.approx(recovered(8.0, 16.0, 5.0) / 2)
+    assert limiter.stats()[H]["cuts"] == 2
 
 
 def test_cut_has_a_floor(clock: FakeClock) -> None:
     limiter = HostRateLimiter(1, 0, clock=clock, sleep=clock.sleep, min_rate=0.2)
     for _ in range(10):
-        limiter.on_rate_limited(H, 0.0)
         clock.advance(2.0)
+        limiter.on_rate_limited(H, 0.0)
     assert limiter.current_rate(H) == pytest.approx(0.2)
 
 
@@ -199,12 +207,65 @@ def test_additive_recovery_to_ceiling(clock: FakeClock) -> None:
     assert max(rates) == 10.0
 
 
+def test_back_at_the_ceiling_within_60_s_of_a_burst_of_429s(clock: FakeClock) -> None:
+    """A burst of 429s drives 100/s to the floor; 60 s later the rate is 100/s again.
+
+    (issue 11: before, the climb was scaled by the rate of the last cut and took
+    minutes from the floor.) One answer per request interval, none a 429.
+    """
+    limiter = HostRateLimiter(100, 0, clock=clock, sleep=clock.sleep)
+    for _ in range(12):  # each 429 from a request sent after the previous cut
+        with limiter.slot(H) as sent_at:
+            pass
+        limiter.on_rate_limited(H, None, sent_at=sent_at)  # pauses 2 s
+    assert limiter.current_rate(H) == pytest.approx(0.2)
+    last_429 = clock()
+    starts: list[float] = []
+    rates: list[float] = []
+    while clock() < last_429 + 60.0:
+        with limiter.slot(H) as started:  # paced: waits its slot on the fake clock
+            starts.append(started)
+        limiter.on_success(H)
+        rates.append(limiter.current_rate(H) or math.inf)
+    assert rates == sorted(rates)  # a climb, never a step down
+    assert limiter.current_rate(H) == 100.0
+    # Gradual, not a jump back: in the first half only a trickle started ...
+    assert sum(1 for t in starts if t < last_429 + 30.0) < 150
+    # ... and the last seconds ran at the ceiling.
+    assert sum(1 for t in starts if t >= last_429 + 55.0) >= 490
+
+
+def test_back_at_the_ceiling_within_60_s_without_any_answer(clock: FakeClock) -> None:
+    """The climb depends on time, not on answers: an idle host recovers just the same."""
+    limiter = HostRateLimiter(100, 0, clock=clock, sleep=clock.sleep)
+    for _ in range(12):
+        clock.advance(2.5)
+        limiter.on_rate_limited(H, 1.0)
+    assert limiter.current_rate(H) == pytest.approx(0.2)
+    seen = []
+    for _ in range(60):
+        clock.advance(1.0)
+        seen.append(limiter.current_rate(H) or math.inf)
+    assert seen == sorted(seen)
+    assert seen[30] < 100.0 and seen[-1] == 100.0
+
+
 def test_idle_time_is_not_credited_all_at_once(clock: FakeClock) -> None:
+    """Additive increase credits at most a second per answer (the floor is another matter)."""
+    limiter = HostRateLimiter(10, 0, clock=clock, sleep=clock.sleep)
+    limiter.on_rate_limited(H, 0.0)
+    clock.advance(3.0)
+    limiter.on_success(H)
+    assert recovered(5.0, 10.0, 3.0) < 5.5  # the floor is below one second's credit ...
+    assert limiter.current_rate(H) == pytest.approx(5.5)  # ... and 3 s were not credited
+
+
+def test_idle_hour_after_a_429_ends_at_the_ceiling(clock: FakeClock) -> None:
+    """The recovery floor is time-based: no answers are needed to climb back."""
     limiter = HostRateLimiter(10, 0, clock=clock, sleep=clock.sleep)
     limiter.on_rate_limited(H, 0.0)
     clock.advance(3600.0)
-    limiter.on_success(H)
-    assert limiter.current_rate(H) == pytest.approx(5.5)
+    assert limiter.current_rate(H) == 10.0
 
 
 def test_unlimited_does_not_pace(clock: FakeClock) -> None:

@@ -162,3 +162,120 @@ def write_fixtures() -> None:
         (FIXTURES / name).write_text(text, encoding="utf-8", newline="\n")
     square = pages["fitment_square.html"].encode()
     (FIXTURES / "fitment_truncated.html").write_bytes(square[: len(square) * 2 // 3])
+
+
+# --------------------------------------------------------------------------- section 5 shapes
+# Shapes other clients of the live site handle (site-protocol.md section 5), one
+# fixture page each, named by shape; written by write_shape_fixtures().
+
+
+def conf_range(label: str, value: str) -> str:
+    return f'<span class="store-conf-range">{label} <b>{value}</b></span>'
+
+
+def fit_block(label_html: str, *ranges: str, full_size: bool = False) -> str:
+    classes = "store-ymm-fitrange full-size" if full_size else "store-ymm-fitrange"
+    inner = "\n  ".join([label_html, *ranges])
+    return f'<div class="{classes}">\n  {inner}\n</div>'
+
+
+def header(text: str) -> str:
+    return f'<span class="store-conf-header">{text}</span>'
+
+
+def bolt_span(text: str, data_bp: str | None = None) -> str:
+    attr = "" if data_bp is None else f' data-bp="{data_bp}"'
+    return f'<span class="bolt_patterns store-bp"{attr}><b>{text}</b></span>'
+
+
+BLANK_UNITS_BLOCK = fit_block(
+    "<nobr>Front &amp; Rear</nobr>",
+    conf_range("Diameter:", '" to "'),
+    conf_range("Width:", "″ to ″"),
+    conf_range("Offset:", "mm to mm"),
+    full_size=True,
+)
+FRONT_RANGES = (
+    conf_range("Diameter:", '19" to 21"'),
+    conf_range("Width:", '8.5" to 9.5"'),
+    conf_range("Offset:", "+20mm to +45mm"),
+)
+REAR_RANGES = (
+    conf_range("Diameter:", '19" to 21"'),
+    conf_range("Width:", "10in to 11.5in"),
+    conf_range("Offset:", "mm to mm"),
+)
+HEADER_BLOCKS = "\n".join(  # Rear first: the order of the blocks means nothing
+    [
+        fit_block(header("Rear Sizes:"), *REAR_RANGES),
+        fit_block(header("Front Sizes:"), *FRONT_RANGES),
+    ]
+)
+HEADER_AND_NOBR_BLOCKS = "\n".join(
+    [
+        fit_block(header("Front Sizes:") + "<nobr>Front Wheels</nobr>", *FRONT_RANGES),
+        fit_block("<nobr>Rear Wheels</nobr>" + header("Rear Sizes:"), *REAR_RANGES),
+    ]
+)
+SQUARE_RANGES_HTML = (
+    conf_range("Diameter:", '17" to 20"'),
+    conf_range("Width:", '7" to 9.5"'),
+    conf_range("Offset:", "-12mm to +35mm"),
+)
+SQUARE_PLAIN = fit_block("<nobr>Front &amp; Rear</nobr>", *SQUARE_RANGES_HTML, full_size=True)
+
+AWSWAF_CHALLENGE_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Human Verification</title>
+<script>
+  window.awsWafCookieDomainList = [];
+  window.gokuProps = {"key": "AQIDAHjcYu/GjX+QlghicBg", "iv": "CgAHbCe2GgAAAgh", "context": "x"};
+</script>
+<script src="https://3f1a.e25b.us-east-1.token.awswaf.com/3f1a/7b2c/challenge.js"></script>
+<script src="https://3f1a.e25b.us-east-1.captcha.awswaf.com/3f1a/7b2c/captcha.js"></script>
+</head>
+<body><div id="captcha-container"></div></body>
+</html>
+"""
+SDK_ON_DATA_PAGE_HEAD = (
+    '<script src="https://3f1a.e25b.us-east-1.token.awswaf.com/3f1a/7b2c/challenge.js">'
+    "</script>\n<!-- <script>window.gokuProps = {};</script>\n"
+    '<script src="https://3f1a.e25b.us-east-1.captcha.awswaf.com/3f1a/7b2c/captcha.js">'
+    "</script> -->"
+)
+
+SHAPE_PAGES = {
+    "fitment_blank_units.html": (BLANK_UNITS_BLOCK, bolt_span("5x114.3mm (5x4.5&quot;)")),
+    "fitment_staggered_conf_header.html": (HEADER_BLOCKS, bolt_span("5x112mm (5x4.41&quot;)")),
+    "fitment_staggered_header_and_nobr.html": (
+        HEADER_AND_NOBR_BLOCKS,
+        bolt_span("5x112mm (5x4.41&quot;)", "5x112, 5x4.41"),
+    ),
+    "fitment_bolt_data_bp_mm_first.html": (
+        SQUARE_PLAIN,
+        bolt_span("5x114.3mm (5x4.5&quot;)", "5x114.3, 5x4.5"),
+    ),
+    "fitment_bolt_text_both_units.html": (SQUARE_PLAIN, bolt_span("5x128mm (5x5.04&quot;)")),
+    "fitment_bolt_text_mm_only.html": (SQUARE_PLAIN, bolt_span("5x114.3mm")),
+    "fitment_bolt_text_inch_only.html": (SQUARE_PLAIN, bolt_span("5x4.5&quot;")),
+    "fitment_bolt_text_bare_mm.html": (SQUARE_PLAIN, bolt_span("5x114.3")),
+    "fitment_awswaf_sdk_on_data_page.html": (
+        SDK_ON_DATA_PAGE_HEAD,
+        SQUARE_PLAIN,
+        bolt_span("5x114.3mm (5x4.5&quot;)", "5x4.5,5x114.3"),
+    ),
+}
+
+
+def write_shape_fixtures() -> None:
+    """(Re)write the section-5 fixture pages; run by hand from tests/protocol/:
+
+    ``python -c "import protocol_pages; protocol_pages.write_shape_fixtures()"``
+    """
+    for name, parts in SHAPE_PAGES.items():
+        (FIXTURES / name).write_text(page(*parts), encoding="utf-8", newline="\n")
+    (FIXTURES / "fitment_challenge_awswaf.html").write_text(
+        AWSWAF_CHALLENGE_PAGE, encoding="utf-8", newline="\n"
+    )

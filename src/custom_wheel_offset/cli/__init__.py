@@ -18,8 +18,15 @@ import click
 
 from custom_wheel_offset import __version__
 from custom_wheel_offset.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, CwoError
+from custom_wheel_offset.redact import safe_text
 
 __all__ = ["cli", "main"]
+
+
+def _print_traceback() -> None:
+    """The current exception's traceback on stderr, each line masked and escaped."""
+    lines = traceback.format_exc().splitlines()
+    click.echo("\n".join(safe_text(line) for line in lines), err=True)
 
 
 class CwoGroup(click.Group):
@@ -31,8 +38,8 @@ class CwoGroup(click.Group):
         except CwoError as exc:
             debug = bool(ctx.obj and ctx.obj.get("debug"))
             if debug:
-                traceback.print_exc()
-            click.echo(f"cwo: error: {exc}", err=True)
+                _print_traceback()
+            click.echo(f"cwo: error: {safe_text(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -94,10 +101,10 @@ def main(argv: list[str] | None = None) -> None:
         code = EXIT_SIGINT
     except Exception:  # noqa: BLE001 - the one place that turns a bug into an exit code
         if "--debug" in args:
-            traceback.print_exc()
+            _print_traceback()
         else:
             click.echo(
-                f"cwo: internal error: {sys.exc_info()[1]!r} "
+                f"cwo: internal error: {safe_text(repr(sys.exc_info()[1]))} "
                 "(run again with --debug for the traceback)",
                 err=True,
             )

@@ -34,31 +34,48 @@ def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-de
     help="Output format.",
 )
 @click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
+@click.option(
+    "--csv-raw",
+    is_flag=True,
+    default=None,
+    help="CSV: write text cells exactly as stored. By default a cell starting with "
+    "= + - @ tab or CR gets a ' in front so a spreadsheet shows it instead of running it "
+    "as a formula. Env: CWO_CSV_RAW.",
+)
 @db_option
 @click.pass_context
-def export_cmd(ctx: click.Context, what: str, fmt: str, out: str, db: str | None) -> None:
+def export_cmd(
+    ctx: click.Context, what: str, fmt: str, out: str, csv_raw: bool | None, db: str | None
+) -> None:
     """Export vehicles or fitments in the documented, stable format.
 
     Records are sorted by identity (strings by code point), so two exports of
     the same data are byte-identical. CSV flattens front/rear into prefixed
-    columns. See README.md for the schema.
+    columns, and puts a ' before text that a spreadsheet would run as a
+    formula (unless --csv-raw). See README.md for the schema.
 
     Example:
 
         cwo export --what vehicles --format jsonl --out vehicles.jsonl
 
         cwo export --what fitments --format csv --db sqlite:///data/sandbox.db
+
+        cwo export --what vehicles --format csv --csv-raw --out vehicles.csv
     """
     from custom_wheel_offset.exporting.export import export
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-    manager = _database(ctx, db)
+    settings = settings_from(ctx, db=db, csv_raw=csv_raw)
+    manager = OptimizedDatabaseManager.from_settings(settings)
+    manager.ensure_schema()
+    raw = settings.csv_raw
     try:
         if out == "-":
-            count = export(manager, what=what, fmt=fmt, out=sys.stdout)
+            count = export(manager, what=what, fmt=fmt, out=sys.stdout, csv_raw=raw)
         else:
             # newline="" lets the csv module write its own line endings untranslated.
             with open(out, "w", encoding="utf-8", newline="") as fh:
-                count = export(manager, what=what, fmt=fmt, out=fh)
+                count = export(manager, what=what, fmt=fmt, out=fh, csv_raw=raw)
     finally:
         manager.dispose()
     click.echo(f"cwo: exported {count} {what}", err=True)
@@ -89,11 +106,13 @@ def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None)
         cwo report --run 3 --db sqlite:///data/sandbox.db
     """
     from custom_wheel_offset.metrics.report import summary_lines
+    from custom_wheel_offset.redact import sanitize
     from custom_wheel_offset.storage.runs import load_run_report
 
     manager = _database(ctx, db)
     try:
-        report = load_run_report(manager, run_id)
+        # Reports stored by older versions were neither masked nor escaped.
+        report = sanitize(load_run_report(manager, run_id))
     finally:
         manager.dispose()
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"

@@ -203,6 +203,7 @@ def scrape(
     """
     from custom_wheel_offset.crawl import workflow_v3
     from custom_wheel_offset.logsetup import configure_logging
+    from custom_wheel_offset.redact import safe_text
 
     settings = settings_from(
         ctx,
@@ -220,7 +221,7 @@ def scrape(
     from custom_wheel_offset.metrics.report import summary_lines
 
     line = "; ".join(summary_lines(result.report)[:3])
-    click.echo(f"cwo: {line}", err=True)
+    click.echo(f"cwo: {safe_text(line)}", err=True)
     if result.message:
-        click.echo(f"cwo: {result.message}", err=True)
+        click.echo(f"cwo: {safe_text(result.message)}", err=True)
     ctx.exit(result.exit_code)

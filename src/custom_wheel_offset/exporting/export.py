@@ -122,8 +122,14 @@ def iter_fitment_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any
             yield fitment_record(_vehicle_id(row), prefs, page)
 
 
-def export(db: OptimizedDatabaseManager, *, what: str, fmt: str, out: TextIO) -> int:
-    """Write every record of ``what`` to ``out``; returns how many were written."""
+def export(
+    db: OptimizedDatabaseManager, *, what: str, fmt: str, out: TextIO, csv_raw: bool = False
+) -> int:
+    """Write every record of ``what`` to ``out``; returns how many were written.
+
+    CSV text cells that a spreadsheet would run as a formula get a ``'`` in
+    front unless ``csv_raw`` (see :func:`~custom_wheel_offset.exporting.format.csv_cell`).
+    """
     if what not in WHATS:
         raise ConfigError(f"--what must be one of {', '.join(WHATS)}, got {what!r}")
     if fmt not in FORMATS:
@@ -140,6 +146,6 @@ def export(db: OptimizedDatabaseManager, *, what: str, fmt: str, out: TextIO) ->
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
         writer.writeheader()
         for record in records:
-            writer.writerow(csv_row(record))
+            writer.writerow(csv_row(record, raw=csv_raw))
             count += 1
     return count

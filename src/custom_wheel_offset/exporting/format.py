@@ -25,8 +25,10 @@ from custom_wheel_offset.protocol.records import (
 )
 
 __all__ = [
+    "CSV_FORMULA_STARTS",
     "FITMENT_CSV_COLUMNS",
     "VEHICLE_CSV_COLUMNS",
+    "csv_cell",
     "csv_row",
     "fitment_record",
     "fitment_sort_key",
@@ -159,9 +161,27 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def csv_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record flattened, with ``None`` as an empty cell."""
-    return {k: "" if v is None else v for k, v in flatten(record).items()}
+#: A spreadsheet reads a text cell starting with one of these as a formula
+#: (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``); tab and carriage return
+#: start one after the program strips them.
+CSV_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any, *, raw: bool = False) -> Any:
+    """One CSV cell: ``None`` is empty; text that a spreadsheet would run as a
+    formula gets a ``'`` in front unless ``raw``. Numbers are not text and keep
+    their sign (``-12.5`` stays ``-12.5``)."""
+    if value is None:
+        return ""
+    if not raw and isinstance(value, str) and value.startswith(CSV_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_row(record: Mapping[str, Any], *, raw: bool = False) -> dict[str, Any]:
+    """The record flattened, with ``None`` as an empty cell and formula-looking
+    text defused (see :func:`csv_cell`)."""
+    return {k: csv_cell(v, raw=raw) for k, v in flatten(record).items()}
 
 
 def iter_jsonl(records: Iterable[Mapping[str, Any]]) -> Iterator[str]:

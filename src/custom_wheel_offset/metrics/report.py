@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from custom_wheel_offset.redact import sanitize
+
 __all__ = [
     "REPORT_KEYS",
     "RUN_KEYS",
@@ -187,7 +189,10 @@ def build_report(
     }
     for name in _SECTIONS:
         report[name] = dict(snapshot.get(name) or {})
-    return {key: report[key] for key in REPORT_KEYS}
+    # Host names, reasons and settings end up in the report: none may carry a
+    # URL secret or a control character from the network.
+    safe: dict[str, Any] = sanitize({key: report[key] for key in REPORT_KEYS})
+    return safe
 
 
 def validate_report(report: Mapping[str, Any]) -> list[str]:

@@ -139,8 +139,6 @@ _TRANSIENT_STATUS = {408, 500, 502, 503, 504, 520, 521, 522, 523, 524}
 _BLOCK_STATUS = frozenset({401, 403})
 _FORBIDDEN_BODY = '{"message":"Forbidden"}'
 
-_CREDENTIALS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^/@\s:]*:)[^/@\s]*@")
-
 
 # -- small pure helpers ------------------------------------------------------------------
 
@@ -218,8 +216,10 @@ def _strict_length(value: str) -> int | None:
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any ``user:password@`` password replaced by ``***``."""
-    return _CREDENTIALS.sub(r"\g<head>***@", url)
+    """``url`` (or every URL in a text) with its secrets masked: :func:`redact.mask_text`."""
+    from custom_wheel_offset.redact import mask_text
+
+    return mask_text(url)
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
@@ -245,8 +245,9 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-@functools.cache
 def _retryable(exc: BaseException) -> bool:
+    # Not cached: a cache keyed by the exception kept every failed attempt (its
+    # traceback, frames and body) alive for the whole run (issue 11).
     return isinstance(exc, (TransientFetchError, TruncatedBodyError))
 
 
@@ -298,6 +299,36 @@ def _request_headers(session: requests.Session, url: str) -> dict[str, str]:
     if cookie:
         headers["Cookie"] = cookie
     return headers
+
+
+# What the transport can raise, most specific first, matched against the
+# exception and the innermost cause below it: (classes, cwo error, code and
+# retry reason, what the message says).
+_TRANSPORT_MAP: tuple[tuple[tuple[type[BaseException], ...], type[FetchError], str, str], ...] = (
+    ((urllib3.exceptions.ConnectTimeoutError,),
+     TransientFetchError, "timeout", "timed out connecting to"),
+    ((TimeoutError, urllib3.exceptions.ReadTimeoutError),
+     TransientFetchError, "timeout", "timed out reading from"),
+    # An untrusted certificate does not heal with retries.
+    ((ssl.SSLCertVerificationError,),
+     PermanentFetchError, "tls", "TLS certificate not trusted for"),
+    ((ssl.SSLError,),
+     TransientFetchError, "tls", "TLS error with"),
+    ((http.client.IncompleteRead, urllib3.exceptions.IncompleteRead),
+     TransientFetchError, "truncated", "body cut short from"),
+    ((urllib3.exceptions.DecodeError,),
+     TransientFetchError, "decoding", "undecodable body (gzip) from"),
+    # http.client refuses to send a URL or header with control characters.
+    ((http.client.InvalidURL,),
+     PermanentFetchError, "invalid_request", "invalid request for"),
+    ((http.client.HTTPException, urllib3.exceptions.HTTPError, OSError),
+     TransientFetchError, "connection", "connection failed to"),
+)  # fmt: skip
+_TRANSPORT_FALLBACK: tuple[type[FetchError], str, str] = (
+    TransientFetchError,
+    "connection",
+    "request failed for",
+)
 
 
 def _configured_proxy(url: str | None) -> Proxy | None:
@@ -633,12 +664,11 @@ class OptimizedNetworkManager:
         session = self.session()
         if not _PLAIN_URL.match(url):
             url = requote_uri(url)
+        proxy = self._proxy_for(url)
         try:
-            resp = self._transport.get(
-                url, self._headers(session, url, headers), self._proxy_for(url)
-            )
+            resp = self._transport.get(url, self._headers(session, url, headers), proxy)
         except TRANSPORT_ERRORS as exc:
-            raise self._transport_error(exc, url) from exc
+            raise self._transport_error(exc, url, via_proxy=proxy is not None) from exc
         except ValueError as exc:
             # A URL no connection can be made for ("http://[::1/x", a bad port).
             raise PermanentFetchError(
@@ -926,70 +956,30 @@ class OptimizedNetworkManager:
             "forbidden_body",
         )
 
-    def _transport_error(self, exc: BaseException, url: str) -> FetchError:
-        """Map a requests/urllib3/socket error to the most specific cwo error."""
+    def _transport_error(
+        self, exc: BaseException, url: str, *, via_proxy: bool = False
+    ) -> FetchError:
+        """Map what the transport raised to the most specific cwo error (:data:`_TRANSPORT_MAP`)."""
         where = safe_url(url)
-        # The direct path's watchdog raises TimeoutError from the read it ended:
-        # the timeout is the cause, not the end-of-file below it.
+        # The watchdog raises TimeoutError from the read it ended: the timeout
+        # is the cause, not the end-of-file below it.
         root = exc if isinstance(exc, TimeoutError) else _root_cause(exc)
         detail = self._scrub(f"{type(root).__name__}: {root}" if str(root) else type(root).__name__)
-        detail = detail[:300]
-        if isinstance(exc, rex.ConnectTimeout) or (
-            # urllib3 raises these itself on the direct path (requests wraps them).
-            isinstance(exc, urllib3.exceptions.ConnectTimeoutError)
-            and not isinstance(exc, urllib3.exceptions.NewConnectionError)
-        ):
-            return _tag(
-                TransientFetchError(f"timed out connecting to {where}: {detail}", url=where),
-                "timeout",
-            )
-        if isinstance(exc, rex.ReadTimeout) or isinstance(
-            root, (TimeoutError, urllib3.exceptions.ReadTimeoutError)
-        ):
-            return _tag(
-                TransientFetchError(f"timed out reading from {where}: {detail}", url=where),
-                "timeout",
-            )
-        if isinstance(exc, (rex.SSLError, urllib3.exceptions.SSLError, ssl.SSLError)):
-            if "CERTIFICATE_VERIFY_FAILED" in str(root):
-                # An untrusted certificate does not heal with retries.
-                return PermanentFetchError(
-                    f"TLS certificate not trusted for {where}: {detail}", url=where, code="tls"
-                )
-            return _tag(TransientFetchError(f"TLS error with {where}: {detail}", url=where), "tls")
-        if isinstance(exc, rex.ProxyError):
-            return _tag(
-                TransientFetchError(f"proxy failed for {where}: {detail}", url=where), "proxy"
-            )
-        if isinstance(exc, rex.ChunkedEncodingError) or isinstance(
-            root, (http.client.IncompleteRead, urllib3.exceptions.IncompleteRead)
-        ):
-            return _tag(
-                TransientFetchError(f"body cut short from {where}: {detail}", url=where),
-                "truncated",
-            )
-        if isinstance(exc, (rex.ContentDecodingError, urllib3.exceptions.DecodeError)):
-            return _tag(
-                TransientFetchError(f"undecodable body (gzip) from {where}: {detail}", url=where),
-                "decoding",
-            )
-        if isinstance(
-            exc, (rex.InvalidURL, rex.MissingSchema, rex.InvalidSchema, rex.InvalidHeader)
-        ):
-            return PermanentFetchError(
-                f"invalid request for {where}: {detail}", url=where, code="invalid_request"
-            )
-        if isinstance(
-            exc,
-            (rex.ConnectionError, urllib3.exceptions.HTTPError, http.client.HTTPException, OSError),
-        ):
-            return _tag(
-                TransientFetchError(f"connection failed to {where}: {detail}", url=where),
-                "connection",
-            )
-        return _tag(
-            TransientFetchError(f"request failed for {where}: {detail}", url=where), "other"
+        error_class, reason, what = next(
+            (
+                row[1:]
+                for row in _TRANSPORT_MAP
+                if isinstance(exc, row[0]) or isinstance(root, row[0])
+            ),
+            _TRANSPORT_FALLBACK,
         )
+        if via_proxy and reason == "connection":
+            # Refused, reset or a failed CONNECT on the way to the proxy.
+            error_class, reason, what = TransientFetchError, "proxy", "proxy failed for"
+        message = f"{what} {where}: {detail[:300]}"
+        if issubclass(error_class, TransientFetchError):
+            return _tag(error_class(message, url=where), reason)
+        return error_class(message, url=where, code=reason)
 
     # -- gate, robots, retries ---------------------------------------------------------
 

@@ -14,7 +14,12 @@
   the configured ceiling. Getting back to the old level takes about 18
   seconds whatever the scale, and a server that allows fewer requests than
   configured is met with a rate that oscillates just below its limit
-  instead of being hammered.
+  instead of being hammered;
+* **recovery floor** — however deep the cuts went, the rate is never below
+  ``r0 * (ceiling / r0) ** (t / 50)`` (``r0`` the rate right after the last
+  cut, ``t`` seconds since that cut's pause ended): back at the ceiling 50 s
+  after the pause, with or without answers. A burst of 429s therefore
+  cannot leave the host at the floor for minutes.
 
 An *unlimited* limiter (``rate=0``) does not pace at all until the first 429;
 then it starts from the request rate it observed over the last few seconds,
@@ -62,6 +67,10 @@ OBSERVE_WINDOW = 3.0
 CUT_GUARD = 1.0
 #: An unlimited limiter stops pacing again after this many seconds without a 429.
 UNLIMITED_QUIET = 60.0
+#: Whatever the successes, a limited host's rate is back at its ceiling this many
+#: seconds after the pause of its last cut ends: the rate never sits below a
+#: geometric climb from the cut rate to the ceiling over this time.
+RECOVERY_SECONDS = 50.0
 
 
 @dataclass(slots=True)
@@ -80,6 +89,9 @@ class _Host:
     cut_guard_until: float = -math.inf
     last_cut_at: float = -math.inf
     last_limited: float = -math.inf  # when the last 429 came
+    climb: float = 0.0  # the additive-increase track since the last cut (<= rate)
+    recover_from: float = 0.0  # the rate right after the last cut ...
+    recover_start: float = -math.inf  # ... and when its climb back begins (the pause's end)
     starts: deque[float] = field(default_factory=lambda: deque(maxlen=20_000))
     # statistics
     cuts: int = 0
@@ -147,6 +159,7 @@ class HostRateLimiter:
             state = self._host(host)
             state.ceiling = rate if state.ceiling is None else min(state.ceiling, rate)
             state.rate = state.ceiling if state.rate is None else min(state.rate, state.ceiling)
+            state.climb = min(state.climb, state.ceiling)
 
     # -- acquiring a slot ----------------------------------------------------------------
 
@@ -179,6 +192,7 @@ class HostRateLimiter:
                 state = self._host(host)
                 now = self._clock()
                 if reserved is None or epoch != state.epoch:
+                    self._recover(state, now)
                     # (Re)reserve: a pause that came while we slept invalidates the old slot.
                     reserved = max(now, state.next_slot, state.paused_until)
                     epoch = state.epoch
@@ -278,50 +292,86 @@ class HostRateLimiter:
         state.cuts += 1
         state.last_cut_at = now
         state.cut_guard_until = max(until, now + CUT_GUARD)
-        # Additive increase starts counting when the pause is over.
+        # Additive increase starts counting when the pause is over, and so does
+        # the guaranteed climb back to the ceiling.
         state.last_credit = until
+        state.climb = state.recover_from = state.rate
+        state.recover_start = until
 
-    def on_success(self, host: str) -> None:
-        """A 429-free answer from ``host``: additive increase towards the ceiling."""
-        with self._lock:
-            state = self._host(host)
-            if state.reference is None or state.rate is None:
-                return  # never cut (or back to unlimited): nothing to recover
-            now = self._clock()
-            if state.ceiling is None and now - state.last_limited >= UNLIMITED_QUIET:
+    def _recover(self, state: _Host, now: float) -> None:
+        """Lift the rate to the time-based recovery floor. Call with the lock held.
+
+        After a cut the rate is never below ``r0 * (ceiling / r0) ** (t / T)``
+        (``r0`` the cut rate, ``t`` the time since the pause ended, ``T`` =
+        :data:`RECOVERY_SECONDS`): a geometric climb that reaches the ceiling at
+        ``t = T`` whatever the cut, the successes or the idle time. Additive
+        increase (:meth:`on_success`) is usually faster up to the old level;
+        this floor is what brings the rate back when 429s have cut it far
+        below, and it keeps growing through an idle spell.
+        """
+        if state.reference is None or state.rate is None:
+            return  # never cut, or back to unlimited
+        if state.ceiling is None:
+            if now - state.last_limited >= UNLIMITED_QUIET:
                 # Unlimited by configuration, and a minute without 429: stop pacing.
                 state.rate = None
                 state.reference = None
-                return
+            return
+        elapsed = max(0.0, now - state.recover_start)
+        start = min(state.recover_from, state.ceiling)
+        share = min(1.0, elapsed / RECOVERY_SECONDS)
+        floor = start * (state.ceiling / start) ** share if start > 0 else state.ceiling
+        # The higher of the two tracks; each only grows until the next cut.
+        state.rate = min(state.ceiling, max(state.rate, state.climb, floor))
+        if state.rate >= state.ceiling:
+            state.reference = None  # fully recovered: nothing left to climb
+
+    def on_success(self, host: str) -> None:
+        """A 429-free answer from ``host``: additive increase towards the ceiling.
+
+        The increase moves the additive track (``climb``); the rate is the
+        higher of it and the time-based floor of :meth:`_recover`.
+        """
+        with self._lock:
+            state = self._host(host)
+            now = self._clock()
+            self._recover(state, now)
+            if state.reference is None or state.rate is None:
+                return  # never cut, back to unlimited or at the ceiling: nothing to add
             # Credit the quiet time since the last credit, but not an idle hour at
             # once: at most one second, or two request intervals at a slow rate.
-            elapsed = min(now - state.last_credit, max(1.0, 2.0 / state.rate))
+            climb = state.climb
+            elapsed = min(now - state.last_credit, max(1.0, 2.0 / climb))
             if elapsed <= 0:
                 return
             state.last_credit = now
             reference = min(state.reference, state.ceiling or math.inf)
             low, high = NEAR_REFERENCE
-            if state.rate < low * reference:
+            if climb < low * reference:
                 # Recovering: back to the old level in about eight seconds.
                 step = INCREASE_FRACTION * reference
-            elif state.rate < high * reference:
+            elif climb < high * reference:
                 # Near the rate that drew the last 429, probe gently: the limit is
                 # probably just above, and every overshoot costs a few 429s.
                 step = PROBE_FRACTION * reference
             else:
                 # Well past it without a 429: the limit has moved (or the cut was too
                 # deep); grow by a twentieth of the current rate per second.
-                step = INCREASE_FRACTION * state.rate
-            state.rate += step * elapsed
-            if state.ceiling is not None:
-                state.rate = min(state.rate, state.ceiling)
+                step = INCREASE_FRACTION * climb
+            state.climb = climb + step * elapsed
+            state.rate = max(state.rate, state.climb)
+            if state.ceiling is not None and state.rate >= state.ceiling:
+                state.rate = state.climb = state.ceiling
+                state.reference = None
 
     # -- reporting ---------------------------------------------------------------------
 
     def current_rate(self, host: str) -> float | None:
         """The host's current rate in requests/s, ``None`` when unlimited."""
         with self._lock:
-            return self._host(host).rate
+            state = self._host(host)
+            self._recover(state, self._clock())
+            return state.rate
 
     def paused_until(self, host: str) -> float | None:
         """The end of the host's 429 pause, or ``None`` when it is not paused."""
@@ -332,6 +382,9 @@ class HostRateLimiter:
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per host: current rate and ceiling (``None`` = unlimited), 429s, cuts, pauses, waits."""
         with self._lock:
+            now = self._clock()
+            for state in self._hosts.values():
+                self._recover(state, now)
             return {
                 host: {
                     "rate": None if s.rate is None else round(s.rate, 3),

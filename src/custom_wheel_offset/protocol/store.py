@@ -3,32 +3,33 @@
 A fitment page is ~100 KB of HTML carrying a few hundred bytes of data, plus
 decoys: a commented-out copy of a block, block markup inside a script
 string, look-alike class names (``store-ymm-fitrange-help``,
-``store-bp-info``), range-like plain text. Building a DOM of the whole page
-would cost milliseconds for nothing, so the page is handled as bytes:
+``store-bp-info``), range-like plain text. Telling markup from the rest is
+an HTML parser's job, so the page is parsed by lxml (libxml2, whose
+tokenizer follows HTML5: comments, ``<script>``, ``<style>``, ``<textarea>``,
+``<title>`` and attribute values are what a browser makes of them):
 
-1. it is lower-cased once (``bytes.lower`` changes ASCII only, so offsets do
-   not move) and the regions a browser does not render as markup are
-   located: comments ``<!-- ... -->``, ``<script>...</script>``,
-   ``<style>...</style>``;
-2. the class tokens ``store-ymm-fitrange`` and ``store-bp`` are located with
-   ``bytes.find``; an occurrence counts only outside those regions, inside
-   a start tag, in its ``class`` attribute, as a whole whitespace-separated
-   token; the element's end is its matching end tag (nesting counted);
-3. only the small elements found are parsed, into a tiny tree of their own.
+1. cheap byte checks first: a page without the bytes ``store-ymm-fitrange``
+   and without a challenge marker, ending in ``</html>``, is a no-data page
+   and is not parsed at all;
+2. otherwise the page is parsed once; an empty marker element is put before
+   each ``</html>`` first, so the parser says which of them is real markup
+   (the marker becomes an element) and which sits in a comment or a script
+   (the marker becomes text): a page without a real one was cut short;
+3. elements are located in the parsed tree by their class tokens; only the
+   block(s) and the bolt-pattern element are read, without recursion.
 
-:func:`parse_fitment_block` re-parses the ``raw_block`` saved with a record
-through the same code (steps 1-3 run on the saved text), so stored records
-can be parsed again later without fetching.
+libxml2 stops at 2,048 levels of nesting and reports it; such a page is a
+ParseError, never a partly read page. :func:`parse_fitment_block` re-parses
+the ``raw_block`` saved with a record (the parser's serialisation of the
+block(s) and the bolt-pattern element) through the same code.
 """
 
 from __future__ import annotations
 
-import html
 import re
-from bisect import bisect_right
 from collections.abc import Iterator
-from functools import lru_cache
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
+from urllib.parse import urlsplit
 
 from custom_wheel_offset.errors import ParseError, TruncatedBodyError
 from custom_wheel_offset.protocol.api import (
@@ -39,6 +40,9 @@ from custom_wheel_offset.protocol.api import (
     load_json,
 )
 from custom_wheel_offset.protocol.records import AxleRanges, FitmentPage
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
 
 __all__ = [
     "CHALLENGE_REASON",
@@ -95,37 +99,6 @@ def parse_options(body: bytes, which: str) -> tuple[str, ...]:
     return tuple(seen)
 
 
-# --------------------------------------------------------------------------- challenge
-
-# The title may carry attributes; its text may be spaced or wrapped ("Human\n  Verification").
-_TITLE = re.compile(rb"<title(?:[\s/][^>]*)?>\s*human\s+verification\s*</title[\s/]*>")
-
-
-def _title_is_challenge(doc: _Document) -> bool:
-    """Whether the page's title (its first ``<title>`` outside comments and scripts) matches."""
-    lower = doc.lower
-    pos = lower.find(b"<title")
-    while pos != -1:
-        if doc.outside(pos) and _name_ends(lower, pos + 6):
-            return _TITLE.match(lower, pos) is not None
-        pos = lower.find(b"<title", pos + 6)
-    return False
-
-
-def is_challenge(body: bytes) -> bool:
-    """True when the page's ``<title>`` is ``Human Verification`` (any case, any spacing).
-
-    The title is the first ``<title>`` element outside comments, scripts and
-    styles. Works on the bytes, without decoding: a page that does not
-    contain "verification" at all (every data page) is ruled out by one
-    ``bytes.lower`` and one ``find``.
-    """
-    lower = body.lower()
-    if lower.find(b"verification") == -1:
-        return False
-    return _title_is_challenge(_Document(body, lower))
-
-
 # --------------------------------------------------------------------------- UTF-8
 
 _UTF8_CHUNK: Final = 16_384
@@ -159,334 +132,215 @@ def _check_utf8(body: bytes, what: str) -> None:
         start = end
 
 
-# --------------------------------------------------------------------------- page scanning
+# --------------------------------------------------------------------------- HTML parsing
 
-_WS: Final = b" \t\n\r\f"
-# A start tag: name, then attributes where quoted values may hold ">". The loop is
-# unrolled ([^>"']* between quoted strings): far faster in sre than one
-# alternation per character.
-_START_TAG = re.compile(rb"""<([A-Za-z][^\s/>]*)([^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*)>""")
-_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
+# Put before each "</html>": an element where the end tag is markup, text where it is not.
+_END_MARK: Final = "cwo-html-end"
+_END_MARK_HTML: Final = f"<{_END_MARK}></{_END_MARK}>"
 _HTML_END = re.compile(rb"</html[\s/]*>")
-# "<script" and "<style" in one compiled scan (sre looks for the literal prefix
-# "<s"), cheaper than two bytes.find passes over 100 KB.
-_RAW_TEXT_OPEN = re.compile(rb"<s(?:cript|tyle)")
-# A whole class token is bounded by a quote, whitespace, "=" (or an entity's
-# ";") before it and a quote, whitespace, "/", ">" (or "&") after it.
-_TOKEN_BEFORE: Final = frozenset(b"\"' \t\n\r\f=;")
-_TOKEN_AFTER: Final = frozenset(b"\"' \t\n\r\f/>&")
-# Void elements have no content and no end tag.
-_VOID: Final = frozenset(
-    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
-    | {"track", "wbr"}
-)
+_FIT_RANGE_BYTES: Final = b"store-ymm-fitrange"
+# Lower-cased bytes without which no page can be a challenge (see _challenge_in).
+_CHALLENGE_HINTS: Final = (b"verification", b"gokuprops", b"captcha.js")
+# HTML splits class lists on ASCII whitespace only (not on U+00A0, as str.split would).
+_HTML_SPACE = re.compile(r"[ \t\n\f\r]+")
+# Elements whose content is not page text.
+_NOT_TEXT: Final = frozenset({"script", "style"})
 
 
-@lru_cache(maxsize=32)
-def _tag_pattern(name: bytes) -> re.Pattern[bytes]:
-    # Start or end tags of one element name, on the lower-cased page.
-    return re.compile(rb"<(/?)" + re.escape(name) + rb"(?=[\s/>]|\Z)")
+class _Parsed(NamedTuple):
+    root: _Element | None  # None for a body with no element at all
+    fatal: str | None  # why libxml2 stopped part-way, if it did
 
 
-def _attributes(text: str) -> dict[str, str]:
-    """Attributes of a start tag: lower-cased names, unescaped values, first duplicate wins."""
-    attrs: dict[str, str] = {}
-    for key, double, single, bare in _ATTR.findall(text):
-        value = double or single or bare
-        if "&" in value:
-            value = html.unescape(value)
-        attrs.setdefault(key.lower(), value)
-    return attrs
+def _parse_html(body: bytes) -> _Parsed:
+    """``body`` parsed as UTF-8 HTML.
 
-
-class _Element(NamedTuple):
-    """One element located in a page: its start tag and byte offsets.
-
-    A NamedTuple, not a frozen dataclass: several are built per page, and
-    tuples are built several times faster.
+    A fresh parser per call: an lxml parser serialises the threads sharing
+    it, and its error log would mix their pages. Creating one costs ~1 µs.
     """
+    from lxml import etree  # on first use: importing lxml costs ~50 ms at start-up
 
-    name: str  # lower-cased tag name
-    attrs: dict[str, str]
-    start: int  # offset of "<"
-    content_start: int  # offset after the start tag's ">"
-    content_end: int  # offset of the end tag's "<" (== content_start when void)
-    end: int  # offset after the end tag's ">"
-
-    @property
-    def classes(self) -> list[str]:
-        return self.attrs.get("class", "").split()
-
-
-class _Document:
-    """A page (or a saved block) as bytes, with the regions that are not markup."""
-
-    __slots__ = ("_ends", "_starts", "body", "lower")
-
-    def __init__(self, body: bytes, lower: bytes | None = None) -> None:
-        self.body = body
-        self.lower = body.lower() if lower is None else lower
-        self._starts, self._ends = _inert_regions(self.lower)
-
-    def outside(self, pos: int) -> bool:
-        """True when ``pos`` is not inside a comment, script or style."""
-        i = bisect_right(self._starts, pos) - 1
-        return i < 0 or pos >= self._ends[i]
-
-    def has_html_end(self) -> bool:
-        """Whether a real ``</html>`` (not one in a comment or script) is present."""
-        pos = self.lower.rfind(b"</html")
-        while pos != -1:
-            if self.outside(pos) and _HTML_END.match(self.lower, pos):
-                return True
-            pos = self.lower.rfind(b"</html", 0, pos)
-        return False
-
-    def markup(self, start: int, end: int) -> str:
-        """The text of ``[start, end)`` with comments, scripts and styles cut out."""
-        i = bisect_right(self._starts, start) - 1
-        if i < 0 or self._ends[i] <= start:
-            i += 1
-        if i >= len(self._starts) or self._starts[i] >= end:
-            return self.body[start:end].decode("utf-8")  # the usual case: nothing to cut
-        pieces: list[bytes] = []
-        pos = start
-        while i < len(self._starts) and self._starts[i] < end:
-            if self._starts[i] > pos:
-                pieces.append(self.body[pos : self._starts[i]])
-            pos = max(pos, self._ends[i])
-            i += 1
-        if pos < end:
-            pieces.append(self.body[pos:end])
-        return b"".join(pieces).decode("utf-8")
-
-    def source(self, element: _Element) -> str:
-        """The exact HTML of ``element``, start tag to end tag."""
-        return self.body[element.start : element.end].decode("utf-8")
-
-    def with_class(self, token: str) -> list[_Element]:
-        """Real elements whose class attribute has the whole token ``token``, in page order."""
-        needle = token.encode()
-        body = self.body
-        n = len(body)
-        found: list[_Element] = []
-        seen: set[int] = set()
-        pos = body.find(needle)
-        while pos != -1:
-            after = pos + len(needle)
-            # Cheap rejections first ("store-bp-info", "old-store-ymm-fitrange").
-            if (
-                pos > 0
-                and body[pos - 1] in _TOKEN_BEFORE
-                and (after >= n or body[after] in _TOKEN_AFTER)
-                and self.outside(pos)
-            ):
-                # The occurrence must sit inside a start tag: the last "<" before it
-                # opens a tag that reaches past it (else it is plain text).
-                lt = body.rfind(b"<", 0, pos)
-                if lt != -1 and lt not in seen:
-                    seen.add(lt)
-                    element = self._element_at(lt, token, pos)
-                    if element is not None:
-                        found.append(element)
-            pos = body.find(needle, after)
-        return found
-
-    def _element_at(self, lt: int, token: str, covering: int) -> _Element | None:
-        """The element whose start tag begins at ``lt``, covers ``covering`` and has ``token``.
-
-        The class is checked before the end tag is looked for, so an unclosed
-        look-alike is skipped rather than an error.
-        """
-        m = _START_TAG.match(self.body, lt)
-        if m is None or m.end() <= covering:
-            return None
-        rest = m.group(2).decode("utf-8")
-        attrs = _attributes(rest)
-        if token not in attrs.get("class", "").split():
-            return None
-        name = m.group(1).decode("utf-8").lower()
-        content_start = m.end()
-        if name in _VOID or rest.rstrip().endswith("/"):
-            return _Element(name, attrs, lt, content_start, content_start, content_start)
-        depth = 1
-        for t in _tag_pattern(name.encode()).finditer(self.lower, content_start):
-            if not self.outside(t.start()):
-                continue
-            depth += -1 if t.group(1) else 1
-            if depth == 0:
-                gt = self.lower.find(b">", t.end())
-                end = len(self.body) if gt == -1 else gt + 1
-                return _Element(name, attrs, lt, content_start, t.start(), end)
-        raise ParseError(f"<{name} class={attrs['class']!r}> at byte {lt} is not closed")
+    parser = etree.HTMLParser(encoding="utf-8", huge_tree=True, collect_ids=False)
+    try:
+        root = etree.fromstring(body, parser)
+    except etree.LxmlError as exc:
+        raise ParseError(f"page is not parseable HTML ({exc})") from exc
+    last = parser.error_log.last_error
+    # A fatal error (nesting beyond 2,048 levels, ...) stops libxml2 part-way.
+    if last is not None and last.level == etree.ErrorLevels.FATAL:
+        return _Parsed(root, f"{last.message.strip()} (line {last.line})")
+    return _Parsed(root, None)
 
 
-def _inert_regions(lower: bytes) -> tuple[list[int], list[int]]:
-    """Sorted, disjoint ``[start, end)`` of comments, scripts and styles.
+def _complete(parsed: _Parsed) -> _Element | None:
+    """The root of a page read to its end; ParseError when libxml2 stopped part-way."""
+    if parsed.fatal is not None:
+        raise ParseError(f"page markup not read to the end: {parsed.fatal}")
+    return parsed.root
 
-    A linear walk: whichever opener comes first wins and everything up to its
-    closer is skipped, so a ``<!--`` inside a script string (or a
-    ``<script>`` inside a comment) is not an opener. An opener without a
-    closer runs to the end, as in a browser.
 
-    Comments are found through their ``!``: a one-byte ``find`` is a
-    ``memchr``, and ``!`` is rare outside scripts, which are skipped whole.
+def _classes(element: _Element) -> list[str]:
+    return [c for c in _HTML_SPACE.split(element.get("class") or "") if c]
+
+
+def _with_classes(root: _Element, first: str, second: str) -> list[_Element]:
+    """Elements whose class list holds the token ``first`` or ``second``, in document order.
+
+    A substring test on each class attribute first (cheaper than XPath's
+    ``contains()``, which copies every attribute); the whole-token test then
+    drops ``store-bp-info`` and the like.
     """
-    n = len(lower)
-    starts: list[int] = []
-    ends: list[int] = []
-    comment = _next_comment(lower, 0)
-    raw, raw_end = _next_raw_text(lower, 0)
-    while comment != -1 or raw != -1:
-        if raw == -1 or (comment != -1 and comment < raw):
-            start = comment
-            # From start + 2 so that "<!-->" and "<!--->" close at once, as in HTML.
-            close = lower.find(b"-->", start + 2)
-            end = n if close == -1 else close + 3
-        else:
-            start = raw
-            closer = b"</" + lower[raw + 1 : raw_end]
-            close = lower.find(closer, raw_end)
-            while close != -1 and not _name_ends(lower, close + len(closer)):
-                close = lower.find(closer, close + 1)
-            gt = -1 if close == -1 else lower.find(b">", close)
-            end = n if gt == -1 else gt + 1
-        starts.append(start)
-        ends.append(end)
-        # An opener found inside the region just skipped is not one: search on.
-        if comment != -1 and comment < end:
-            comment = _next_comment(lower, end)
-        if raw != -1 and raw < end:
-            raw, raw_end = _next_raw_text(lower, end)
-    return starts, ends
+    found: list[_Element] = []
+    for element in root.iter("*"):
+        value = element.get("class")
+        if value and (first in value or second in value):
+            classes = _classes(element)
+            if first in classes or second in classes:
+                found.append(element)
+    return found
 
 
-def _next_comment(lower: bytes, pos: int) -> int:
-    """Offset of the next ``<!--`` at or after ``pos``, or -1."""
-    bang = lower.find(b"!", pos + 1)
-    while bang != -1:
-        if lower[bang - 1] == 0x3C and lower.startswith(b"--", bang + 1):  # "<!--"
-            return bang - 1
-        bang = lower.find(b"!", bang + 1)
-    return -1
+def _walk(root: _Element) -> Iterator[_Element | str]:
+    """Descendant elements (at their start) and text pieces of ``root``, in document order.
 
-
-def _next_raw_text(lower: bytes, pos: int) -> tuple[int, int]:
-    """(start, end of name) of the next ``<script`` / ``<style`` start tag, or (-1, -1)."""
-    m = _RAW_TEXT_OPEN.search(lower, pos)
-    while m is not None and not _name_ends(lower, m.end()):  # "<scripts", "<styled"
-        m = _RAW_TEXT_OPEN.search(lower, m.end())
-    return (-1, -1) if m is None else (m.start(), m.end())
-
-
-def _name_ends(lower: bytes, pos: int) -> bool:
-    # A tag name ends at whitespace, "/", ">" or the end of the body.
-    return pos >= len(lower) or lower[pos] in _WS or lower[pos] in b"/>"
-
-
-# --------------------------------------------------------------------------- block tree
-
-_TAG = re.compile(r"""<(/?)([A-Za-z][^\s/>]*)([^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*)>""")
-
-
-class _Node:
-    """An element of a block's tiny tree; children are nodes and raw text strings."""
-
-    __slots__ = ("_attrs", "_rest", "children", "name")
-
-    def __init__(self, name: str, rest: str) -> None:
-        self.name = name
-        self._rest = rest  # the start tag's attribute text, parsed on first use
-        self._attrs: dict[str, str] | None = None
-        self.children: list[_Node | str] = []
-
-    @property
-    def attrs(self) -> dict[str, str]:
-        if self._attrs is None:
-            self._attrs = _attributes(self._rest)
-        return self._attrs
-
-    @property
-    def classes(self) -> list[str]:
-        # Most tags of a block have no class: skip parsing their attributes.
-        return self.attrs.get("class", "").split() if "class" in self._rest.lower() else []
-
-    def walk(self) -> Iterator[_Node]:
-        """Descendant elements in document order."""
-        for child in self.children:
-            if isinstance(child, _Node):
-                yield child
-                yield from child.walk()
-
-    def find(self, name: str) -> _Node | None:
-        return next((node for node in self.walk() if node.name == name), None)
-
-
-def _tree(markup: str) -> _Node:
-    """A tiny tree of a block's content (a few hundred bytes, comments already cut out).
-
-    An end tag closes the nearest open element of its name (stray end tags
-    are ignored); elements still open at the end are closed there.
+    Iterative, so depth costs no stack. Comment text and the content of
+    scripts and styles are left out (their tails are page text); every
+    element boundary gives a ``" "`` so that ``Front<br>Wheels`` stays two words.
     """
-    root = _Node("#block", "")
-    stack = [root]
-    pos = 0
-    for m in _TAG.finditer(markup):
-        if m.start() > pos:
-            stack[-1].children.append(markup[pos : m.start()])
-        pos = m.end()
-        closing, raw_name, rest = m.groups()
-        name = raw_name.lower()
-        if closing:
-            for i in range(len(stack) - 1, 0, -1):
-                if stack[i].name == name:
-                    del stack[i:]
-                    break
+    if root.text:
+        yield root.text
+    stack = [(root, iter(root))]
+    while stack:
+        parent, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            if stack:
+                yield " "
+                if parent.tail:
+                    yield parent.tail
             continue
-        node = _Node(name, rest)
-        stack[-1].children.append(node)
-        if name not in _VOID and not rest.rstrip().endswith("/"):
-            stack.append(node)
-    if pos < len(markup):
-        stack[-1].children.append(markup[pos:])
-    return root
+        if not isinstance(child.tag, str):  # a comment or processing instruction
+            if child.tail:
+                yield child.tail
+            continue
+        yield child
+        yield " "
+        if child.tag in _NOT_TEXT:
+            yield " "
+            if child.tail:
+                yield child.tail
+            continue
+        if child.text:
+            yield child.text
+        stack.append((child, iter(child)))
 
 
-def _raw_text(children: list[_Node | str], out: list[str]) -> None:
-    for child in children:
-        if isinstance(child, str):
-            out.append(child)
-        else:
-            # Element boundaries separate words ("Front<br>Wheels").
-            out.append(" ")
-            _raw_text(child.children, out)
-            out.append(" ")
+def _clean(pieces: Iterator[_Element | str] | list[str]) -> str:
+    """Text pieces joined, whitespace runs collapsed to one space (entities are already text)."""
+    return " ".join("".join(p for p in pieces if isinstance(p, str)).split())
 
 
-def _clean(pieces: list[str]) -> str:
-    """Joined text, entities unescaped, whitespace runs collapsed to one space."""
-    return " ".join(html.unescape("".join(pieces)).split())
+def _text(element: _Element) -> str:
+    return _clean(_walk(element))
 
 
-def _text(node: _Node) -> str:
-    out: list[str] = []
-    _raw_text(node.children, out)
-    return _clean(out)
+def _outer_html(element: _Element) -> str:
+    """The element's markup as the parser serialises it, without its tail."""
+    from lxml import etree
+
+    html = etree.tostring(element, method="html", encoding="unicode", with_tail=False)
+    # An end marker inside a block (a "</html>" in its comment or script) is not the store's.
+    return html.replace(_END_MARK_HTML, "")
+
+
+def _with_end_marks(body: bytes, lower: bytes) -> bytes:
+    """``body`` with the end marker put before every ``</html>`` (any case)."""
+    cuts = [m.start() for m in _HTML_END.finditer(lower)]
+    if not cuts:
+        return body
+    mark = _END_MARK_HTML.encode()
+    pieces: list[bytes] = []
+    pos = 0
+    for cut in cuts:
+        pieces += (body[pos:cut], mark)
+        pos = cut
+    pieces.append(body[pos:])
+    return b"".join(pieces)
+
+
+# --------------------------------------------------------------------------- challenge
+
+_GOKU_PROPS = re.compile(r"\bwindow\s*\.\s*gokuProps\s*=(?!=)")
+
+
+def _awswaf_script(src: str) -> str | None:
+    """``captcha.js`` / ``challenge.js`` when ``src`` loads that file from ``*.awswaf.com``."""
+    try:
+        parts = urlsplit(src.strip())
+        host = parts.hostname or ""
+    except ValueError:  # e.g. an unbalanced "[" in the host: not an AWS address
+        return None
+    if host != "awswaf.com" and not host.endswith(".awswaf.com"):
+        return None
+    name = parts.path.rsplit("/", 1)[-1].lower()
+    return name if name in ("captcha.js", "challenge.js") else None
+
+
+def _challenge_in(root: _Element | None) -> bool:
+    """Whether a parsed page is the store's bot challenge (markers in comments do not count).
+
+    The title ``Human Verification``, or an AWS WAF interstitial: an inline
+    script setting ``window.gokuProps``, or ``captcha.js`` from awswaf.com.
+    ``challenge.js`` alone is not one: protected sites load that SDK on
+    normal pages too (with ``gokuProps`` the page is a challenge anyway).
+    """
+    if root is None:
+        return False
+    title = next(root.iter("title"), None)
+    if title is not None and _clean([title.text or ""]).lower() == "human verification":
+        return True
+    for script in root.iter("script"):
+        src = script.get("src")
+        if src is not None:
+            if _awswaf_script(src) == "captcha.js":
+                return True
+        elif _GOKU_PROPS.search(script.text or ""):
+            return True
+    return False
+
+
+def _may_be_challenge(lower: bytes) -> bool:
+    return any(hint in lower for hint in _CHALLENGE_HINTS)
+
+
+def is_challenge(body: bytes) -> bool:
+    """True when ``body`` is the store's bot challenge, whatever its HTTP status.
+
+    That is: the first ``<title>`` is ``Human Verification`` (any case, any
+    spacing), or an AWS WAF interstitial (see :func:`_challenge_in`); only
+    real markup counts, not a comment or a script string. Called on every
+    response, so a body without ``verification``, ``gokuprops`` or
+    ``captcha.js`` (any case) is ruled out on the bytes, without parsing.
+    """
+    lower = body.lower()
+    if not _may_be_challenge(lower):
+        return False
+    # A page that stops the parser part-way is judged on what was read (the head comes first).
+    return _challenge_in(_parse_html(body).root)
 
 
 # --------------------------------------------------------------------------- fitment
 
 _FIT_RANGE: Final = "store-ymm-fitrange"
 _CONF_RANGE: Final = "store-conf-range"
+_CONF_HEADER: Final = "store-conf-header"
 _BOLT: Final = "store-bp"
 _FULL_SIZE: Final = "full-size"
 
 _TO = re.compile(r"\s*(?<![A-Za-z])to(?![A-Za-z])\s*", re.IGNORECASE)
 _VALUE = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))\s*(.*)", re.DOTALL)
 _AXLE_LABEL = re.compile(r"(front|rear)\b", re.IGNORECASE)
-_PATTERN: Final = r"[0-9]+x[0-9]+(?:\.[0-9]+)?"
-_BOLT_PATTERN = re.compile(_PATTERN)
-_BOLT_TEXT = re.compile(rf"({_PATTERN})\s*mm\s*\(\s*({_PATTERN})\s*(?:\"|in|″|”)?\s*\)")
 
 _INCH_UNITS: Final = frozenset({"", '"', "in", "″", "”"})
 # label -> (plausible bounds, units that belong, unit named in reasons).
@@ -507,52 +361,43 @@ def _parse_value(text: str, kind: str, where: str) -> float:
     return float(m.group(1))
 
 
-def _label_and_value(span: _Node) -> tuple[str, str]:
+def _label_and_value(span: _Element) -> tuple[str, str]:
     """The span's text before its first ``<b>`` and the text of that ``<b>``.
 
     Without a ``<b>``, the label runs to the first colon and the value is the rest.
     """
     label: list[str] = []
-    value: list[str] = []
-    found_bold = False
-
-    def visit(children: list[_Node | str]) -> bool:
-        nonlocal found_bold
-        for child in children:
-            if isinstance(child, str):
-                label.append(child)
-            elif child.name == "b":
-                found_bold = True
-                _raw_text(child.children, value)
-                return True
-            else:
-                label.append(" ")
-                if visit(child.children):
-                    return True
-                label.append(" ")
-        return False
-
-    visit(span.children)
-    if found_bold:
-        return _clean(label), _clean(value)
+    for item in _walk(span):
+        if isinstance(item, str):
+            label.append(item)
+        elif item.tag == "b":
+            return _clean(label), _text(item)
     text, _, rest = _clean(label).partition(":")
-    return text, rest
+    return text, rest.strip()
 
 
-def _parse_range(span: _Node, where: str) -> tuple[str, float | None, float | None] | None:
-    """(kind, min, max) of one ``store-conf-range`` span; None for a label it does not know."""
+def _parse_range(span: _Element, where: str) -> tuple[str, float | None, float | None] | None:
+    """(kind, min, max) of one ``store-conf-range`` span; None for a label it does not know.
+
+    A blank range is ``None, None``: an empty value, or units alone
+    (``" to "``, ``mm to mm``), as the store writes a range it does not know.
+    """
     label, value = _label_and_value(span)
     kind = label.strip().rstrip(":").strip().lower()
     if kind not in _RANGE_KINDS:
         return None  # not one of the three ranges: nothing that could be misread as one
     where = f"{where}: {kind}"
-    value = value.strip()
     if not value:
         return kind, None, None
     parts = _TO.split(value)
     if len(parts) != 2:
         raise ParseError(f"{where}: {value!r} is not 'MIN to MAX'")
-    bounds, _, unit = _RANGE_KINDS[kind]
+    bounds, units, unit = _RANGE_KINDS[kind]
+    blank = [p.strip().lower() in units for p in parts]
+    if all(blank):
+        return kind, None, None
+    if any(blank):
+        raise ParseError(f"{where}: {value!r} has one bound only")
     low = _parse_value(parts[0], kind, where)
     high = _parse_value(parts[1], kind, where)
     check_range(low, high, bounds, where, unit)
@@ -562,33 +407,52 @@ def _parse_range(span: _Node, where: str) -> tuple[str, float | None, float | No
 class _Block(NamedTuple):
     element: _Element
     full_size: bool
-    label: str | None  # "front" / "rear" from the first <nobr>, else None
-    tree: _Node
+    label: str | None  # "front" / "rear", else None
 
 
-def _read_block(doc: _Document, element: _Element) -> _Block:
-    tree = _tree(doc.markup(element.content_start, element.content_end))
-    if element.name == "div" and tree.find("div") is not None:
+def _first_with_class(root: _Element, token: str) -> _Element | None:
+    return next((e for e in root.iterdescendants() if token in _classes(e)), None)
+
+
+def _axle_label(element: _Element, where: str) -> str | None:
+    """ "front" / "rear" from the block's first ``<nobr>`` and/or its ``store-conf-header``."""
+    labels: dict[str, str] = {}
+    nobr = next(element.iterdescendants("nobr"), None)
+    header = _first_with_class(element, _CONF_HEADER)
+    for name, node in (("<nobr>", nobr), ("header", header)):
+        m = _AXLE_LABEL.match(_text(node)) if node is not None else None
+        if m:
+            labels[name] = m.group(1).lower()
+    if len(set(labels.values())) > 1:
+        raise ParseError(
+            f"{where}: <nobr> says {labels['<nobr>'].title()} but the store-conf-header "
+            f"says {labels['header'].title()}"
+        )
+    return next(iter(labels.values()), None)
+
+
+def _read_block(element: _Element, index: int) -> _Block:
+    where = f"fit-range block {index + 1} (<{element.tag}>, line {element.sourceline})"
+    if element.tag == "div" and next(element.iterdescendants("div"), None) is not None:
         # The block shape has no nested <div>: one means the markup changed.
-        raise ParseError(f"fit-range block at byte {element.start} contains a nested <div>")
-    nobr = tree.find("nobr")
-    m = _AXLE_LABEL.match(_text(nobr)) if nobr is not None else None
-    label = m.group(1).lower() if m else None
-    return _Block(element, _FULL_SIZE in element.classes, label, tree)
+        raise ParseError(f"{where} contains a nested <div>")
+    if next((a for a in element.iterancestors() if _FIT_RANGE in _classes(a)), None) is not None:
+        raise ParseError(f"{where} sits inside another fit-range block")
+    return _Block(element, _FULL_SIZE in _classes(element), _axle_label(element, where))
 
 
 def _axle_ranges(block: _Block, where: str) -> AxleRanges:
     values: dict[str, tuple[float | None, float | None]] = {}
-    spans: list[_Node] = []
-    pending = list(reversed(block.tree.children))
+    spans: list[_Element] = []
+    pending = list(reversed(block.element))
     while pending:  # depth-first, not descending into a range span
         child = pending.pop()
-        if isinstance(child, str):
+        if not isinstance(child.tag, str) or child.tag in _NOT_TEXT:
             continue
-        if _CONF_RANGE in child.classes:
+        if _CONF_RANGE in _classes(child):
             spans.append(child)
         else:
-            pending.extend(reversed(child.children))
+            pending.extend(reversed(child))
     for span in spans:
         parsed = _parse_range(span, where)
         if parsed is None:
@@ -603,32 +467,10 @@ def _axle_ranges(block: _Block, where: str) -> AxleRanges:
     return AxleRanges(d_min, d_max, w_min, w_max, o_min, o_max)
 
 
-def _bolt_pattern(doc: _Document, element: _Element) -> tuple[str, str]:
-    """(inch, mm) of one ``store-bp`` element: its ``data-bp``, else its text."""
-    where = f"bolt pattern element at byte {element.start}"
-    data_bp = element.attrs.get("data-bp", "").strip()
-    if data_bp:
-        parts = [p.strip() for p in data_bp.split(",")]
-        if len(parts) != 2 or not all(_BOLT_PATTERN.fullmatch(p) for p in parts):
-            raise ParseError(f"{where}: data-bp {data_bp!r} is not 'INCH,MM'")
-        return parts[0], parts[1]
-    text = _text(_tree(doc.markup(element.content_start, element.content_end)))
-    m = _BOLT_TEXT.search(text)
-    if m is None:
-        raise ParseError(f"{where}: {text[:80]!r} holds no 'MMmm (INCH\")' pattern")
-    return m.group(2), m.group(1)
-
-
-def _fitment(doc: _Document) -> FitmentPage:
-    """The fitment answer of a scanned document: the one code path of pages and saved blocks."""
-    elements = doc.with_class(_FIT_RANGE)
-    if not elements:
-        # The store answers a normal page without ranges for a combination it
-        # has no data for (or does not recognise): a real "no data" answer.
-        return FitmentPage.no_data()
-    if len(elements) > 2:
-        raise ParseError(f"{len(elements)} fit-range blocks on one page; expected 1 or 2")
-    blocks = [_read_block(doc, e) for e in elements]
+def _axles(blocks: list[_Block]) -> tuple[AxleRanges, AxleRanges]:
+    """(front, rear) of one full-size block, or of a Front and a Rear block in any order."""
+    if len(blocks) > 2:
+        raise ParseError(f"{len(blocks)} fit-range blocks on one page; expected 1 or 2")
     if len(blocks) == 1:
         block = blocks[0]
         if not block.full_size:
@@ -636,52 +478,159 @@ def _fitment(doc: _Document) -> FitmentPage:
                 f"a single fit-range block labelled {block.label or 'nothing'!r} and not "
                 "full-size: the other axle is unknown"
             )
-        front = rear = _axle_ranges(block, "fit-range block (front & rear)")
-    else:
-        if any(b.full_size for b in blocks):
-            raise ParseError("a full-size fit-range block together with another block")
-        by_axle: dict[str, _Block] = {}
-        for block in blocks:
-            if block.label is None:
-                raise ParseError(
-                    f"fit-range block at byte {block.element.start} has no Front/Rear label"
-                )
-            if block.label in by_axle:
-                raise ParseError(f"two fit-range blocks labelled {block.label.title()}")
-            by_axle[block.label] = block
-        front = _axle_ranges(by_axle["front"], "fit-range block Front")
-        rear = _axle_ranges(by_axle["rear"], "fit-range block Rear")
+        front = _axle_ranges(block, "fit-range block (front & rear)")
+        return front, front
+    if any(b.full_size for b in blocks):
+        raise ParseError("a full-size fit-range block together with another block")
+    by_axle: dict[str, _Block] = {}
+    for index, block in enumerate(blocks):
+        if block.label is None:
+            raise ParseError(f"fit-range block {index + 1} has no Front/Rear label")
+        if block.label in by_axle:
+            raise ParseError(f"two fit-range blocks labelled {block.label.title()}")
+        by_axle[block.label] = block
+    front = _axle_ranges(by_axle["front"], "fit-range block Front")
+    rear = _axle_ranges(by_axle["rear"], "fit-range block Rear")
+    return front, rear
 
-    raw = [doc.source(e) for e in elements]
-    bolt_in = bolt_mm = None
-    bolts = doc.with_class(_BOLT)
-    if bolts:
-        readings = {_bolt_pattern(doc, b) for b in bolts}
-        if len(readings) > 1:
-            raise ParseError(f"bolt pattern elements disagree: {sorted(readings)}")
-        ((bolt_in, bolt_mm),) = readings
-        first = bolts[0]
-        # Saved once: not again when it sits inside a block already saved.
-        if not any(e.start <= first.start < e.end for e in elements):
-            raw.append(doc.source(first))
+
+# --------------------------------------------------------------------------- bolt pattern
+
+# A pattern, then an optional unit: mm, or inches written ", ″, ”, in, inch(es).
+_BOLT_TEXT = re.compile(
+    r"(?<![0-9A-Za-z.])([0-9]+)x([0-9]+(?:\.[0-9]+)?)(?![0-9.])\s*"
+    r"(mm|inch(?:es)?|in|\"|″|”)?(?![A-Za-z])",
+    re.IGNORECASE,
+)
+_BOLT_ONE = re.compile(r"([0-9]+)x([0-9]+(?:\.[0-9]+)?)")
+# Pitch-circle diameters: every real mm pattern is 98..335, every inch pattern 3..14.
+_PCD_MM: Final = (98.0, 335.0)
+_PCD_IN: Final = (3.0, 14.0)
+
+
+def _pcd_unit(pattern: str, pcd: str, where: str) -> str:
+    """ "mm" or "in" for a pattern, told by the value of its pitch-circle diameter alone."""
+    value = float(pcd)
+    if _PCD_MM[0] <= value <= _PCD_MM[1]:
+        return "mm"
+    if _PCD_IN[0] <= value <= _PCD_IN[1]:
+        return "in"
+    raise ParseError(
+        f"{where}: {pattern!r} has a pitch-circle diameter of {value:g}, neither inches "
+        f"({_PCD_IN[0]:g}-{_PCD_IN[1]:g}) nor mm ({_PCD_MM[0]:g}-{_PCD_MM[1]:g})"
+    )
+
+
+def _by_unit(
+    patterns: list[tuple[str, str, str | None]], where: str
+) -> tuple[str | None, str | None]:
+    """(inch, mm) of one or two (pattern, pcd, written unit) readings; a missing unit is None."""
+    found: dict[str, str] = {}
+    for pattern, pcd, written in patterns:
+        unit = _pcd_unit(pattern, pcd, where)
+        if written is not None and written != unit:
+            raise ParseError(f"{where}: {pattern!r} is written in {written} but its size is {unit}")
+        if unit in found:
+            raise ParseError(
+                f"{where}: {found[unit]!r} and {pattern!r} are both {unit}; expected one of each"
+            )
+        found[unit] = pattern
+    return found.get("in"), found.get("mm")
+
+
+def _written_unit(text: str | None) -> str | None:
+    if not text:
+        return None
+    return "mm" if text.lower() == "mm" else "in"
+
+
+def _bolt_pattern(element: _Element) -> tuple[str | None, str | None]:
+    """(inch, mm) of one ``store-bp`` element: its ``data-bp`` (either order), else its text."""
+    where = f"bolt pattern element <{element.tag}> (line {element.sourceline})"
+    data_bp = (element.get("data-bp") or "").strip()
+    if data_bp:
+        parts = [p.strip() for p in data_bp.split(",")]
+        matches = [_BOLT_ONE.fullmatch(p) for p in parts]
+        if len(parts) != 2 or not all(matches):
+            raise ParseError(f"{where}: data-bp {data_bp!r} is not 'INCH,MM' (either order)")
+        return _by_unit([(m.group(0), m.group(2), None) for m in matches if m], where)
+    text = _text(element)
+    readings = [
+        (f"{m.group(1)}x{m.group(2)}", m.group(2), _written_unit(m.group(3)))
+        for m in _BOLT_TEXT.finditer(text)
+    ]
+    if not readings:
+        raise ParseError(f"{where}: {text[:80]!r} holds no bolt pattern")
+    if len(readings) > 2:
+        raise ParseError(f"{where}: {text[:80]!r} holds {len(readings)} bolt patterns")
+    return _by_unit(readings, where)
+
+
+def _bolt_of(bolts: list[_Element]) -> tuple[str | None, str | None]:
+    """The one (inch, mm) reading of the page's bolt-pattern elements ((None, None) without)."""
+    readings = {_bolt_pattern(b) for b in bolts}
+    if len(readings) > 1:
+        shown = sorted((i or "-", m or "-") for i, m in readings)
+        raise ParseError(f"bolt pattern elements disagree: {shown}")
+    return next(iter(readings), (None, None))
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _fitment(root: _Element | None) -> FitmentPage:
+    """The fitment answer of a parsed page: the one code path of pages and saved blocks."""
+    found = [] if root is None else _with_classes(root, _FIT_RANGE, _BOLT)
+    elements = [e for e in found if _FIT_RANGE in _classes(e)]
+    if not elements:
+        # The store answers a normal page without ranges for a combination it
+        # has no data for (or does not recognise): a real "no data" answer.
+        return FitmentPage.no_data()
+    if len(elements) > 2:  # before reading any: thousands of nested blocks stay cheap
+        raise ParseError(f"{len(elements)} fit-range blocks on one page; expected 1 or 2")
+    front, rear = _axles([_read_block(e, i) for i, e in enumerate(elements)])
+    bolts = [e for e in found if _BOLT in _classes(e)]
+    bolt_in, bolt_mm = _bolt_of(bolts)
+    raw = [_outer_html(e) for e in elements]
+    # The bolt element is saved once: not again when it sits inside a block already saved.
+    if bolts and not any(a in elements for a in bolts[0].iterancestors()):
+        raw.append(_outer_html(bolts[0]))
     return FitmentPage("ok", bolt_mm, bolt_in, front, rear, "\n".join(raw))
+
+
+def _ends_plainly(body: bytes, lower: bytes) -> bool:
+    """Whether the last ``</html>`` is followed by nothing but whitespace."""
+    pos = lower.rfind(b"</html")
+    m = _HTML_END.match(lower, pos) if pos != -1 else None
+    return m is not None and not body[m.end() :].strip()
 
 
 def parse_fitment_page(body: bytes) -> FitmentPage:
     """A fitment page -> :class:`FitmentPage` (``ok`` or ``no_data``).
 
-    Raises :class:`ParseError` for a challenge page, a non-UTF-8 body and
-    each inconsistency listed in ``docs/parsing.md``, and
-    :class:`TruncatedBodyError` for a page without a real ``</html>``.
+    Raises :class:`ParseError` for a challenge page, a non-UTF-8 body, a
+    page the parser cannot read to its end and each inconsistency listed in
+    ``docs/parsing.md``, and :class:`TruncatedBodyError` for a page without
+    a real ``</html>``.
     """
-    doc = _Document(body)
+    lower = body.lower()
+    may_be_challenge = _may_be_challenge(lower)
+    has_block = _FIT_RANGE_BYTES in body
+    if not (may_be_challenge or has_block) and _ends_plainly(body, lower):
+        # A no-data page: nothing on it needs the parser (docs/parsing.md, "Speed").
+        _check_utf8(body, "page")
+        return FitmentPage.no_data()
+    if _END_MARK.encode() in lower:
+        raise ParseError(f"page holds {_END_MARK!r}, the marker cwo puts before </html>")
+    parsed = _parse_html(_with_end_marks(body, lower))
     # Before the truncation check: a challenge cut short is still a challenge.
-    if _title_is_challenge(doc):
+    if may_be_challenge and _challenge_in(parsed.root):
         raise ParseError(CHALLENGE_REASON)
-    if not doc.has_html_end():
+    root = _complete(parsed)
+    if root is None or next(root.iter(_END_MARK), None) is None:
         raise TruncatedBodyError(f"page has no closing </html>: cut short after {len(body)} bytes")
     _check_utf8(body, "page")
-    return _fitment(doc)
+    return _fitment(root) if has_block else FitmentPage.no_data()
 
 
 def parse_fitment_block(raw_block: str) -> FitmentPage:
@@ -693,4 +642,6 @@ def parse_fitment_block(raw_block: str) -> FitmentPage:
         body = raw_block.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise ParseError(f"raw block is not valid Unicode text ({exc.reason})") from exc
-    return _fitment(_Document(body))
+    if _FIT_RANGE_BYTES not in body:
+        return FitmentPage.no_data()
+    return _fitment(_complete(_parse_html(body)))

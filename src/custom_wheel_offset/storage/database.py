@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from custom_wheel_offset.errors import ConfigError, DatabaseError
+from custom_wheel_offset.redact import mask_text, mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -138,7 +139,8 @@ class OptimizedDatabaseManager:
             else:
                 if not self.url.startswith("postgresql"):
                     raise ConfigError(
-                        f"unsupported database URL scheme in {self.url.split('://')[0]!r}",
+                        # Without "://" the whole URL is the "scheme": mask it first.
+                        f"unsupported database URL scheme in {mask_url(self.url).split('://')[0]!r}",
                         hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
                     )
                 engine = create_engine(self.url, pool_pre_ping=True, **self._pool_args)
@@ -321,7 +323,7 @@ class OptimizedDatabaseManager:
 def _describe(exc: BaseException) -> str:
     """The database's own message, without the statement and its parameters (names)."""
     orig = getattr(exc, "orig", None)
-    return f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0][:300]
+    return mask_text(f"{type(orig or exc).__name__}: {orig or exc}".splitlines()[0])[:300]
 
 
 def _enable_wal(cursor: Any) -> None:

@@ -40,6 +40,7 @@ from custom_wheel_offset.protocol.records import (
     VehicleId,
     VehicleSpec,
 )
+from custom_wheel_offset.redact import safe_text
 from custom_wheel_offset.storage.frontier import NewItem
 from custom_wheel_offset.storage.schema import (
     AXLE_RANGE_FIELDS,
@@ -415,9 +416,10 @@ class BatchWriter:
             conn.execute(
                 stmt,
                 [
+                    # An error can quote the server: stored masked and without controls.
                     {
                         "b_id": o.item_id,
-                        "b_error": o.error,
+                        "b_error": o.error and safe_text(o.error),
                         "b_not_before": o.not_before,
                         "b_code": o.code,
                     }
