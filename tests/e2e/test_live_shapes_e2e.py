@@ -19,25 +19,29 @@ import pytest
 
 from custom_wheel_offset.errors import EXIT_BLOCKED, EXIT_OK
 
-from .conftest import cwo_run, export_matches_truth, scrape_args, status_json
+from .conftest import cwo_run, export_matches_truth, scrape_args, scrape_args_split, status_json
 
 pytestmark = pytest.mark.slow
 
 
-def test_small_crawl_with_every_shape_and_p_forbidden_equals_truth(
+def test_tiny_crawl_with_every_shape_and_p_forbidden_equals_truth(
     sandbox, truth_dir, tmp_db: str, tmp_path: Path
 ) -> None:
-    """Every shape, 2% of API requests Forbidden: the export equals `cwo sandbox truth`."""
-    with sandbox("small", forbidden_rate=0.02) as sb:
-        args = scrape_args(sb, tmp_db, "--workers", "8", "--max-blocked", "120s")
-        done = cwo_run(args, timeout=600)
+    """Every shape, 2% of API requests Forbidden: the export equals `cwo sandbox truth`.
+
+    The Forbidden draws advance with API requests only, so with seed 1 the
+    crawl's 35th API request is refused whatever the order of the requests.
+    """
+    with sandbox("tiny", seed=1, forbidden_rate=0.02) as sb:
+        # the API as a host of its own, as on the live site: its pauses leave the store busy
+        args = scrape_args_split(sb, tmp_db, "--workers", "8", "--max-blocked", "120s")
+        done = cwo_run(args, timeout=300)
         served = sb.counters()
     output = (done.stdout + done.stderr).decode(errors="replace")
     assert done.returncode == EXIT_OK, output[-3000:]
-    # the fault did play (small makes hundreds of API requests: 2% of them is never none)
-    assert served["faults"]["forbidden"] > 0, served["faults"]
+    assert served["faults"]["forbidden"] >= 1, served["faults"]  # the fault did play
     assert served["statuses"].get("403", 0) >= served["faults"]["forbidden"]
-    export_matches_truth(tmp_db, truth_dir("small"), tmp_path)
+    export_matches_truth(tmp_db, truth_dir("tiny"), tmp_path)
 
 
 def test_api_forbidden_past_max_blocked_exits_5_and_the_next_run_completes(

@@ -293,3 +293,17 @@ def test_forbidden_window_closes_after_its_seconds() -> None:
         time.sleep(0.5)
         assert [s.get(sb.api_base + "/").status_code for _ in range(3)] == [200] * 3
         assert sb.counters()["faults"]["forbidden_window"] == 1
+
+
+def test_forbidden_draws_do_not_depend_on_store_requests_in_between() -> None:
+    def run(store_between: bool) -> list[int]:
+        with faulty(seed=3, forbidden_rate=0.2) as sb, requests.Session() as s:
+            codes = []
+            for _ in range(40):
+                if store_between:
+                    assert s.get(sb.store_base + PAGE).status_code == 200
+                codes.append(s.get(sb.api_base + "/").status_code)
+            return codes
+
+    alone = run(False)
+    assert 403 in alone and alone == run(True)

@@ -3,7 +3,8 @@
 Every request draws the same fixed number of values from one generator
 seeded with the sandbox's seed (and re-seeded whenever the faults change),
 so a run with the same seed and the same request order meets the same
-faults. At most one fault replaces the answer; latency and jitter delay
+faults. The Forbidden rate alone draws from a second generator that only
+fitment-API requests advance. At most one fault replaces the answer; latency and jitter delay
 every answer, faulty or not.
 
 Precedence, first match wins: the server-side rate limit (``max_rps``),
@@ -76,6 +77,9 @@ class FaultEngine:
             self._config = config
             self._epoch = self._clock()
             self._rng = random.Random(f"cwo-sandbox-faults:{self._seed}:{self._generation}")
+            # Forbidden draws advance with API requests only: how many refusals a crawl
+            # meets depends on the seed and its API requests, not on the store's interleaving
+            self._api_rng = random.Random(f"cwo-sandbox-forbidden:{self._seed}:{self._generation}")
             self._generation += 1
             self._admitted.clear()
             self._api_requests = 0
@@ -116,6 +120,7 @@ class FaultEngine:
             now = self._clock()
             draws = [self._rng.random() for _ in range(12)]
             forbidden_window = api and self._forbidden_window_open(now)
+            forbidden_draw = self._api_rng.random() if api else 1.0
             delay = (cfg.latency_ms + draws[0] * cfg.jitter_ms) / 1000.0
             if cfg.max_rps:
                 window = self._admitted
@@ -132,7 +137,7 @@ class FaultEngine:
                     return FaultDecision(delay, "challenge", status)
             if forbidden_window:
                 return FaultDecision(delay, "forbidden_window", 403)
-            if api and draws[11] < cfg.forbidden_rate:
+            if forbidden_draw < cfg.forbidden_rate:
                 return FaultDecision(delay, "forbidden", 403)
             if draws[3] < cfg.rate_429:
                 return FaultDecision(delay, "rate_429", 429, retry_after=cfg.retry_after)
