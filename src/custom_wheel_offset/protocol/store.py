@@ -3,25 +3,29 @@
 A fitment page is ~100 KB of HTML carrying a few hundred bytes of data, plus
 decoys: a commented-out copy of a block, block markup inside a script
 string, look-alike class names (``store-ymm-fitrange-help``,
-``store-bp-info``), range-like plain text. Telling markup from the rest is
-an HTML parser's job, so the page is parsed by lxml (libxml2, whose
-tokenizer follows HTML5: comments, ``<script>``, ``<style>``, ``<textarea>``,
-``<title>`` and attribute values are what a browser makes of them):
+``store-bp-info``), range-like plain text. Parsing the whole page would cost
+milliseconds for those few hundred bytes, so the candidates are located on
+the bytes and only their own markup is parsed, by lxml (libxml2):
 
-1. cheap byte checks first: a page without the bytes ``store-ymm-fitrange``
-   and without a challenge marker, ending in ``</html>``, is a no-data page
-   and is not parsed at all;
-2. otherwise the page is parsed once; an empty marker element is put before
-   each ``</html>`` first, so the parser says which of them is real markup
-   (the marker becomes an element) and which sits in a comment or a script
-   (the marker becomes text): a page without a real one was cut short;
-3. elements are located in the parsed tree by their class tokens; only the
-   block(s) and the bolt-pattern element are read, without recursion.
+1. the page is lower-cased once (``bytes.lower`` changes ASCII only, so
+   offsets do not move) and one linear walk locates the regions a browser
+   does not read as markup: comments, ``<script>``, ``<style>``,
+   ``<textarea>``, ``<title>``; a page without a real ``</html>`` outside
+   them was cut short;
+2. the class tokens ``store-ymm-fitrange`` and ``store-bp`` are located with
+   ``bytes.find``; an occurrence outside those regions, bounded like a whole
+   token, makes the last ``<`` before it a candidate;
+3. each candidate is parsed from its ``<`` in a window of the page followed
+   by a sentinel element: the window holds the start tag alone first (enough
+   to turn down a look-alike), then doubles from 512 bytes until the element
+   closes before the sentinel, up to 64 KB. The parser decides what is an
+   element, which class it has and where it ends; nothing is matched by hand.
 
-libxml2 stops at 2,048 levels of nesting and reports it; such a page is a
-ParseError, never a partly read page. :func:`parse_fitment_block` re-parses
-the ``raw_block`` saved with a record (the parser's serialisation of the
-block(s) and the bolt-pattern element) through the same code.
+Bounds keep any page linear: 16 candidates per token, 512 KB parsed, 64 KB
+per element, 2 blocks, no nested blocks (each a ParseError, see
+docs/parsing.md). :func:`parse_fitment_block` re-parses the ``raw_block``
+saved with a record (the parser's serialisation of the block(s) and the
+bolt-pattern element) through the same code.
 """
 
 from __future__ import annotations
@@ -137,8 +141,11 @@ def _check_utf8(body: bytes, what: str) -> None:
 
 _HTML_END = re.compile(rb"</html[\s/]*>")
 _FIT_RANGE_BYTES: Final = b"store-ymm-fitrange"
-# Lower-cased bytes without which no page can be a challenge (see _challenge_in).
-_CHALLENGE_HINTS: Final = (b"verification", b"gokuprops", b"captcha.js")
+# Lower-cased bytes without which no page can be a challenge (see _challenge_in): the
+# title's word, then the two that can only be in a script.
+_TITLE_HINT: Final = b"verification"
+_SCRIPT_HINTS: Final = (b"gokuprops", b"captcha.js")
+_CHALLENGE_HINTS: Final = (_TITLE_HINT, *_SCRIPT_HINTS)
 # HTML splits class lists on ASCII whitespace only (not on U+00A0, as str.split would).
 _HTML_SPACE = re.compile(r"[ \t\n\f\r]+")
 # Elements whose content is not page text.
@@ -235,11 +242,10 @@ def _outer_html(element: _Element) -> str:
 # --------------------------------------------------------------------------- inert regions
 
 _WS: Final = b" \t\n\r\f"
-# "<script", "<style" and the first "<title": their content is text to a browser (and
-# to libxml2), not markup. "<s(?:cript|tyle)" is one sre scan for the literal "<s"; the
-# title is looked for only up to the first one (in the head: a short scan), as the
-# challenge check needs it and nothing else does.
-_RAW_TEXT_OPEN: Final = (re.compile(rb"<s(?:cript|tyle)"), re.compile(rb"<title"))
+# "<script", "<style", "<textarea", "<title": their content is text to a browser (and
+# to libxml2), not markup. One sre scan for all four (two scans with a two-byte
+# literal prefix each cost more).
+_RAW_TEXT_OPEN = re.compile(rb"<(?:s(?:cript|tyle)|t(?:extarea|itle))")
 # A whole class token is bounded by a quote, whitespace, "=" (or an entity's
 # ";") before it and a quote, whitespace, "/", ">" (or "&") after it.
 _TOKEN_BEFORE: Final = frozenset(b"\"' \t\n\r\f=;")
@@ -247,7 +253,7 @@ _TOKEN_AFTER: Final = frozenset(b"\"' \t\n\r\f/>&")
 
 
 class _Regions:
-    """``[start, end)`` of a body's comments, scripts, styles and its first title."""
+    """``[start, end)`` of a body's comments, scripts, styles, textareas and titles."""
 
     __slots__ = ("ends", "kinds", "starts")
 
@@ -269,38 +275,34 @@ def _inert_regions(lower: bytes) -> tuple[list[int], list[int], list[bytes]]:
     ``<script>`` inside a comment) is not an opener. An opener without a
     closer runs to the end, as in a browser. Each kind of opener is searched
     for again only when the region just skipped covered it, so each scan
-    crosses the page once.
+    crosses the page once. Comments are found through their ``!``: a
+    one-byte ``find`` is a ``memchr``, and ``!`` is rare outside scripts.
     """
     n = len(lower)
     starts: list[int] = []
     ends: list[int] = []
     kinds: list[bytes] = []
-    # The next opener of each kind: a comment, then each raw-text pattern; -1 for none.
-    nexts = [(_next_comment(lower, 0), 0)]
-    nexts += [_next_raw_text(lower, 0, pattern) for pattern in _RAW_TEXT_OPEN]
-    while True:
-        live = [o for o in nexts if o[0] != -1]
-        if not live:
-            return starts, ends, kinds
-        start, name_end = min(live)
-        if name_end == 0:  # a comment; from start + 2 so that "<!-->" closes at once
+    comment = _next_comment(lower, 0)
+    raw, raw_end = _next_raw_text(lower, 0)
+    while comment != -1 or raw != -1:
+        if raw == -1 or (comment != -1 and comment < raw):
+            start = comment
+            # From start + 2 so that "<!-->" and "<!--->" close at once, as in HTML.
             close = lower.find(b"-->", start + 2)
             end = n if close == -1 else close + 3
+            kinds.append(b"")
         else:
-            end = _raw_text_end(lower, start, name_end)
+            start = raw
+            end = _raw_text_end(lower, raw, raw_end)
+            kinds.append(lower[raw + 1 : raw_end])
         starts.append(start)
         ends.append(end)
-        kinds.append(lower[start + 1 : name_end] if name_end else b"")
         # An opener found inside the region just skipped is not one: search on.
-        for i, (pos, _) in enumerate(nexts):
-            if i == 2 and kinds[-1] == b"title":
-                nexts[i] = (-1, -1)  # the first title is found: no more are looked for
-            elif pos != -1 and pos < end:
-                nexts[i] = (
-                    (_next_comment(lower, end), 0)
-                    if i == 0
-                    else _next_raw_text(lower, end, _RAW_TEXT_OPEN[i - 1])
-                )
+        if comment != -1 and comment < end:
+            comment = _next_comment(lower, end)
+        if raw != -1 and raw < end:
+            raw, raw_end = _next_raw_text(lower, end)
+    return starts, ends, kinds
 
 
 def _raw_text_end(lower: bytes, start: int, name_end: int) -> int:
@@ -323,11 +325,11 @@ def _next_comment(lower: bytes, pos: int) -> int:
     return -1
 
 
-def _next_raw_text(lower: bytes, pos: int, pattern: re.Pattern[bytes]) -> tuple[int, int]:
-    """(start, end of name) of the next start tag ``pattern`` finds, or (-1, -1)."""
-    m = pattern.search(lower, pos)
+def _next_raw_text(lower: bytes, pos: int) -> tuple[int, int]:
+    """(start, end of name) of the next raw-text start tag, or (-1, -1)."""
+    m = _RAW_TEXT_OPEN.search(lower, pos)
     while m is not None and not _name_ends(lower, m.end()):  # "<scripts", "<titles"
-        m = pattern.search(lower, m.end())
+        m = _RAW_TEXT_OPEN.search(lower, m.end())
     return (-1, -1) if m is None else (m.start(), m.end())
 
 
@@ -412,10 +414,10 @@ def _regions_may_be_challenge(lower: bytes, regions: _Regions) -> bool:
     for start, end, kind in zip(regions.starts, regions.ends, regions.kinds, strict=True):
         if kind == b"title" and not title_seen:
             title_seen = True
-            if lower.find(b"verification", start, end) != -1:
+            if lower.find(_TITLE_HINT, start, end) != -1:
                 return True
         elif kind == b"script" and any(
-            lower.find(hint, start, end) != -1 for hint in _CHALLENGE_HINTS[1:]
+            lower.find(hint, start, end) != -1 for hint in _SCRIPT_HINTS
         ):
             return True
     return False
@@ -843,10 +845,12 @@ def _element_at(page: _Page, start: int, tag_end: int, token: str, what: str) ->
         if state == _CLOSED:
             return element
         if wanted - start >= _WINDOW_CAP:
-            problem = "is not closed" if state == _OPEN else "has no complete start tag"
+            if state == _OPEN:
+                problem = f"{what} at byte {start} is not closed"
+            else:
+                problem = f"the start tag at byte {start} (a {what}?) does not end"
             raise ParseError(
-                f"{what} at byte {start} {problem} within {_WINDOW_CAP // 1024} KB "
-                "(a real one is a few hundred bytes)"
+                f"{problem} within {_WINDOW_CAP // 1024} KB (a real one is a few hundred bytes)"
             )
         while start + size <= wanted:
             size *= 2
