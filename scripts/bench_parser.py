@@ -17,8 +17,10 @@ least disturbed figure).
 
 ``--scaling`` parses pages of 100 KB to 2 MB, ordinary (product cards around
 the block) and adversarial (deep nesting, nested look-alike blocks, stray end
-tags), and prints CPU ms per page and per 100 KB: a flat per-100 KB column is
-linear time. Target: the 1 MB adversarial pages under 50 ms of CPU each.
+tags, the class token in other attributes or as text, 40 KB start tags, a
+block never closed), and prints CPU ms per page and per 100 KB: a flat (or
+falling) per-100 KB column is linear time. Target: the 1 MB adversarial
+pages under 50 ms of CPU each.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from custom_wheel_offset.errors import ParseError
 from custom_wheel_offset.protocol.store import is_challenge, parse_fitment_page
@@ -104,14 +107,33 @@ _LOOKALIKE = (
 )
 
 
+_ADVERSARIAL: Final = ("deep", "nested", "stray", "lookalike", "tokens", "longtags", "unclosed")
+
+
 def adversarial_page(kind: str, size: int) -> bytes:
-    """About ``size`` bytes of one adversarial shape, the real block in the middle."""
+    """About ``size`` bytes of one adversarial shape, the real block in the middle.
+
+    deep/nested/stray attack a parser; lookalike (the class token in other
+    attributes), tokens (the token as text), longtags (40 KB start tags with
+    the token) and unclosed (a block never closed) attack the location of
+    the blocks and the growing windows.
+    """
     if kind == "deep":  # one level per 5 bytes: 200,000 levels in 1 MB
         n = size // 11
         middle = "<div>" * n + _BLOCK + "</div>" * n
     elif kind == "nested":  # nested look-alike blocks with real class tokens
         n = size // (len(_LOOKALIKE) + 6)
         middle = _LOOKALIKE * n + _BLOCK + "</div>" * n
+    elif kind == "lookalike":
+        unit = '<p data-x="store-ymm-fitrange">x</p>'
+        middle = _BLOCK + unit * (size // len(unit))
+    elif kind == "tokens":
+        middle = _BLOCK + "<p>" + "store-ymm-fitrange " * (size // 19) + "</p>"
+    elif kind == "longtags":
+        unit = f'<div data-a="store-ymm-fitrange" data-pad="{"x" * 40_000}"></div>'
+        middle = _BLOCK + unit * max(1, size // len(unit))
+    elif kind == "unclosed":
+        middle = '<div class="store-ymm-fitrange full-size">' + "<span>x</span>" * (size // 14)
     else:  # "stray": end tags with no start tag, and unclosed inline elements
         unit = "</div></span></b></p></table></nobr><b>x"
         half = unit * (size // len(unit) // 2)
@@ -141,7 +163,7 @@ def scaling(repeats: int) -> None:
     sizes = (100_000, 200_000, 500_000, 1_000_000, 2_000_000)
     print(f"{'page':9} {'size':>10} {'CPU ms':>8} {'ms/100KB':>9}  outcome")
     worst_1mb = 0.0
-    for kind in ("ordinary", "deep", "nested", "stray"):
+    for kind in ("ordinary", *_ADVERSARIAL):
         for size in sizes:
             body = generated_page(size) if kind == "ordinary" else adversarial_page(kind, size)
             ms = cpu_ms(lambda body=body: outcome(body), repeats)

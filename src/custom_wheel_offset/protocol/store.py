@@ -3,30 +3,35 @@
 A fitment page is ~100 KB of HTML carrying a few hundred bytes of data, plus
 decoys: a commented-out copy of a block, block markup inside a script
 string, look-alike class names (``store-ymm-fitrange-help``,
-``store-bp-info``), range-like plain text. Telling markup from the rest is
-an HTML parser's job, so the page is parsed by lxml (libxml2, whose
-tokenizer follows HTML5: comments, ``<script>``, ``<style>``, ``<textarea>``,
-``<title>`` and attribute values are what a browser makes of them):
+``store-bp-info``), range-like plain text. Parsing the whole page would cost
+milliseconds for those few hundred bytes, so the candidates are located on
+the bytes and only their own markup is parsed, by lxml (libxml2):
 
-1. cheap byte checks first: a page without the bytes ``store-ymm-fitrange``
-   and without a challenge marker, ending in ``</html>``, is a no-data page
-   and is not parsed at all;
-2. otherwise the page is parsed once; an empty marker element is put before
-   each ``</html>`` first, so the parser says which of them is real markup
-   (the marker becomes an element) and which sits in a comment or a script
-   (the marker becomes text): a page without a real one was cut short;
-3. elements are located in the parsed tree by their class tokens; only the
-   block(s) and the bolt-pattern element are read, without recursion.
+1. the page is lower-cased once (``bytes.lower`` changes ASCII only, so
+   offsets do not move) and one linear walk locates the regions a browser
+   does not read as markup: comments, ``<script>``, ``<style>``,
+   ``<textarea>``, ``<title>``; a page without a real ``</html>`` outside
+   them was cut short;
+2. the class tokens ``store-ymm-fitrange`` and ``store-bp`` are located with
+   ``bytes.find``; an occurrence outside those regions, bounded like a whole
+   token, makes the last ``<`` before it a candidate;
+3. each candidate is parsed from its ``<`` in a window of the page followed
+   by a sentinel element: the window holds the start tag alone first (enough
+   to turn down a look-alike), then doubles from 512 bytes until the element
+   closes before the sentinel, up to 64 KB. The parser decides what is an
+   element, which class it has and where it ends; nothing is matched by hand.
 
-libxml2 stops at 2,048 levels of nesting and reports it; such a page is a
-ParseError, never a partly read page. :func:`parse_fitment_block` re-parses
-the ``raw_block`` saved with a record (the parser's serialisation of the
-block(s) and the bolt-pattern element) through the same code.
+Bounds keep any page linear: 16 candidates per token, 512 KB parsed, 64 KB
+per element, 2 blocks, no nested blocks (each a ParseError, see
+docs/parsing.md). :func:`parse_fitment_block` re-parses the ``raw_block``
+saved with a record (the parser's serialisation of the block(s) and the
+bolt-pattern element) through the same code.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import urlsplit
@@ -134,13 +139,13 @@ def _check_utf8(body: bytes, what: str) -> None:
 
 # --------------------------------------------------------------------------- HTML parsing
 
-# Put before each "</html>": an element where the end tag is markup, text where it is not.
-_END_MARK: Final = "cwo-html-end"
-_END_MARK_HTML: Final = f"<{_END_MARK}></{_END_MARK}>"
 _HTML_END = re.compile(rb"</html[\s/]*>")
 _FIT_RANGE_BYTES: Final = b"store-ymm-fitrange"
-# Lower-cased bytes without which no page can be a challenge (see _challenge_in).
-_CHALLENGE_HINTS: Final = (b"verification", b"gokuprops", b"captcha.js")
+# Lower-cased bytes without which no page can be a challenge (see _challenge_in): the
+# title's word, then the two that can only be in a script.
+_TITLE_HINT: Final = b"verification"
+_SCRIPT_HINTS: Final = (b"gokuprops", b"captcha.js")
+_CHALLENGE_HINTS: Final = (_TITLE_HINT, *_SCRIPT_HINTS)
 # HTML splits class lists on ASCII whitespace only (not on U+00A0, as str.split would).
 _HTML_SPACE = re.compile(r"[ \t\n\f\r]+")
 # Elements whose content is not page text.
@@ -172,32 +177,14 @@ def _parse_html(body: bytes) -> _Parsed:
     return _Parsed(root, None)
 
 
-def _complete(parsed: _Parsed) -> _Element | None:
-    """The root of a page read to its end; ParseError when libxml2 stopped part-way."""
-    if parsed.fatal is not None:
-        raise ParseError(f"page markup not read to the end: {parsed.fatal}")
-    return parsed.root
-
-
 def _classes(element: _Element) -> list[str]:
     return [c for c in _HTML_SPACE.split(element.get("class") or "") if c]
 
 
-def _with_classes(root: _Element, first: str, second: str) -> list[_Element]:
-    """Elements whose class list holds the token ``first`` or ``second``, in document order.
-
-    A substring test on each class attribute first (cheaper than XPath's
-    ``contains()``, which copies every attribute); the whole-token test then
-    drops ``store-bp-info`` and the like.
-    """
-    found: list[_Element] = []
-    for element in root.iter("*"):
-        value = element.get("class")
-        if value and (first in value or second in value):
-            classes = _classes(element)
-            if first in classes or second in classes:
-                found.append(element)
-    return found
+def _has_class(element: _Element, token: str) -> bool:
+    # A substring test first: most class attributes cannot hold the token at all.
+    value = element.get("class")
+    return bool(value) and token in value and token in _classes(element)
 
 
 def _walk(root: _Element) -> Iterator[_Element | str]:
@@ -249,24 +236,126 @@ def _outer_html(element: _Element) -> str:
     """The element's markup as the parser serialises it, without its tail."""
     from lxml import etree
 
-    html = etree.tostring(element, method="html", encoding="unicode", with_tail=False)
-    # An end marker inside a block (a "</html>" in its comment or script) is not the store's.
-    return html.replace(_END_MARK_HTML, "")
+    return etree.tostring(element, method="html", encoding="unicode", with_tail=False)
 
 
-def _with_end_marks(body: bytes, lower: bytes) -> bytes:
-    """``body`` with the end marker put before every ``</html>`` (any case)."""
-    cuts = [m.start() for m in _HTML_END.finditer(lower)]
-    if not cuts:
-        return body
-    mark = _END_MARK_HTML.encode()
-    pieces: list[bytes] = []
-    pos = 0
-    for cut in cuts:
-        pieces += (body[pos:cut], mark)
-        pos = cut
-    pieces.append(body[pos:])
-    return b"".join(pieces)
+# --------------------------------------------------------------------------- inert regions
+
+_WS: Final = b" \t\n\r\f"
+# "<script", "<style", "<textarea", "<title": their content is text to a browser (and
+# to libxml2), not markup. One sre scan for all four (two scans with a two-byte
+# literal prefix each cost more).
+_RAW_TEXT_OPEN = re.compile(rb"<(?:s(?:cript|tyle)|t(?:extarea|itle))")
+# A whole class token is bounded by a quote, whitespace, "=" (or an entity's
+# ";") before it and a quote, whitespace, "/", ">" (or "&") after it.
+_TOKEN_BEFORE: Final = frozenset(b"\"' \t\n\r\f=;")
+_TOKEN_AFTER: Final = frozenset(b"\"' \t\n\r\f/>&")
+
+
+class _Regions:
+    """``[start, end)`` of a body's comments, scripts, styles, textareas and titles."""
+
+    __slots__ = ("ends", "kinds", "starts")
+
+    def __init__(self, lower: bytes) -> None:
+        # kinds: b"" for a comment, else the element's name (b"script", b"title", ...)
+        self.starts, self.ends, self.kinds = _inert_regions(lower)
+
+    def containing(self, pos: int) -> int:
+        """Index of the region holding ``pos``, or -1 when ``pos`` is markup."""
+        i = bisect_right(self.starts, pos) - 1
+        return i if i >= 0 and pos < self.ends[i] else -1
+
+
+def _inert_regions(lower: bytes) -> tuple[list[int], list[int], list[bytes]]:
+    """Sorted, disjoint ``[start, end)`` of comments and raw-text elements, and their kinds.
+
+    One linear walk: whichever opener comes first wins and everything up to
+    its closer is skipped, so a ``<!--`` inside a script string (or a
+    ``<script>`` inside a comment) is not an opener. An opener without a
+    closer runs to the end, as in a browser. Each kind of opener is searched
+    for again only when the region just skipped covered it, so each scan
+    crosses the page once. Comments are found through their ``!``: a
+    one-byte ``find`` is a ``memchr``, and ``!`` is rare outside scripts.
+    """
+    n = len(lower)
+    starts: list[int] = []
+    ends: list[int] = []
+    kinds: list[bytes] = []
+    comment = _next_comment(lower, 0)
+    raw, raw_end = _next_raw_text(lower, 0)
+    while comment != -1 or raw != -1:
+        if raw == -1 or (comment != -1 and comment < raw):
+            start = comment
+            # From start + 2 so that "<!-->" and "<!--->" close at once, as in HTML.
+            close = lower.find(b"-->", start + 2)
+            end = n if close == -1 else close + 3
+            kinds.append(b"")
+        else:
+            start = raw
+            end = _raw_text_end(lower, raw, raw_end)
+            kinds.append(lower[raw + 1 : raw_end])
+        starts.append(start)
+        ends.append(end)
+        # An opener found inside the region just skipped is not one: search on.
+        if comment != -1 and comment < end:
+            comment = _next_comment(lower, end)
+        if raw != -1 and raw < end:
+            raw, raw_end = _next_raw_text(lower, end)
+    return starts, ends, kinds
+
+
+def _raw_text_end(lower: bytes, start: int, name_end: int) -> int:
+    """End of the raw-text element opened at ``start``: after its end tag, or the body's end."""
+    closer = b"</" + lower[start + 1 : name_end]
+    close = lower.find(closer, name_end)
+    while close != -1 and not _name_ends(lower, close + len(closer)):
+        close = lower.find(closer, close + 1)
+    gt = -1 if close == -1 else lower.find(b">", close)
+    return len(lower) if gt == -1 else gt + 1
+
+
+def _next_comment(lower: bytes, pos: int) -> int:
+    """Offset of the next ``<!--`` at or after ``pos``, or -1."""
+    bang = lower.find(b"!", pos + 1)
+    while bang != -1:
+        if lower[bang - 1] == 0x3C and lower.startswith(b"--", bang + 1):  # "<!--"
+            return bang - 1
+        bang = lower.find(b"!", bang + 1)
+    return -1
+
+
+def _next_raw_text(lower: bytes, pos: int) -> tuple[int, int]:
+    """(start, end of name) of the next raw-text start tag, or (-1, -1)."""
+    m = _RAW_TEXT_OPEN.search(lower, pos)
+    while m is not None and not _name_ends(lower, m.end()):  # "<scripts", "<titles"
+        m = _RAW_TEXT_OPEN.search(lower, m.end())
+    return (-1, -1) if m is None else (m.start(), m.end())
+
+
+def _name_ends(lower: bytes, pos: int) -> bool:
+    # A tag name ends at whitespace, "/", ">" or the end of the body.
+    return pos >= len(lower) or lower[pos] in _WS or lower[pos] in b"/>"
+
+
+def _real_html_end(lower: bytes, regions: _Regions, start: int, stop: int) -> int:
+    """Offset of the first ``</html>`` in ``[start, stop)`` that is markup, or -1."""
+    pos = lower.find(b"</html", start, stop)
+    while pos != -1:
+        if _name_ends(lower, pos + 6) and regions.containing(pos) == -1:
+            return pos
+        pos = lower.find(b"</html", pos + 6, stop)
+    return -1
+
+
+def _has_html_end(lower: bytes, regions: _Regions) -> bool:
+    """Whether the body holds a real ``</html>`` (not one in a comment or a script)."""
+    pos = lower.rfind(b"</html")
+    while pos != -1:
+        if regions.containing(pos) == -1 and _HTML_END.match(lower, pos):
+            return True
+        pos = lower.rfind(b"</html", 0, pos)
+    return False
 
 
 # --------------------------------------------------------------------------- challenge
@@ -312,6 +401,26 @@ def _challenge_in(root: _Element | None) -> bool:
 
 def _may_be_challenge(lower: bytes) -> bool:
     return any(hint in lower for hint in _CHALLENGE_HINTS)
+
+
+def _regions_may_be_challenge(lower: bytes, regions: _Regions) -> bool:
+    """:func:`_may_be_challenge` restricted to where :func:`_challenge_in` looks.
+
+    The first ``<title>`` and the scripts (start tag and content) are inert
+    regions already located: a few hundred bytes to search on a data page,
+    instead of three scans of 100 KB.
+    """
+    title_seen = False
+    for start, end, kind in zip(regions.starts, regions.ends, regions.kinds, strict=True):
+        if kind == b"title" and not title_seen:
+            title_seen = True
+            if lower.find(_TITLE_HINT, start, end) != -1:
+                return True
+        elif kind == b"script" and any(
+            lower.find(hint, start, end) != -1 for hint in _SCRIPT_HINTS
+        ):
+            return True
+    return False
 
 
 def is_challenge(body: bytes) -> bool:
@@ -431,13 +540,11 @@ def _axle_label(element: _Element, where: str) -> str | None:
     return next(iter(labels.values()), None)
 
 
-def _read_block(element: _Element, index: int) -> _Block:
-    where = f"fit-range block {index + 1} (<{element.tag}>, line {element.sourceline})"
+def _read_block(found: _Found) -> _Block:
+    element, where = found.element, found.where
     if element.tag == "div" and next(element.iterdescendants("div"), None) is not None:
         # The block shape has no nested <div>: one means the markup changed.
         raise ParseError(f"{where} contains a nested <div>")
-    if next((a for a in element.iterancestors() if _FIT_RANGE in _classes(a)), None) is not None:
-        raise ParseError(f"{where} sits inside another fit-range block")
     return _Block(element, _FULL_SIZE in _classes(element), _axle_label(element, where))
 
 
@@ -544,9 +651,9 @@ def _written_unit(text: str | None) -> str | None:
     return "mm" if text.lower() == "mm" else "in"
 
 
-def _bolt_pattern(element: _Element) -> tuple[str | None, str | None]:
+def _bolt_pattern(found: _Found) -> tuple[str | None, str | None]:
     """(inch, mm) of one ``store-bp`` element: its ``data-bp`` (either order), else its text."""
-    where = f"bolt pattern element <{element.tag}> (line {element.sourceline})"
+    element, where = found.element, found.where
     data_bp = (element.get("data-bp") or "").strip()
     if data_bp:
         parts = [p.strip() for p in data_bp.split(",")]
@@ -566,7 +673,7 @@ def _bolt_pattern(element: _Element) -> tuple[str | None, str | None]:
     return _by_unit(readings, where)
 
 
-def _bolt_of(bolts: list[_Element]) -> tuple[str | None, str | None]:
+def _bolt_of(bolts: list[_Found]) -> tuple[str | None, str | None]:
     """The one (inch, mm) reading of the page's bolt-pattern elements ((None, None) without)."""
     readings = {_bolt_pattern(b) for b in bolts}
     if len(readings) > 1:
@@ -575,62 +682,286 @@ def _bolt_of(bolts: list[_Element]) -> tuple[str | None, str | None]:
     return next(iter(readings), (None, None))
 
 
+# --------------------------------------------------------------------------- windows
+
+# Put at the end of a window that stops short of the document's end: it is an element
+# after the candidate when the candidate closed within the window, and inside it (or
+# swallowed by a tag the cut left open) when the candidate did not.
+_SENTINEL: Final = "cwo-window-end"
+_SENTINEL_BYTES: Final = _SENTINEL.encode()
+_SENTINEL_HTML: Final = f"<{_SENTINEL}></{_SENTINEL}>".encode()
+# A window is parsed as the start of a body, so its first element is not moved to <head>.
+_WINDOW_PREFIX: Final = b"<html><body>"
+# Window sizes: a real block is a few hundred bytes; the first window fits it, and the
+# window doubles up to the cap for a longer element (see docs/parsing.md, "Windows").
+_WINDOW_FIRST: Final = 512
+_WINDOW_CAP: Final = 65_536
+# Places per class token that get a window parse, and bytes parsed per page, at most:
+# any page costs a bounded number of bounded parses, so CPU stays linear in its size.
+_MAX_CANDIDATES: Final = 16
+_PARSE_BUDGET: Final = 512 * 1024
+
+
+class _Page:
+    """A body being searched: its bytes, lower-cased copy, inert regions and parse budget."""
+
+    __slots__ = ("body", "lower", "parsed", "regions")
+
+    def __init__(self, body: bytes, lower: bytes) -> None:
+        self.body = body
+        self.lower = lower  # bytes.lower changes ASCII only: offsets do not move
+        self.regions = _Regions(lower)
+        self.parsed = 0  # bytes given to the parser so far
+
+    def spend(self, size: int) -> None:
+        self.parsed += size
+        if self.parsed > _PARSE_BUDGET:
+            raise ParseError(
+                f"more than {_PARSE_BUDGET // 1024} KB of markup parsed to delimit the "
+                "fit-range blocks: the page is made of look-alike markup"
+            )
+
+
+class _Found(NamedTuple):
+    element: _Element  # parsed from a window: its own tree, not the page's
+    start: int  # offset of its "<" in the body
+    where: str  # how reasons name it
+
+
+def _candidates(page: _Page, token: str) -> Iterator[tuple[int, int]]:
+    """(offset of the ``<``, offset of the next ``<``) of each tag that may carry ``token``.
+
+    In page order. An occurrence counts when it is bounded like a whole
+    token and sits outside the inert regions; its tag starts at the last
+    ``<`` before it, and its start tag ends before the next ``<`` after it
+    (unless an attribute value holds one). Each ``<`` is given once. Linear:
+    a region is skipped whole, and after a ``<`` is given the search goes on
+    from the next ``<`` (every occurrence in between has the same one).
+    """
+    needle = token.encode()
+    body = page.body
+    n = len(body)
+    pos = body.find(needle)
+    while pos != -1:
+        after = pos + len(needle)
+        region = page.regions.containing(pos)
+        if region != -1:
+            pos = body.find(needle, page.regions.ends[region])
+            continue
+        if (
+            pos > 0
+            and body[pos - 1] in _TOKEN_BEFORE
+            and (after >= n or body[after] in _TOKEN_AFTER)
+        ):
+            lt = body.rfind(b"<", 0, pos)
+            next_lt = body.find(b"<", after)
+            if lt != -1 and page.regions.containing(lt) == -1:
+                yield lt, n if next_lt == -1 else next_lt
+            if next_lt == -1:
+                return
+            after = next_lt
+        pos = body.find(needle, after)
+
+
+def _window_end(page: _Page, start: int, wanted: int) -> tuple[int, bool]:
+    """(end, final) of the window from ``start`` to about ``wanted``.
+
+    ``final`` when the window reaches the end of the document: the body's
+    end, or a real ``</html>`` (libxml2 reads nothing after one). A window
+    ends before a ``<``, so not inside a tag, a comment or a raw-text
+    element (nor inside a UTF-8 character).
+    """
+    n = len(page.body)
+    end = min(wanted, n)
+    html_end = _real_html_end(page.lower, page.regions, start, end)
+    if html_end != -1:
+        return html_end, True
+    if end == n:
+        return n, True
+    # Just before a "<": a window cut inside a tag ("</nob") would swallow the sentinel.
+    tag = page.body.rfind(b"<", start + 1, end) if page.body[end] != 0x3C else -1
+    if tag != -1:
+        end = tag
+    region = page.regions.containing(end)
+    if region != -1:
+        end = page.regions.starts[region]  # a "<" too
+    while end > start and 0x80 <= page.body[end] < 0xC0:
+        end -= 1
+    return end, False
+
+
+def _first_element(root: _Element | None) -> _Element | None:
+    """The window's first element when nothing comes before it (else the ``<`` was no tag)."""
+    body = None if root is None else next(root.iterchildren("body"), None)
+    if body is None or body.text or len(body) == 0:
+        return None
+    first = body[0]
+    return first if isinstance(first.tag, str) and first.tag != _SENTINEL else None
+
+
+# What one window says about a candidate.
+_UNDECIDED: Final = "undecided"  # the window ends before the parser got past its start tag
+_NOT_ONE: Final = "not one"  # the "<" does not start an element carrying the token
+_OPEN: Final = "open"  # an element with the token, not closed within the window
+_CLOSED: Final = "closed"  # an element with the token, read whole
+
+
+def _read_window(page: _Page, start: int, wanted: int, token: str) -> tuple[str, _Element | None]:
+    """(what the window says, the element at ``start``) for the window up to about ``wanted``."""
+    end, final = _window_end(page, start, wanted)
+    page.spend(end - start)
+    window = page.body[start:end]
+    parsed = _parse_html(_WINDOW_PREFIX + window + (b"" if final else _SENTINEL_HTML))
+    first = _first_element(parsed.root)
+    sentinel = None
+    if parsed.root is not None and not final:
+        sentinel = next(parsed.root.iter(_SENTINEL), None)
+    if not (final or sentinel is not None or parsed.fatal):
+        return _UNDECIDED, None
+    if first is None or not _has_class(first, token):
+        return _NOT_ONE, None
+    if parsed.fatal is not None:
+        raise ParseError(f"markup at byte {start} not read to the end: {parsed.fatal}")
+    inside = sentinel is not None and any(a is first for a in sentinel.iterancestors())
+    return (_OPEN if inside else _CLOSED), first
+
+
+def _element_at(page: _Page, start: int, tag_end: int, token: str, what: str) -> _Element | None:
+    """The whole element starting at ``start`` when it carries ``token``; None when it does not.
+
+    The first window holds the start tag alone (up to ``tag_end``): enough
+    to turn down a look-alike. The window then grows from 512 bytes,
+    doubling, until the element closes inside it (or the window reaches the
+    document's end, where a browser closes it too), up to the cap.
+    """
+    wanted = min(tag_end, start + _WINDOW_FIRST)
+    size = _WINDOW_FIRST
+    while True:
+        state, element = _read_window(page, start, wanted, token)
+        if state == _NOT_ONE:
+            return None
+        if element is not None and token == _FIT_RANGE:
+            _no_nested_block(element, start)
+        if state == _CLOSED:
+            return element
+        if wanted - start >= _WINDOW_CAP:
+            if state == _OPEN:
+                problem = f"{what} at byte {start} is not closed"
+            else:
+                problem = f"the start tag at byte {start} (a {what}?) does not end"
+            raise ParseError(
+                f"{problem} within {_WINDOW_CAP // 1024} KB (a real one is a few hundred bytes)"
+            )
+        while start + size <= wanted:
+            size *= 2
+        wanted = start + min(size, _WINDOW_CAP)
+
+
+def _no_nested_block(element: _Element, start: int) -> None:
+    # The store never nests blocks; nested look-alikes (thousands deep) end here, early.
+    inner = next((e for e in element.iterdescendants("*") if _has_class(e, _FIT_RANGE)), None)
+    if inner is not None:
+        raise ParseError(
+            f"a fit-range block (<{inner.tag}>) sits inside another fit-range block "
+            f"(<{element.tag}> at byte {start})"
+        )
+
+
+def _too_many(token: str) -> ParseError:
+    return ParseError(
+        f"more than {_MAX_CANDIDATES} places carry the class token {token!r}: too many "
+        "look-alike candidates to examine"
+    )
+
+
+def _blocks(page: _Page) -> list[_Found]:
+    """The page's fit-range blocks, in page order (at most 2; a third is a ParseError)."""
+    blocks: list[_Found] = []
+    for count, (start, tag_end) in enumerate(_candidates(page, _FIT_RANGE), 1):
+        if count > _MAX_CANDIDATES:
+            raise _too_many(_FIT_RANGE)
+        element = _element_at(page, start, tag_end, _FIT_RANGE, "fit-range block")
+        if element is None:
+            continue
+        where = f"fit-range block {len(blocks) + 1} (<{element.tag}> at byte {start})"
+        blocks.append(_Found(element, start, where))
+        if len(blocks) == 3:
+            raise ParseError("at least 3 fit-range blocks on one page; expected 1 or 2")
+    return blocks
+
+
+def _bolts(page: _Page, blocks: list[_Found]) -> list[tuple[_Found, bool]]:
+    """The page's bolt-pattern elements in page order, each with "sits inside a block".
+
+    One inside a block is taken from the block's parse. Its own occurrence
+    is also found on the page: the first N real ``store-bp`` elements after
+    a block's start, N the count the block's parse holds, are those.
+    """
+    found: list[tuple[int, int, _Found, bool]] = []  # (offset, inside, element, inside)
+    left: dict[int, int] = {}
+    for block in blocks:
+        inner = [e for e in block.element.iterdescendants("*") if _has_class(e, _BOLT)]
+        left[block.start] = len(inner)
+        where = f"bolt pattern element in {block.where}"
+        found += [(block.start, 1, _Found(e, block.start, where), True) for e in inner]
+    starts = [b.start for b in blocks]
+    for count, (start, tag_end) in enumerate(_candidates(page, _BOLT), 1):
+        if count > _MAX_CANDIDATES:
+            raise _too_many(_BOLT)
+        element = _element_at(page, start, tag_end, _BOLT, "bolt pattern element")
+        if element is None:
+            continue
+        owner = bisect_right(starts, start - 1) - 1  # the last block starting before it
+        if owner >= 0 and left[starts[owner]] > 0:
+            left[starts[owner]] -= 1  # one of that block's own: already taken
+            continue
+        where = f"bolt pattern element <{element.tag}> at byte {start}"
+        found.append((start, 0, _Found(element, start, where), False))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [(f[2], f[3]) for f in found]
+
+
 # --------------------------------------------------------------------------- pages
 
 
-def _fitment(root: _Element | None) -> FitmentPage:
-    """The fitment answer of a parsed page: the one code path of pages and saved blocks."""
-    found = [] if root is None else _with_classes(root, _FIT_RANGE, _BOLT)
-    elements = [e for e in found if _FIT_RANGE in _classes(e)]
-    if not elements:
+def _fitment(page: _Page) -> FitmentPage:
+    """The fitment answer of a body: the one code path of pages and saved blocks."""
+    if _FIT_RANGE_BYTES not in page.body:
         # The store answers a normal page without ranges for a combination it
         # has no data for (or does not recognise): a real "no data" answer.
         return FitmentPage.no_data()
-    if len(elements) > 2:  # before reading any: thousands of nested blocks stay cheap
-        raise ParseError(f"{len(elements)} fit-range blocks on one page; expected 1 or 2")
-    front, rear = _axles([_read_block(e, i) for i, e in enumerate(elements)])
-    bolts = [e for e in found if _BOLT in _classes(e)]
-    bolt_in, bolt_mm = _bolt_of(bolts)
-    raw = [_outer_html(e) for e in elements]
+    if _SENTINEL_BYTES in page.lower:
+        raise ParseError(f"page holds {_SENTINEL!r}, the marker cwo puts at a window's end")
+    blocks = _blocks(page)
+    if not blocks:
+        return FitmentPage.no_data()
+    front, rear = _axles([_read_block(b) for b in blocks])
+    bolts = _bolts(page, blocks)
+    bolt_in, bolt_mm = _bolt_of([b for b, _ in bolts])
+    raw = [_outer_html(b.element) for b in blocks]
     # The bolt element is saved once: not again when it sits inside a block already saved.
-    if bolts and not any(a in elements for a in bolts[0].iterancestors()):
-        raw.append(_outer_html(bolts[0]))
+    if bolts and not bolts[0][1]:
+        raw.append(_outer_html(bolts[0][0].element))
     return FitmentPage("ok", bolt_mm, bolt_in, front, rear, "\n".join(raw))
-
-
-def _ends_plainly(body: bytes, lower: bytes) -> bool:
-    """Whether the last ``</html>`` is followed by nothing but whitespace."""
-    pos = lower.rfind(b"</html")
-    m = _HTML_END.match(lower, pos) if pos != -1 else None
-    return m is not None and not body[m.end() :].strip()
 
 
 def parse_fitment_page(body: bytes) -> FitmentPage:
     """A fitment page -> :class:`FitmentPage` (``ok`` or ``no_data``).
 
     Raises :class:`ParseError` for a challenge page, a non-UTF-8 body, a
-    page the parser cannot read to its end and each inconsistency listed in
+    block that cannot be delimited and each inconsistency listed in
     ``docs/parsing.md``, and :class:`TruncatedBodyError` for a page without
     a real ``</html>``.
     """
     lower = body.lower()
-    may_be_challenge = _may_be_challenge(lower)
-    has_block = _FIT_RANGE_BYTES in body
-    if not (may_be_challenge or has_block) and _ends_plainly(body, lower):
-        # A no-data page: nothing on it needs the parser (docs/parsing.md, "Speed").
-        _check_utf8(body, "page")
-        return FitmentPage.no_data()
-    if _END_MARK.encode() in lower:
-        raise ParseError(f"page holds {_END_MARK!r}, the marker cwo puts before </html>")
-    parsed = _parse_html(_with_end_marks(body, lower))
+    page = _Page(body, lower)
     # Before the truncation check: a challenge cut short is still a challenge.
-    if may_be_challenge and _challenge_in(parsed.root):
+    if _regions_may_be_challenge(lower, page.regions) and _challenge_in(_parse_html(body).root):
         raise ParseError(CHALLENGE_REASON)
-    root = _complete(parsed)
-    if root is None or next(root.iter(_END_MARK), None) is None:
+    if not _has_html_end(lower, page.regions):
         raise TruncatedBodyError(f"page has no closing </html>: cut short after {len(body)} bytes")
     _check_utf8(body, "page")
-    return _fitment(root) if has_block else FitmentPage.no_data()
+    return _fitment(page)
 
 
 def parse_fitment_block(raw_block: str) -> FitmentPage:
@@ -644,4 +975,4 @@ def parse_fitment_block(raw_block: str) -> FitmentPage:
         raise ParseError(f"raw block is not valid Unicode text ({exc.reason})") from exc
     if _FIT_RANGE_BYTES not in body:
         return FitmentPage.no_data()
-    return _fitment(_complete(_parse_html(body)))
+    return _fitment(_Page(body, body.lower()))
