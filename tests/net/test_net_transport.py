@@ -19,8 +19,9 @@ import trustme
 from custom_wheel_offset.errors import PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net import transport
+from proxy_helper import LocalProxy
 
-from .helpers import LocalProxy, Reply, ScriptedServer
+from .helpers import Reply, ScriptedServer
 
 
 @pytest.fixture(scope="module")
