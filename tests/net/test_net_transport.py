@@ -202,6 +202,31 @@ def test_a_trickling_body_is_cut_at_the_total_timeout(
     assert mgr.stats()["deadline_timeouts"] == 1
 
 
+@pytest.mark.parametrize(
+    ("pieces", "read_timeout", "total_timeout", "expected"),
+    [
+        pytest.param((2048, 0.3), 5.0, 1.0, r"total timeout \(1 s\)", id="trickle"),
+        pytest.param((100, 3.0), 0.5, 10.0, r"read timeout \(0.5 s\)", id="stall"),
+    ],
+)
+def test_deadlines_hold_for_an_answer_that_says_connection_close(
+    server: ScriptedServer,
+    make_manager: Any,
+    pieces: tuple[int, float],
+    read_timeout: float,
+    total_timeout: float,
+    expected: str,
+) -> None:
+    """http.client hands the socket of a ``Connection: close`` answer to the response and
+    forgets it; the watchdog must still reach it (it once could not: no deadline at all)."""
+    body = b"c" * (64 * 1024)  # 10 s to send as a trickle, or 30 minutes as a stall
+    server.route("/close", Reply(body=body, headers={"Connection": "close"}, pieces=pieces))
+    mgr = make_manager(max_attempts=1, read_timeout=read_timeout, total_timeout=total_timeout)
+    with pytest.raises(TransientFetchError, match=expected):
+        mgr.get(server.url("/close"))
+    assert mgr.stats()["deadline_timeouts"] == 1
+
+
 def test_the_total_timeout_is_named_in_the_error(server: ScriptedServer, make_manager: Any) -> None:
     body = _trickle(server)
     mgr = make_manager(
