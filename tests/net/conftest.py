@@ -10,8 +10,9 @@ import pytest
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.network import OptimizedNetworkManager
 from custom_wheel_offset.settings import Settings
+from proxy_helper import LocalProxy
 
-from .helpers import FakeClock, LocalProxy, ScriptedServer
+from .helpers import FakeClock, ScriptedServer
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,9 @@ import trustme
 from custom_wheel_offset.errors import PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net import transport
+from proxy_helper import LocalProxy
 
-from .helpers import LocalProxy, Reply, ScriptedServer
+from .helpers import Reply, ScriptedServer
 
 
 @pytest.fixture(scope="module")
@@ -198,6 +199,31 @@ def test_a_trickling_body_is_cut_at_the_total_timeout(
     mgr = make_manager(read_timeout=1.0, total_timeout=1.0, max_body_bytes=len(body))
     assert mgr.get(server.url("/trickle")) == b"good"
     assert counters.get("retry_reason/timeout") == 1
+    assert mgr.stats()["deadline_timeouts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("pieces", "read_timeout", "total_timeout", "expected"),
+    [
+        pytest.param((2048, 0.3), 5.0, 1.0, r"total timeout \(1 s\)", id="trickle"),
+        pytest.param((100, 3.0), 0.5, 10.0, r"read timeout \(0.5 s\)", id="stall"),
+    ],
+)
+def test_deadlines_hold_for_an_answer_that_says_connection_close(
+    server: ScriptedServer,
+    make_manager: Any,
+    pieces: tuple[int, float],
+    read_timeout: float,
+    total_timeout: float,
+    expected: str,
+) -> None:
+    """http.client hands the socket of a ``Connection: close`` answer to the response and
+    forgets it; the watchdog must still reach it (it once could not: no deadline at all)."""
+    body = b"c" * (64 * 1024)  # 10 s to send as a trickle, or 30 minutes as a stall
+    server.route("/close", Reply(body=body, headers={"Connection": "close"}, pieces=pieces))
+    mgr = make_manager(max_attempts=1, read_timeout=read_timeout, total_timeout=total_timeout)
+    with pytest.raises(TransientFetchError, match=expected):
+        mgr.get(server.url("/close"))
     assert mgr.stats()["deadline_timeouts"] == 1
 
 

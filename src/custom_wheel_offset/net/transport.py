@@ -103,10 +103,14 @@ class Proxy(NamedTuple):
 class _Connection:
     """One thread's connection to one origin (or proxy), and its deadlines."""
 
-    __slots__ = ("expired", "http", "last_used", "overdue", "total_deadline")
+    __slots__ = ("expired", "http", "last_used", "overdue", "sock", "total_deadline")
 
     def __init__(self, conn: http.client.HTTPConnection) -> None:
         self.http = conn
+        # The socket the watchdog shuts down. Not ``http.sock``: for an answer
+        # that says "Connection: close" http.client hands the socket to the
+        # response and sets ``http.sock`` to None while the body is still read.
+        self.sock: socket.socket | None = None
         self.last_used = 0.0
         self.expired = False
         self.overdue = False  # the total deadline (not a silence) ended the exchange
@@ -170,7 +174,7 @@ class Watchdog:
             conn.expired = True
             conn.overdue = conn.total_deadline <= now
             self.expired_count += 1
-        return [c.http.sock for c in due]
+        return [c.sock for c in due]
 
     def _watch(self) -> None:
         idle_since = time.monotonic()
@@ -426,6 +430,7 @@ class Transport:
             ) from exc
         assert http_conn.sock is not None
         http_conn.sock.settimeout(None)  # blocking from here on: the watchdog keeps time
+        conn.sock = http_conn.sock
         conn.expired = conn.overdue = False
         with self._lock:
             self.connections_opened += 1
