@@ -59,9 +59,8 @@ HOSTILE: dict[str, tuple[str, frozenset[str]]] = {
     "GzipBomb": ("vehicle", frozenset({"too_large"})),
     "ControlChars": ("vehicle", frozenset({"http_403"})),
     "EndlessChunks": ("vehicle", frozenset({"too_large"})),
-    # The fitment parser recurses on nesting today (RecursionError, an item's
-    # failure like any other); a rewrite without recursion says parse_error.
-    "DeepBlock": ("fitment", frozenset({"parse_error", "internal:RecursionError"})),
+    # libxml2 refuses nesting past its depth limit: a ParseError, no recursion.
+    "DeepBlock": ("fitment", frozenset({"parse_error"})),
 }
 DEEP = 5000
 
