@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.network import OptimizedNetworkManager
@@ -37,6 +40,31 @@ def server() -> Iterator[ScriptedServer]:
         yield srv
     finally:
         srv.close()
+
+
+@pytest.fixture(scope="module")
+def authority() -> trustme.CA:
+    """A throwaway certificate authority for the HTTPS tests."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(authority: trustme.CA) -> Iterator[ScriptedServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    srv = ScriptedServer(tls=context)
+    try:
+        yield srv
+    finally:
+        srv.close()
+
+
+@pytest.fixture
+def trusted_bundle(authority: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return bundle
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,12 @@ settings, played by the scripted server, which then sees absolute URLs).
 from __future__ import annotations
 
 import logging
-import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from custom_wheel_offset.crawl.items import ItemHandler
 from custom_wheel_offset.errors import ChallengeError, PermanentFetchError, TransientFetchError
@@ -41,30 +39,6 @@ def other() -> Iterator[ScriptedServer]:
         yield srv
     finally:
         srv.close()
-
-
-@pytest.fixture(scope="module")
-def authority() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(authority: trustme.CA) -> Iterator[ScriptedServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    srv = ScriptedServer(tls=context)
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
-@pytest.fixture
-def trusted_bundle(authority: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    return bundle
 
 
 @pytest.fixture(params=["direct", "requests"])

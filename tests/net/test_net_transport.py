@@ -7,14 +7,11 @@ manager counts (retry reasons, connections opened), never through the clock.
 
 from __future__ import annotations
 
-import ssl
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 from custom_wheel_offset.errors import PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
@@ -22,30 +19,6 @@ from custom_wheel_offset.net import transport
 from proxy_helper import LocalProxy
 
 from .helpers import Reply, ScriptedServer
-
-
-@pytest.fixture(scope="module")
-def authority() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(authority: trustme.CA) -> Iterator[ScriptedServer]:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(context)
-    srv = ScriptedServer(tls=context)
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
-@pytest.fixture
-def trusted_bundle(authority: trustme.CA, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    return bundle
 
 
 def _watchdogs() -> list[threading.Thread]:
