@@ -5,6 +5,8 @@
     CwoError                       exit 1   (anything unexpected but ours)
     ├── ConfigError                exit 2   bad option, environment variable or config file
     ├── DatabaseError              exit 1   the database cannot be opened, migrated or written
+    │   └── DatabaseAccessError    exit 2   the named database is missing, unreachable,
+    │                                       read-only, not cwo's, or at an older schema
     ├── LockedError                exit 4   another run holds the crawl (cron overlap)
     ├── BlockedError               exit 5   the bot challenge outlasted --max-blocked
     ├── RunInterrupted             exit 130 (SIGINT) / 143 (SIGTERM)
@@ -40,6 +42,7 @@ __all__ = [
     "ChallengeError",
     "ConfigError",
     "CwoError",
+    "DatabaseAccessError",
     "DatabaseError",
     "FetchError",
     "LockedError",
@@ -94,6 +97,19 @@ class DatabaseError(CwoError):
     """The database cannot be opened, migrated or written."""
 
     code = "database"
+
+
+class DatabaseAccessError(DatabaseError):
+    """The database the user named cannot be used as asked: a user or environment error.
+
+    A missing file or directory, a server refusing connections, a read-only
+    file given to `cwo scrape`, a database that is not cwo's, or an older
+    schema on a read-only command. Always raised with a ``hint``.
+    """
+
+    code = "database_access"
+
+    exit_code = EXIT_USAGE
 
 
 class LockedError(CwoError):

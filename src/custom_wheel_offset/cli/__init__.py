@@ -39,7 +39,11 @@ class CwoGroup(click.Group):
             debug = bool(ctx.obj and ctx.obj.get("debug"))
             if debug:
                 _print_traceback()
-            click.echo(f"cwo: error: {safe_text(str(exc))}", err=True)
+            # One line saying what is wrong, one saying what to do (each escaped on its own,
+            # so the line break between them stays a line break).
+            click.echo(f"cwo: error: {safe_text(exc.message)}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {safe_text(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
 
 

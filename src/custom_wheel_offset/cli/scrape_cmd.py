@@ -204,6 +204,7 @@ def scrape(
     from custom_wheel_offset.crawl import workflow_v3
     from custom_wheel_offset.logsetup import configure_logging
     from custom_wheel_offset.redact import safe_text
+    from custom_wheel_offset.storage.access import check_for_writing
 
     settings = settings_from(
         ctx,
@@ -217,6 +218,7 @@ def scrape(
         log_file=settings.log_file,
         log_format=settings.log_format,
     )
+    check_for_writing(settings)
     result = workflow_v3.run(settings)
     from custom_wheel_offset.metrics.report import summary_lines
 
