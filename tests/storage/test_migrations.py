@@ -396,7 +396,6 @@ def test_concurrent_first_use_creates_the_schema_once(url: str) -> None:
 
 def test_db_commands_upgrade_and_report_the_revision(url: str) -> None:
     from custom_wheel_offset.cli import cli
-
     from custom_wheel_offset.storage.database import sqlite_path
 
     runner = CliRunner()

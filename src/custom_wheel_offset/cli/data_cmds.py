@@ -34,7 +34,11 @@ def _open_out(out: str, *, newline: str | None = None):  # type: ignore[no-untyp
 
 @click.command("export")
 @click.option(
-    "--what", type=click.Choice(["vehicles", "fitments"]), required=True, help="Which records."
+    "--what",
+    type=click.Choice(["vehicles", "fitments"]),
+    required=True,
+    envvar="CWO_WHAT",
+    help="Which records. Env: CWO_WHAT.",
 )
 @click.option(
     "--format",
@@ -42,7 +46,8 @@ def _open_out(out: str, *, newline: str | None = None):  # type: ignore[no-untyp
     type=click.Choice(["jsonl", "csv"]),
     default="jsonl",
     show_default=True,
-    help="Output format.",
+    envvar="CWO_FORMAT",
+    help="Output format. Env: CWO_FORMAT.",
 )
 @click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
 @click.option(
@@ -136,7 +141,13 @@ def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None)
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    envvar="CWO_JSON",
+    help="Machine-readable output. Env: CWO_JSON.",
+)
 @click.option(
     "--item-attempts",
     type=int,
