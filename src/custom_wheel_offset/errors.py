@@ -34,6 +34,7 @@ __all__ = [
     "EXIT_FAILED_ITEMS",
     "EXIT_INTERNAL",
     "EXIT_LOCKED",
+    "EXIT_NO_MATCH",
     "EXIT_OK",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
@@ -61,6 +62,7 @@ EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 3
 EXIT_LOCKED = 4
 EXIT_BLOCKED = 5
+EXIT_NO_MATCH = 6  # a --years/--makes/--models value matched nothing the site lists
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 

@@ -193,7 +193,8 @@ def scrape(
 
     Exit codes: 0 complete, 3 finished with failed items, 2 usage or
     configuration error, 4 another run holds the database, 5 blocked by the
-    bot challenge, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
+    bot challenge, 6 a --years/--makes/--models value matched nothing,
+    130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
 
     Example:
 
