@@ -101,6 +101,10 @@ def test_public_settings_mask_secrets() -> None:
 
 def test_status_and_export_on_an_empty_database(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/empty.db"
+    # Read-only commands never create a database: `db upgrade` (or a scrape) does.
+    assert CliRunner().invoke(cli, ["status", "--db", db]).exit_code == 2
+    assert not (tmp_path / "empty.db").exists()
+    assert CliRunner().invoke(cli, ["db", "upgrade", "--db", db]).exit_code == 0
     result = CliRunner().invoke(cli, ["status", "--db", db])
     assert result.exit_code == 0 and "fitments" in result.output
     result = CliRunner().invoke(cli, ["export", "--what", "vehicles", "--db", db])

@@ -63,8 +63,18 @@ def test_subcommand_help_imports_neither_sqlalchemy_nor_requests(
     assert "rich.live" not in modules
 
 
+def _existing_database(url: str) -> str:
+    """A cwo database at the current schema: read-only commands never create one."""
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+    manager = OptimizedDatabaseManager(url)
+    manager.ensure_schema()
+    manager.dispose()
+    return url
+
+
 def test_status_imports_neither_requests_nor_rich_live(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'status.db'}"
+    db = _existing_database(f"sqlite:///{tmp_path / 'status.db'}")
     code, modules, stderr = imported_modules(tmp_path, "status", "--db", db)
     assert code == 0, stderr
     assert "custom_wheel_offset.status" in modules  # the command really ran
@@ -73,7 +83,7 @@ def test_status_imports_neither_requests_nor_rich_live(tmp_path: Path) -> None:
 
 
 def test_report_imports_neither_requests_nor_rich_live(tmp_path: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'report.db'}"
+    db = _existing_database(f"sqlite:///{tmp_path / 'report.db'}")
     # A database without runs: report exits non-zero with a message, which is fine here.
     code, modules, stderr = imported_modules(tmp_path, "report", "--db", db)
     assert code != 0 and "run" in stderr.lower(), stderr

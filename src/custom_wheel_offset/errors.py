@@ -5,6 +5,8 @@
     CwoError                       exit 1   (anything unexpected but ours)
     ├── ConfigError                exit 2   bad option, environment variable or config file
     ├── DatabaseError              exit 1   the database cannot be opened, migrated or written
+    │   └── DatabaseAccessError    exit 2   the named database is missing, unreachable,
+    │                                       read-only, not cwo's, or at an older schema
     ├── LockedError                exit 4   another run holds the crawl (cron overlap)
     ├── BlockedError               exit 5   the bot challenge outlasted --max-blocked
     ├── RunInterrupted             exit 130 (SIGINT) / 143 (SIGTERM)
@@ -32,6 +34,7 @@ __all__ = [
     "EXIT_FAILED_ITEMS",
     "EXIT_INTERNAL",
     "EXIT_LOCKED",
+    "EXIT_NO_MATCH",
     "EXIT_OK",
     "EXIT_SIGINT",
     "EXIT_SIGTERM",
@@ -40,6 +43,7 @@ __all__ = [
     "ChallengeError",
     "ConfigError",
     "CwoError",
+    "DatabaseAccessError",
     "DatabaseError",
     "FetchError",
     "LockedError",
@@ -58,6 +62,7 @@ EXIT_USAGE = 2
 EXIT_FAILED_ITEMS = 3
 EXIT_LOCKED = 4
 EXIT_BLOCKED = 5
+EXIT_NO_MATCH = 6  # a --years/--makes/--models value matched nothing the site lists
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -94,6 +99,19 @@ class DatabaseError(CwoError):
     """The database cannot be opened, migrated or written."""
 
     code = "database"
+
+
+class DatabaseAccessError(DatabaseError):
+    """The database the user named cannot be used as asked: a user or environment error.
+
+    A missing file or directory, a server refusing connections, a read-only
+    file given to `cwo scrape`, a database that is not cwo's, or an older
+    schema on a read-only command. Always raised with a ``hint``.
+    """
+
+    code = "database_access"
+
+    exit_code = EXIT_USAGE
 
 
 class LockedError(CwoError):

@@ -135,8 +135,10 @@ def _parse_bool(name: str, raw: Any) -> bool:
 
 
 def _parse_years(name: str, raw: Any) -> tuple[int, int] | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
+    if str(raw).strip() == "":
+        raise ConfigError(f"{name}: empty; give a year or a range like 2015-2026, or leave it out")
     if isinstance(raw, (list, tuple)) and len(raw) == 2:
         lo, hi = int(raw[0]), int(raw[1])
     else:
@@ -160,10 +162,18 @@ def _parse_list(name: str, raw: Any) -> tuple[str, ...]:
     if raw is None:
         return ()
     if isinstance(raw, (list, tuple)):
-        return tuple(str(x) for x in raw)
-    # Commas separate names on the command line; a name that contains a comma
-    # is given through the config file as a TOML list.
-    return tuple(part for part in (p.strip() for p in str(raw).split(",")) if part)
+        names = tuple(str(x) for x in raw)
+    else:
+        # Commas separate names on the command line; a name that contains a comma
+        # is given through the config file as a TOML list.
+        names = tuple(part for part in (p.strip() for p in str(raw).split(",")) if part)
+    if not names:
+        # An empty filter would silently mean "everything": say so instead.
+        raise ConfigError(
+            f"{name}: empty; name at least one (the site's spelling, e.g. Honda), "
+            "or leave the option out for all"
+        )
+    return names
 
 
 def _parse_stages(name: str, raw: Any) -> tuple[str, ...]:

@@ -396,8 +396,16 @@ def test_concurrent_first_use_creates_the_schema_once(url: str) -> None:
 
 def test_db_commands_upgrade_and_report_the_revision(url: str) -> None:
     from custom_wheel_offset.cli import cli
+    from custom_wheel_offset.storage.database import sqlite_path
 
     runner = CliRunner()
+    path = sqlite_path(url)
+    if path is not None:
+        # A read-only command never creates the file: a missing one is an error (exit 2).
+        result = runner.invoke(cli, ["db", "current", "--db", url], catch_exceptions=False)
+        assert result.exit_code == 2 and "does not exist" in result.output
+        assert not path.exists()
+        path.touch()
     result = runner.invoke(cli, ["db", "current", "--db", url], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert result.output.strip() == "(empty database)"

@@ -39,7 +39,11 @@ class CwoGroup(click.Group):
             debug = bool(ctx.obj and ctx.obj.get("debug"))
             if debug:
                 _print_traceback()
-            click.echo(f"cwo: error: {safe_text(str(exc))}", err=True)
+            # One line saying what is wrong, one saying what to do (each escaped on its own,
+            # so the line break between them stays a line break).
+            click.echo(f"cwo: error: {safe_text(exc.message)}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {safe_text(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
 
 
@@ -50,9 +54,17 @@ class CwoGroup(click.Group):
     "config_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="TOML config file (default: $CWO_CONFIG, else config/cwo.toml if present).",
+    envvar="CWO_CONFIG",
+    help="TOML config file (default: $CWO_CONFIG, else config/cwo.toml if present); "
+    "accepted before or after the command.",
 )
-@click.option("--debug", is_flag=True, help="Verbose logs and tracebacks on errors.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CWO_DEBUG",
+    help="Verbose logs and tracebacks on errors; accepted before or after the command. "
+    "Env: CWO_DEBUG.",
+)
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, debug: bool) -> None:
     """cwo: build a complete, fresh database of wheel fitment data.
@@ -72,14 +84,75 @@ def cli(ctx: click.Context, config_file: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def _root_obj(ctx: click.Context) -> dict[str, Any]:
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    return root.obj  # type: ignore[no-any-return]
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _root_obj(ctx)["config_file"] = value
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _root_obj(ctx)["debug"] = True
+
+
+def _global_options() -> list[click.Option]:
+    """``--config`` and ``--debug`` for every command, so they work after the command too.
+
+    Their callbacks store into the root context, which the group filled first
+    (a subcommand's options are parsed after the group's callback ran).
+    """
+    return [
+        click.Option(
+            ["--config", "config_file"],
+            type=click.Path(dir_okay=False),
+            expose_value=False,
+            callback=_set_config,
+            help="TOML config file (as `cwo --config FILE`).",
+        ),
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            default=None,
+            expose_value=False,
+            callback=_set_debug,
+            help="Verbose logs and tracebacks on errors (as `cwo --debug`). Env: CWO_DEBUG.",
+        ),
+    ]
+
+
+def _leaves(group: click.Group) -> list[click.Command]:
+    out: list[click.Command] = []
+    for command in group.commands.values():
+        out.extend(_leaves(command) if isinstance(command, click.Group) else [command])
+    return out
+
+
 def _register() -> None:
+    from custom_wheel_offset.cli.completion_cmd import completion_cmd
     from custom_wheel_offset.cli.data_cmds import export_cmd, report_cmd, status_cmd
     from custom_wheel_offset.cli.db_cmd import db_group
     from custom_wheel_offset.cli.sandbox_cmd import sandbox
     from custom_wheel_offset.cli.scrape_cmd import scrape
 
-    for command in (scrape, export_cmd, report_cmd, status_cmd, db_group, sandbox):
+    commands = (scrape, export_cmd, report_cmd, status_cmd, db_group, sandbox, completion_cmd)
+    for command in commands:
         cli.add_command(command)
+    for leaf in _leaves(cli):
+        leaf.params.extend(_global_options())
+
+
+def _debug_asked(args: list[str]) -> bool:
+    return "--debug" in args or os.environ.get("CWO_DEBUG", "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+        "on",
+    )
 
 
 _register()
@@ -100,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = EXIT_SIGINT
     except Exception:  # noqa: BLE001 - the one place that turns a bug into an exit code
-        if "--debug" in args:
+        if _debug_asked(args):
             _print_traceback()
         else:
             click.echo(

@@ -13,17 +13,32 @@ __all__ = ["export_cmd", "report_cmd", "status_cmd"]
 
 
 def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
-    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    """The existing database, opened read-only: these commands never create or migrate."""
+    from custom_wheel_offset.storage.access import open_for_reading
 
-    settings = settings_from(ctx, db=db)
-    manager = OptimizedDatabaseManager.from_settings(settings)
-    manager.ensure_schema()
-    return manager
+    return open_for_reading(settings_from(ctx, db=db))
+
+
+def _open_out(out: str, *, newline: str | None = None):  # type: ignore[no-untyped-def]
+    """``--out FILE`` opened for writing; a missing directory or no permission is a usage error."""
+    from custom_wheel_offset.errors import ConfigError
+
+    try:
+        return open(out, "w", encoding="utf-8", newline=newline)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write --out {out}: {exc.strerror or exc}",
+            hint="give a file in an existing, writable directory (or --out - for standard output)",
+        ) from exc
 
 
 @click.command("export")
 @click.option(
-    "--what", type=click.Choice(["vehicles", "fitments"]), required=True, help="Which records."
+    "--what",
+    type=click.Choice(["vehicles", "fitments"]),
+    required=True,
+    envvar="CWO_WHAT",
+    help="Which records. Env: CWO_WHAT.",
 )
 @click.option(
     "--format",
@@ -31,7 +46,8 @@ def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-de
     type=click.Choice(["jsonl", "csv"]),
     default="jsonl",
     show_default=True,
-    help="Output format.",
+    envvar="CWO_FORMAT",
+    help="Output format. Env: CWO_FORMAT.",
 )
 @click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
 @click.option(
@@ -63,18 +79,17 @@ def export_cmd(
         cwo export --what vehicles --format csv --csv-raw --out vehicles.csv
     """
     from custom_wheel_offset.exporting.export import export
-    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.storage.access import open_for_reading
 
     settings = settings_from(ctx, db=db, csv_raw=csv_raw)
-    manager = OptimizedDatabaseManager.from_settings(settings)
-    manager.ensure_schema()
+    manager = open_for_reading(settings)
     raw = settings.csv_raw
     try:
         if out == "-":
             count = export(manager, what=what, fmt=fmt, out=sys.stdout, csv_raw=raw)
         else:
             # newline="" lets the csv module write its own line endings untranslated.
-            with open(out, "w", encoding="utf-8", newline="") as fh:
+            with _open_out(out, newline="") as fh:
                 count = export(manager, what=what, fmt=fmt, out=fh, csv_raw=raw)
     finally:
         manager.dispose()
@@ -119,14 +134,20 @@ def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None)
     if out == "-":
         sys.stdout.write(text)
     else:
-        with open(out, "w", encoding="utf-8") as fh:
+        with _open_out(out) as fh:
             fh.write(text)
     for line in summary_lines(report):
         click.echo(line, err=out == "-")
 
 
 @click.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    envvar="CWO_JSON",
+    help="Machine-readable output. Env: CWO_JSON.",
+)
 @click.option(
     "--item-attempts",
     type=int,

@@ -29,9 +29,12 @@ def upgrade(ctx: click.Context, db: str | None) -> None:
 
         cwo db upgrade --db sqlite:///data/cwo.db
     """
+    from custom_wheel_offset.storage.access import check_for_writing
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-    manager = OptimizedDatabaseManager.from_settings(settings_from(ctx, db=db))
+    settings = settings_from(ctx, db=db)
+    check_for_writing(settings)
+    manager = OptimizedDatabaseManager.from_settings(settings)
     try:
         manager.ensure_schema()
         click.echo(f"schema at {manager.schema_version() or 'current'}")
@@ -49,9 +52,9 @@ def current(ctx: click.Context, db: str | None) -> None:
 
         cwo db current
     """
-    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.storage.access import open_for_reading
 
-    manager = OptimizedDatabaseManager.from_settings(settings_from(ctx, db=db))
+    manager = open_for_reading(settings_from(ctx, db=db), check=False)
     try:
         click.echo(manager.schema_version() or "(empty database)")
     finally:

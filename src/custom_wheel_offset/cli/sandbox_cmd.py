@@ -236,10 +236,13 @@ def serve(
 
     Example:
 
+    The fourth line, scrape=..., is the exact command that crawls it (both
+    base URLs, --rate 0, into data/sandbox.db).
+
     \b
         cwo sandbox serve --size small --port 8765 --error-rate 0.05 --rate-429 0.02
         cwo scrape --api-base http://127.0.0.1:8765/fitment/vehicle/co \\
-            --store-base http://127.0.0.1:8765
+            --store-base http://127.0.0.1:8765 --rate 0 --db sqlite:///data/sandbox.db
     """
     from custom_wheel_offset.sandbox.config import FaultConfig, SandboxConfig
     from custom_wheel_offset.sandbox.server import start_sandbox
@@ -280,6 +283,12 @@ def serve(
         click.echo(f"api_base={running.api_base}")
         click.echo(f"store_base={running.store_base}")
         click.echo(f"counters={running.counters_url}", nl=True)
+        # The exact command to crawl it: both bases, and --rate 0 (the live-site
+        # default of 2 requests/s would apply otherwise, without a word).
+        click.echo(
+            f"scrape=cwo scrape --api-base {running.api_base} --store-base {running.store_base} "
+            "--rate 0 --db sqlite:///data/sandbox.db"
+        )
         click.get_text_stream("stdout").flush()
         logger.info("sandbox %s seed %s serving; Ctrl-C to stop", size, seed)
         try:

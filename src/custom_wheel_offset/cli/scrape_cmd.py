@@ -193,7 +193,8 @@ def scrape(
 
     Exit codes: 0 complete, 3 finished with failed items, 2 usage or
     configuration error, 4 another run holds the database, 5 blocked by the
-    bot challenge, 130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
+    bot challenge, 6 a --years/--makes/--models value matched nothing,
+    130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
 
     Example:
 
@@ -204,6 +205,7 @@ def scrape(
     from custom_wheel_offset.crawl import workflow_v3
     from custom_wheel_offset.logsetup import configure_logging
     from custom_wheel_offset.redact import safe_text
+    from custom_wheel_offset.storage.access import check_for_writing
 
     settings = settings_from(
         ctx,
@@ -217,6 +219,7 @@ def scrape(
         log_file=settings.log_file,
         log_format=settings.log_format,
     )
+    check_for_writing(settings)
     result = workflow_v3.run(settings)
     from custom_wheel_offset.metrics.report import summary_lines
 

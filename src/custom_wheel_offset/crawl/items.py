@@ -104,6 +104,9 @@ class ItemHandler:
         self.network = network
         self.counters = counters
         self.filter = item_filter
+        # Every year, make and model the listings named, admitted by the filter or
+        # not: a filter value that matches none of them is reported after the run.
+        self.listed: dict[str, set[Any]] = {"year": set(), "make": set(), "model": set()}
         self.api = settings.api_base.rstrip("/")
         self.store = settings.store_base.rstrip("/")
         self._handlers = {
@@ -186,6 +189,7 @@ class ItemHandler:
 
     def _years(self, item: WorkItem) -> Outcome:
         years = self._get(urls.years_url(self.api), kind="years", parse=api.parse_years)
+        self.listed["year"].update(years)
         children = [
             NewItem(_key("makes", y), "makes", {"year": y}, year=y)
             for y in years
@@ -196,6 +200,7 @@ class ItemHandler:
     def _makes(self, item: WorkItem) -> Outcome:
         year = item.params["year"]
         makes = self._get(urls.makes_url(self.api, year), kind="makes", parse=_names("makes"))
+        self.listed["make"].update(makes)
         children = [
             NewItem(_key("models", year, m), "models", {"year": year, "make": m}, year=year, make=m)
             for m in makes
@@ -208,6 +213,7 @@ class ItemHandler:
         models = self._get(
             urls.models_url(self.api, year, make), kind="models", parse=_names("models")
         )
+        self.listed["model"].update(models)
         children = [
             NewItem(
                 _key("model_info", year, make, m),

@@ -41,6 +41,7 @@ from typing import Any
 from custom_wheel_offset.errors import (
     EXIT_BLOCKED,
     EXIT_FAILED_ITEMS,
+    EXIT_NO_MATCH,
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
@@ -114,7 +115,10 @@ def _kinds_for(stages: tuple[str, ...]) -> tuple[str, ...]:
 
 def run(settings: Settings, *, stop: threading.Event | None = None) -> RunResult:
     """Run one scrape to its end and return its outcome (the CLI maps it to an exit code)."""
+    from custom_wheel_offset.crawl.preflight import check_reachable
+
     with _sandbox_if_asked(settings) as effective:
+        check_reachable(effective)
         return _run(effective, stop or threading.Event())
 
 
@@ -190,13 +194,14 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
         item_filter = ItemFilter(settings.years, settings.makes, settings.models)
         resolver = FitmentResolver(db, ttl=settings.cache_ttl)
         kinds = _kinds_for(settings.stages)
+        handler = ItemHandler(settings, network, counters, item_filter)
         processor = MultithreadedProcessor(
             workers=settings.workers if settings.multithreading else 1,
             kinds=kinds,
             item_filter=item_filter,
             frontier=frontier,
             writer=writer,
-            handler=ItemHandler(settings, network, counters, item_filter),
+            handler=handler,
             resolver=resolver,
             network=network,
             counters=counters,
@@ -252,6 +257,9 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
                 log.info("crawl %d still has open items after this run", crawl.crawl_id)
             if failed:
                 outcome, exit_code = "failed_items", EXIT_FAILED_ITEMS
+        unmatched = _unmatched(db, settings, item_filter, handler) if exit_code == EXIT_OK else []
+        if unmatched:
+            exit_code = EXIT_NO_MATCH
         monitor.stop_memory_sampler()
         ended = time.time()
         report = build_report(
@@ -282,7 +290,9 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             failed,
         )
         message = None
-        if error is not None:
+        if unmatched:
+            message = "; ".join(unmatched)
+        elif error is not None:
             message = str(error)
         elif outcome == "interrupted":
             message = f"run {run_id} interrupted; the next `cwo scrape` resumes it"
@@ -298,6 +308,18 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
         # A failing step is the run's error only when the run has none of its own.
         steps = _closing_steps(db, lock, monitor, counters, registered, started, writer, network)
         steps.run(raise_first=finished)
+
+
+def _unmatched(db: Any, settings: Settings, item_filter: Any, handler: Any) -> list[str]:
+    """Warnings for filter values that matched nothing (only after a walk of the tree)."""
+    if "tree" not in settings.stages or not (settings.years or settings.makes or settings.models):
+        return []
+    from custom_wheel_offset.crawl.filters import unmatched_filters
+
+    warnings = unmatched_filters(db, item_filter, handler.listed)
+    for warning in warnings:
+        log.warning("%s", warning)
+    return warnings
 
 
 def _give_back(frontier: Any) -> None:

@@ -76,8 +76,13 @@ class OptimizedDatabaseManager:
         pool_timeout: float = 30.0,
         pool_recycle: int = 3600,
         synchronous_full: bool = True,
+        readonly: bool = False,
     ) -> None:
         self.url = url
+        # Read-only commands (status, export, report) open the database so that
+        # nothing they do can change it: SQLite through a mode=ro URI, PostgreSQL
+        # with read-only transactions; no schema is created or migrated.
+        self.readonly = readonly
         self._pool_args = {
             "pool_size": pool_size,
             "max_overflow": max_overflow,
@@ -89,7 +94,7 @@ class OptimizedDatabaseManager:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> OptimizedDatabaseManager:
+    def from_settings(cls, settings: Any, *, readonly: bool = False) -> OptimizedDatabaseManager:
         return cls(
             settings.db,
             pool_size=settings.pool_size,
@@ -97,6 +102,7 @@ class OptimizedDatabaseManager:
             pool_timeout=settings.pool_timeout,
             pool_recycle=settings.pool_recycle,
             synchronous_full=not settings.fast,
+            readonly=readonly,
         )
 
     # -- engine ---------------------------------------------------------------------------
@@ -124,17 +130,19 @@ class OptimizedDatabaseManager:
         try:
             if self.is_sqlite:
                 path = sqlite_path(self.url)
-                if path is not None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                engine = create_engine(
-                    self.url,
-                    pool_pre_ping=False,
-                    connect_args={
-                        "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                        "check_same_thread": False,
-                        "cached_statements": SQLITE_CACHED_STATEMENTS,
-                    },
-                )
+                connect_args = {
+                    "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
+                    "check_same_thread": False,
+                    "cached_statements": SQLITE_CACHED_STATEMENTS,
+                }
+                if self.readonly and path is not None:
+                    engine = create_engine(
+                        "sqlite://", creator=_readonly_sqlite_creator(path, connect_args)
+                    )
+                else:
+                    if path is not None:
+                        path.parent.mkdir(parents=True, exist_ok=True)
+                    engine = create_engine(self.url, pool_pre_ping=False, connect_args=connect_args)
                 self._install_sqlite_events(engine, event)
             else:
                 if not self.url.startswith("postgresql"):
@@ -143,13 +151,30 @@ class OptimizedDatabaseManager:
                         f"unsupported database URL scheme in {mask_url(self.url).split('://')[0]!r}",
                         hint="use sqlite:///path/to/file.db or postgresql+psycopg://user@host/db",
                     )
-                engine = create_engine(self.url, pool_pre_ping=True, **self._pool_args)
+                pg_args: dict[str, Any] = {}
+                if self.readonly:
+                    # The server itself refuses any write of these sessions; options
+                    # already in the URL (a search_path) are kept.
+                    from sqlalchemy.engine import make_url
+
+                    given = make_url(self.url).query.get("options") or ""
+                    given = given if isinstance(given, str) else " ".join(given)
+                    pg_args["options"] = f"{given} -c default_transaction_read_only=on".strip()
+                engine = create_engine(
+                    self.url, pool_pre_ping=True, connect_args=pg_args, **self._pool_args
+                )
         except (ArgumentError, NoSuchModuleError) as exc:
-            raise ConfigError(f"cannot use database URL: {exc.__class__.__name__}") from exc
+            raise ConfigError(
+                f"cannot use database URL {mask_url(self.url)!r}: {_describe(exc)}",
+                hint="a SQLite file is sqlite:///relative/path.db (three slashes) or "
+                "sqlite:////absolute/path.db (four); a server is "
+                "postgresql+psycopg://user@host/db",
+            ) from exc
         return engine
 
     def _install_sqlite_events(self, engine: Engine, event: Any) -> None:
         synchronous = self._synchronous
+        readonly = self.readonly
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -157,8 +182,9 @@ class OptimizedDatabaseManager:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-            _enable_wal(cursor)
-            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            if not readonly:  # the journal mode is stored in the file: a write
+                _enable_wal(cursor)
+                cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -167,7 +193,7 @@ class OptimizedDatabaseManager:
             options = conn.get_execution_options()
             # A read-only transaction must not take the write lock (an export
             # would stall the crawl's writer); every other one takes it at once.
-            if options.get("cwo_readonly"):
+            if readonly or options.get("cwo_readonly"):
                 conn.exec_driver_sql("BEGIN")
                 return
             # synchronous is per connection and pooled connections serve both
@@ -253,7 +279,16 @@ class OptimizedDatabaseManager:
     # -- schema ---------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        """Bring the schema to the current version (creating it in an empty database)."""
+        """Bring the schema to the current version (creating it in an empty database).
+
+        A read-only manager changes nothing: it checks that the database is
+        cwo's and at the current version, and says what to run when it is not.
+        """
+        if self.readonly:
+            from custom_wheel_offset.storage.access import check_schema
+
+            check_schema(self)
+            return
         from custom_wheel_offset.storage.migrations import upgrade_to_head
 
         upgrade_to_head(self)
@@ -318,6 +353,19 @@ class OptimizedDatabaseManager:
             if callable(fn):
                 stats[name] = fn()
         return stats
+
+
+def _readonly_sqlite_creator(path: Path, connect_args: dict[str, Any]) -> Callable[[], Any]:
+    """A connection factory opening ``path`` with ``mode=ro``: SQLite refuses every write."""
+    import sqlite3
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+
+    def connect() -> Any:
+        return sqlite3.connect(uri, uri=True, **connect_args)
+
+    return connect
 
 
 def _describe(exc: BaseException) -> str:
