@@ -168,7 +168,8 @@ def test_three_sigkills_at_random_moments_each_followed_by_a_restart_end_equal_t
             assert proc.returncode == -signal.SIGKILL
             assert _integrity(tmp_db) == "ok"
         runs = status_json(tmp_db)["runs"]
-        assert len(runs) == 3 and {r["outcome"] for r in runs} == {"running"}, runs
+        assert len(runs) == 3 and {r["stored_outcome"] for r in runs} == {"running"}, runs
+        assert {r["outcome"] for r in runs} == {"ended (process gone)"}, runs
         _complete_and_equal(sb, tmp_db, truth_dir("tiny"), tmp_path)
     final = status_json(tmp_db)["runs"][0]
     assert final["outcome"] == "complete"
