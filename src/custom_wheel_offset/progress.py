@@ -318,6 +318,10 @@ class RichProgress(_PollingProgress):
     def _final(self) -> None:
         self._draw(final=True)
         self._live.stop()  # leaves the final state on screen
+        if not self.console.is_terminal:
+            # rich ends the line itself only on a terminal: the next line written
+            # to the file would otherwise run on from the frame's last row.
+            self.console.line()
 
 
 def _is_terminal(stream: Any) -> bool:
