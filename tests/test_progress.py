@@ -94,8 +94,10 @@ def test_plain_mode_emits_lines_without_control_characters() -> None:
     assert not CONTROL.search(text), repr(text)
     lines = text.split("\n")[:-1]
     assert len(lines) >= 4
-    assert re.search(r"progress tree \d+/1000 \(2 failed\) vehicles 40/250 \|", lines[0])
-    assert re.search(r"[\d.]+ items/s, ETA [\d:]+$", lines[1])
+    assert re.search(
+        r"progress tree \d+/1000 \(2 failed, [\d.?]+/s, ETA [\d:?]+\) vehicles 40/250 \(", lines[0]
+    )
+    assert re.search(r"[\d.]+ items/s, ETA [\d:]+ \| elapsed \d:\d\d:\d\d$", lines[1])
     assert "progress finished after" in lines[-1]
     assert "2 failed" in lines[-1]
     stats = progress.stats()

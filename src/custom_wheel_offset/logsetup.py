@@ -19,7 +19,13 @@ from typing import Any, TextIO
 
 from custom_wheel_offset.redact import safe_text
 
-__all__ = ["JsonFormatter", "SafeRecordFilter", "configure_logging", "logs_through"]
+__all__ = [
+    "JsonFormatter",
+    "SafeRecordFilter",
+    "configure_logging",
+    "logs_through",
+    "summary_line",
+]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -61,6 +67,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+def summary_line(message: str, log_format: str, **fields: Any) -> str:
+    """The closing ``cwo: ...`` line, or with ``--log-format json`` a JSON object like the logs'.
+
+    Printed whatever ``--quiet`` says, so it is not a log record; ``fields``
+    (outcome, exit code) are added to the JSON object.
+    """
+    if log_format != "json":
+        return f"cwo: {safe_text(message)}"
+    record = logging.makeLogRecord(
+        {"name": "cwo", "levelno": logging.INFO, "levelname": "INFO", "msg": safe_text(message)}
+    )
+    out = json.loads(JsonFormatter().format(record))
+    out.update(fields)
+    return json.dumps(out, ensure_ascii=False)
+
+
 def configure_logging(
     *,
     quiet: bool = False,
@@ -92,12 +114,36 @@ def configure_logging(
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
+class _ConsoleHandler(logging.Handler):
+    """Writes formatted records through a rich console, which keeps a live display below them.
+
+    Unlike rich's own handler it adds no columns or date format of its own: a
+    line looks the same as in the log file and under cron.
+    """
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self._console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
+        try:
+            line = self.format(record)
+            self._console.print(Text(line), soft_wrap=True, highlight=False)
+        except RecursionError:  # as logging.StreamHandler does
+            raise
+        except Exception:  # noqa: BLE001 - logging must not raise; handleError reports it
+            self.handleError(record)
+
+
 @contextmanager
 def logs_through(console: Any) -> Iterator[None]:
     """While a rich progress display is live, log through its console.
 
     Two writers on one terminal garble each other's lines; rich keeps the
-    display below the log lines when both go through the same console.
+    display below the log lines when both go through the same console. The
+    lines keep the stream handler's format (text with ISO dates, or JSON).
     """
     root = logging.getLogger()
     streams = [
@@ -110,9 +156,9 @@ def logs_through(console: Any) -> Iterator[None]:
     if console is None or not streams:
         yield
         return
-    from rich.logging import RichHandler
-
-    handler = RichHandler(console=console, show_path=False)
+    handler = _ConsoleHandler(console)
+    handler.setFormatter(streams[0].formatter or logging.Formatter(TEXT_FORMAT))
+    handler.setLevel(streams[0].level)
     handler.addFilter(SafeRecordFilter())
     for h in streams:
         root.removeHandler(h)

@@ -5,8 +5,11 @@ its counters. A progress object polls ``snapshot()`` (a callable returning
 ``{stage: StageProgress}`` built from those aggregated counters) from its own
 thread:
 
-- ``rich``: one line per stage with a bar, done/discovered, rate and ETA,
-  redrawn at most 10 times a second;
+- ``rich``: an overall line (elapsed, requests/s, errors and retries in the
+  last minute), one line per host (rate against ``--rate``, pauses with the
+  time left) and one row per stage (waiting, or a bar with done/discovered,
+  rate and ETA, or its final rate and duration), redrawn at most 10 times a
+  second (see :mod:`custom_wheel_offset.progress_view`);
 - ``plain``: one log line every ``interval`` seconds (30 by default) and a
   one-line summary at the end, free of control characters;
 - ``off``: a null object with the same interface, so callers never branch;
@@ -25,15 +28,31 @@ import re
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TextIO, TypeAlias
 
+from custom_wheel_offset.progress_view import (
+    DEFAULT_WINDOW_SECONDS,
+    DisplayModel,
+    HostState,
+    Overview,
+    OverviewSource,
+    RateWindow,
+    StageProgress,
+    View,
+    format_eta,
+    host_texts,
+    overall_text,
+    rich_view,
+    stage_texts,
+)
+
 __all__ = [
     "MAX_REFRESH_HZ",
+    "HostState",
     "NullProgress",
+    "Overview",
     "PlainProgress",
     "Progress",
     "RateWindow",
@@ -47,63 +66,10 @@ logger = logging.getLogger(__name__)
 
 MAX_REFRESH_HZ = 10.0
 DEFAULT_PLAIN_INTERVAL = 30.0
-DEFAULT_WINDOW_SECONDS = 30.0
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-@dataclass(frozen=True, slots=True)
-class StageProgress:
-    """Where one stage stands: ``done`` and ``failed`` items out of ``discovered`` so far."""
-
-    stage: str
-    done: int
-    discovered: int
-    failed: int = 0
-
-    @property
-    def remaining(self) -> int:
-        return max(self.discovered - self.done - self.failed, 0)
-
-
 Snapshot: TypeAlias = Callable[[], Mapping[str, StageProgress]]
-
-
-class RateWindow:
-    """Items per second from ``(time, done)`` points over the last ``seconds``."""
-
-    def __init__(self, seconds: float = DEFAULT_WINDOW_SECONDS, max_points: int = 1024) -> None:
-        self.seconds = seconds
-        self._points: deque[tuple[float, int]] = deque(maxlen=max_points)
-
-    def add(self, t: float, done: int) -> None:
-        self._points.append((t, done))
-        while len(self._points) > 2 and t - self._points[1][0] >= self.seconds:
-            self._points.popleft()
-
-    def rate(self) -> float | None:
-        """None until two points some time apart exist."""
-        if len(self._points) < 2:
-            return None
-        (t0, d0), (t1, d1) = self._points[0], self._points[-1]
-        if t1 <= t0:
-            return None
-        return max(d1 - d0, 0) / (t1 - t0)
-
-
-def format_eta(remaining: int, rate: float | None) -> str:
-    """``h:mm:ss`` to finish ``remaining`` items at ``rate`` per second; ``?`` if unknown."""
-    if remaining <= 0:
-        return "0:00:00"
-    if not rate:
-        return "?"
-    seconds = int(remaining / rate + 0.5)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}"
-
-
-def _format_rate(rate: float | None) -> str:
-    return "?/s" if rate is None else f"{rate:.1f}/s"
 
 
 class Progress:
@@ -161,30 +127,34 @@ class NullProgress(Progress):
 
 
 class _PollingProgress(Progress, abc.ABC):
-    """Polls ``snapshot()`` every ``interval`` seconds on a daemon thread."""
+    """Polls ``snapshot()`` (and ``overview()``) every ``interval`` seconds on a daemon thread."""
 
     def __init__(
         self,
         snapshot: Snapshot,
         *,
         interval: float,
+        overview: OverviewSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(interval=interval, clock=clock)
         self._snapshot = snapshot
+        self._overview = overview
         self._stop_event = threading.Event()
         self._thread: threading.Thread | None = None
         self._render_lock = threading.Lock()
         self._snapshot_failed = False
         window = max(DEFAULT_WINDOW_SECONDS, 2 * interval)
+        self._model = DisplayModel(window)
         self._total_window = RateWindow(window)
-        self._stage_windows: dict[str, RateWindow] = {}
         self._first_total: int | None = None
+        self._last_view: View | None = None
 
-    def _poll(self) -> tuple[float, list[StageProgress]] | None:
-        """Take a snapshot and feed the rate windows; None if the snapshot failed."""
+    def _poll(self, *, final: bool = False) -> View | None:
+        """Take a snapshot and feed the model; None if the snapshot failed."""
         try:
             stages = list(self._snapshot().values())
+            overview: Overview | None = self._overview() if self._overview else None
         except Exception:
             # The display must never stop the crawl; say so once, keep trying.
             if not self._snapshot_failed:
@@ -196,12 +166,8 @@ class _PollingProgress(Progress, abc.ABC):
         if self._first_total is None:
             self._first_total = total
         self._total_window.add(now, total)
-        for s in stages:
-            window = self._stage_windows.get(s.stage)
-            if window is None:
-                window = self._stage_windows[s.stage] = RateWindow(self._total_window.seconds)
-            window.add(now, s.done)
-        return now, stages
+        self._last_view = self._model.update(now, stages, overview, final=final)
+        return self._last_view
 
     def _loop(self) -> None:
         while not self._stop_event.wait(self.interval):
@@ -248,11 +214,12 @@ class PlainProgress(_PollingProgress):
         *,
         interval: float = DEFAULT_PLAIN_INTERVAL,
         stream: TextIO | None = None,
+        overview: OverviewSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
-        super().__init__(snapshot, interval=interval, clock=clock)
+        super().__init__(snapshot, interval=interval, overview=overview, clock=clock)
         self._stream = stream
 
     def _emit(self, line: str) -> None:
@@ -266,47 +233,42 @@ class PlainProgress(_PollingProgress):
         self._refreshes += 1
 
     @staticmethod
-    def _stages_text(stages: list[StageProgress]) -> str:
-        parts = []
-        for s in stages:
-            part = f"{s.stage} {s.done}/{s.discovered}"
-            if s.failed:
-                part += f" ({s.failed} failed)"
-            parts.append(part)
+    def _stages_text(view: View | None) -> str:
+        parts = stage_texts(view) if view is not None else []
         return " ".join(parts) if parts else "(no stages)"
 
     def _begin(self) -> None:
         self._poll()  # a first point, so the first line already has a rate
 
     def _tick(self) -> None:
-        polled = self._poll()
-        if polled is None:
+        view = self._poll()
+        if view is None:
             return
-        _, stages = polled
         rate = self._total_window.rate()
-        remaining = sum(s.remaining for s in stages)
+        remaining = sum(v.discovered - v.done - v.failed for v in view.stages)
         rate_text = "?" if rate is None else f"{rate:.1f}"
+        hosts = "".join(f" | {text}" for text in host_texts(view))
         self._emit(
-            f"progress {self._stages_text(stages)} | "
-            f"{rate_text} items/s, ETA {format_eta(remaining, rate)}"
+            f"progress {self._stages_text(view)} | "
+            f"{rate_text} items/s, ETA {format_eta(remaining, rate)} | {overall_text(view)}{hosts}"
         )
 
     def _final(self) -> None:
-        polled = self._poll()
-        stages = polled[1] if polled else []
+        view = self._poll(final=True)
         elapsed = (self._stopped_at or 0.0) - (self._started_at or 0.0)
+        stages = view.stages if view is not None else ()
         total = sum(s.done for s in stages)
-        done_here = total - (self._first_total or 0) if polled else 0
+        done_here = total - (self._first_total or 0) if view is not None else 0
         average = done_here / elapsed if elapsed > 0 else 0.0
         failed = sum(s.failed for s in stages)
         self._emit(
-            f"progress finished after {elapsed:.1f}s: {self._stages_text(stages)} | "
+            f"progress finished after {elapsed:.1f}s: {self._stages_text(view)} | "
             f"{total} done, {failed} failed, {average:.1f} items/s on average"
         )
 
 
 class RichProgress(_PollingProgress):
-    """A rich display, one task per stage, redrawn at most ``MAX_REFRESH_HZ`` times a second."""
+    """A rich display: overall line, hosts, a row per stage; at most 10 redraws a second."""
 
     mode = "rich"
 
@@ -316,74 +278,50 @@ class RichProgress(_PollingProgress):
         *,
         interval: float = 1.0 / MAX_REFRESH_HZ,
         console: Any = None,
+        overview: OverviewSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(snapshot, interval=max(interval, 1.0 / MAX_REFRESH_HZ), clock=clock)
+        super().__init__(
+            snapshot, interval=max(interval, 1.0 / MAX_REFRESH_HZ), overview=overview, clock=clock
+        )
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
-        from rich.progress import Progress as RichDisplay
+        from rich.live import Live
 
-        # Exposed so the CLI can log through the same console (RichHandler(console=...)).
+        # Exposed so the CLI can log through the same console (see logsetup.logs_through).
         self.console = console if console is not None else Console(stderr=True)
-        self._display = RichDisplay(
-            TextColumn("{task.description:<12}", markup=False),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]}", markup=False),
-            TextColumn("{task.fields[rate]:>9}", markup=False),
-            TextColumn("ETA {task.fields[eta]}", markup=False),
+        self._live = Live(
             console=self.console,
             auto_refresh=False,  # we refresh from our own throttled thread
+            redirect_stdout=False,
+            redirect_stderr=False,
         )
-        self._tasks: dict[str, Any] = {}
 
-    def _update(self) -> None:
-        polled = self._poll()
-        if polled is None:
-            return
-        _, stages = polled
-        for s in stages:
-            rate = self._stage_windows[s.stage].rate()
-            failed = f"{s.failed} failed" if s.failed else ""
-            rate_text = _format_rate(rate)
-            eta = format_eta(s.remaining, rate)
-            task_id = self._tasks.get(s.stage)
-            if task_id is None:
-                self._tasks[s.stage] = self._display.add_task(
-                    s.stage,
-                    total=s.discovered,
-                    completed=s.done,
-                    failed=failed,
-                    rate=rate_text,
-                    eta=eta,
-                )
-            else:
-                self._display.update(
-                    task_id,
-                    total=s.discovered,
-                    completed=s.done,
-                    failed=failed,
-                    rate=rate_text,
-                    eta=eta,
-                )
+    def renderable(self) -> Any:
+        """What the display shows now (the last poll's view)."""
+        from rich.text import Text
+
+        return Text("") if self._last_view is None else rich_view(self._last_view)
+
+    def _draw(self, *, final: bool = False) -> None:
+        with self._render_lock:
+            self._poll(final=final)
+            self._live.update(self.renderable(), refresh=True)
+            self._refreshes += 1
 
     def _begin(self) -> None:
-        with self._render_lock:
-            self._update()
-            self._display.start()  # renders once
-            self._refreshes += 1
+        self._live.start()
+        self._draw()
 
     def _tick(self) -> None:
-        with self._render_lock:
-            self._update()
-            self._display.refresh()
-            self._refreshes += 1
+        self._draw()
 
     def _final(self) -> None:
-        with self._render_lock:
-            self._update()
-            self._display.stop()  # renders the final state once and leaves it on screen
-            self._refreshes += 1
+        self._draw(final=True)
+        self._live.stop()  # leaves the final state on screen
+        if not self.console.is_terminal:
+            # rich ends the line itself only on a terminal: the next line written
+            # to the file would otherwise run on from the frame's last row.
+            self.console.line()
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -402,6 +340,7 @@ def make_progress(
     *,
     interval: float | None = None,
     stream: Any = None,
+    overview: OverviewSource | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Progress:
     """A progress object for ``mode`` ``auto``, ``rich``, ``plain`` or ``off``.
@@ -409,7 +348,8 @@ def make_progress(
     ``stream``: for rich, a file or a ``rich.console.Console`` (default: stderr);
     for plain, a file to write lines to (default: log them with :mod:`logging`).
     ``interval``: seconds between renders (rich: at least 0.1, default 0.1;
-    plain: default 30).
+    plain: default 30). ``overview``: run-wide counts and per-host state for
+    the overall line (requests/s, errors, retries, pauses), polled with the stages.
     """
     if mode == "auto":
         mode = "rich" if _is_terminal(stream) else "plain"
@@ -422,6 +362,7 @@ def make_progress(
             snapshot,
             interval=DEFAULT_PLAIN_INTERVAL if interval is None else interval,
             stream=stream,
+            overview=overview,
             clock=clock,
         )
     if mode == "rich":
@@ -434,6 +375,7 @@ def make_progress(
             snapshot,
             interval=1.0 / MAX_REFRESH_HZ if interval is None else interval,
             console=console,
+            overview=overview,
             clock=clock,
         )
     raise ValueError(f"unknown progress mode {mode!r}; use auto, rich, plain or off")

@@ -103,6 +103,8 @@ class Settings:
             out[name] = mask_url(out[name])
         out["proxy"] = mask_url(self.proxy) if self.proxy else None
         out["cookies"] = "(file given)" if self.cookies else None
+        # What was sent, not the empty default that means "cwo's own".
+        out["user_agent"] = self.effective_user_agent
         for key, value in out.items():
             if isinstance(value, tuple):
                 out[key] = list(value)

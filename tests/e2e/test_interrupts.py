@@ -168,7 +168,8 @@ def test_three_sigkills_at_random_moments_each_followed_by_a_restart_end_equal_t
             assert proc.returncode == -signal.SIGKILL
             assert _integrity(tmp_db) == "ok"
         runs = status_json(tmp_db)["runs"]
-        assert len(runs) == 3 and {r["outcome"] for r in runs} == {"running"}, runs
+        assert len(runs) == 3 and {r["stored_outcome"] for r in runs} == {"running"}, runs
+        assert {r["outcome"] for r in runs} == {"ended (process gone)"}, runs
         _complete_and_equal(sb, tmp_db, truth_dir("tiny"), tmp_path)
     final = status_json(tmp_db)["runs"][0]
     assert final["outcome"] == "complete"
@@ -250,12 +251,14 @@ def test_cron_json_logs_and_log_file(sandbox, tmp_db: str, tmp_path: Path) -> No
         proc = cwo_run(_cron_args(sb, tmp_db, "--log-format", "json", "--log-file", str(log_file)))
     assert proc.returncode == EXIT_OK, proc.stderr[-3000:]
     lines = _lines(proc.stderr)
-    assert SUMMARY.match(lines[-1]), lines[-1]
+    # Every line is JSON, the closing summary included (issue 16).
+    summary = json.loads(lines[-1])
+    assert summary["summary"] is True and SUMMARY.match(f"cwo: {summary['message']}"), summary
     records = [json.loads(line) for line in lines[:-1]]
     assert records and all({"ts", "level", "logger", "message"} <= r.keys() for r in records)
     assert any("complete" in r["message"] for r in records)
     in_file = [json.loads(line) for line in _lines(log_file.read_bytes())]
-    assert in_file == records
+    assert in_file == records  # the summary is printed, not logged
 
 
 def test_cron_quiet_prints_only_warnings_and_the_summary(sandbox, tmp_db: str) -> None:

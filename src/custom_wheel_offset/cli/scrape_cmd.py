@@ -203,8 +203,7 @@ def scrape(
         cwo scrape --workers 10 --skip-existing --years 2020-2026 --makes Toyota,Ford
     """
     from custom_wheel_offset.crawl import workflow_v3
-    from custom_wheel_offset.logsetup import configure_logging
-    from custom_wheel_offset.redact import safe_text
+    from custom_wheel_offset.logsetup import configure_logging, summary_line
     from custom_wheel_offset.storage.access import check_for_writing
 
     settings = settings_from(
@@ -224,7 +223,8 @@ def scrape(
     from custom_wheel_offset.metrics.report import summary_lines
 
     line = "; ".join(summary_lines(result.report)[:3])
-    click.echo(f"cwo: {safe_text(line)}", err=True)
+    fields = {"run_id": result.run_id, "outcome": result.outcome, "exit_code": result.exit_code}
+    click.echo(summary_line(line, settings.log_format, summary=True, **fields), err=True)
     if result.message:
-        click.echo(f"cwo: {safe_text(result.message)}", err=True)
+        click.echo(summary_line(result.message, settings.log_format, **fields), err=True)
     ctx.exit(result.exit_code)

@@ -213,8 +213,9 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             heartbeat=lambda done, rate: heartbeat(db, owner=owner, items_done=done, rate=rate),
         )
         progress = make_progress(
-            "off" if settings.quiet else settings.progress,
+            _progress_mode(settings),
             progress_snapshot_source(frontier, counters, kinds),
+            overview=_overview_source(counters, network, settings.rate),
         )
         monitor.add_section("writer", writer.stats)
         monitor.add_section("pool", db.pool_stats)
@@ -320,6 +321,49 @@ def _unmatched(db: Any, settings: Settings, item_filter: Any, handler: Any) -> l
     for warning in warnings:
         log.warning("%s", warning)
     return warnings
+
+
+def _progress_mode(settings: Settings) -> str:
+    if settings.quiet:
+        return "off"
+    if settings.progress == "auto" and settings.log_format == "json":
+        # Every line JSON: progress as log records, not a live display.
+        return "plain"
+    return settings.progress
+
+
+def _overview_source(counters: Any, network: Any, rate: float) -> Callable[[], Any]:
+    """Run-wide counts and per-host limiter and pause state for the progress display."""
+    from custom_wheel_offset.progress import HostState, Overview
+
+    configured = rate if rate > 0 else None
+
+    def overview() -> Overview:
+        limits = network.limiter.stats()
+        challenges = network.gate.stats()
+        now = time.monotonic()  # the limiter's clock
+        hosts = []
+        for host in sorted(set(limits) | set(challenges)):
+            limit = limits.get(host, {})
+            until = network.limiter.paused_until(host) if host in limits else None
+            hosts.append(
+                HostState(
+                    host=host,
+                    requests=limit.get("requests", 0),
+                    limit=limit.get("rate"),
+                    configured=limit.get("ceiling", configured),
+                    paused_for=max(0.0, until - now) if until else 0.0,
+                    challenge_for=challenges.get(host, {}).get("paused_for", 0.0),
+                )
+            )
+        return Overview(
+            requests=counters.sum_prefix("requests"),
+            errors=counters.sum_prefix("errors"),
+            retries=counters.sum_prefix("retries"),
+            hosts=tuple(hosts),
+        )
+
+    return overview
 
 
 def _give_back(frontier: Any) -> None:

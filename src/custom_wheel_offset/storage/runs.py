@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.storage.frontier import Frontier
 
-__all__ = ["finish_run_row", "latest_runs", "load_run_report", "progress_snapshot_source"]
+__all__ = [
+    "NO_HEARTBEAT",
+    "PROCESS_GONE",
+    "finish_run_row",
+    "latest_runs",
+    "lease_seconds_of_runs",
+    "load_run_report",
+    "progress_snapshot_source",
+]
 
 
 def finish_run_row(
@@ -43,7 +51,18 @@ def finish_run_row(
         )
 
 
+#: What `cwo status` says of a run still marked running whose process has ended
+#: (SIGKILL, power loss): the row cannot say so itself, nobody was left to write it.
+PROCESS_GONE = "ended (process gone)"
+#: ... and of one on another host whose heartbeat is older than its lease.
+NO_HEARTBEAT = "stale (no heartbeat)"
+
+
 def latest_runs(db: OptimizedDatabaseManager, limit: int = 5) -> list[dict[str, Any]]:
+    """The last runs; a ``running`` one whose process is gone says so in ``outcome``.
+
+    ``stored_outcome`` keeps what the row holds.
+    """
     with db.read() as conn:
         rows = conn.execute(
             select(
@@ -59,7 +78,59 @@ def latest_runs(db: OptimizedDatabaseManager, limit: int = 5) -> list[dict[str, 
             .order_by(runs.c.id.desc())
             .limit(limit)
         ).all()
-    return [dict(r._mapping) for r in rows]
+    out = [dict(r._mapping) for r in rows]
+    open_runs = [r for r in out if r["ended_at"] is None and r["outcome"] == "running"]
+    beats = _last_heartbeats(db, {r["id"] for r in open_runs})
+    leases = lease_seconds_of_runs(db, {r["id"] for r in open_runs})
+    for r in out:
+        r["stored_outcome"] = r["outcome"]
+    for r in open_runs:
+        r["outcome"] = _open_run_outcome(r, beats.get(r["id"]), leases.get(r["id"]))
+    return out
+
+
+def _open_run_outcome(run: dict[str, Any], beat: float | None, lease: float | None) -> str:
+    from custom_wheel_offset.storage.workers import STALE_AFTER_SECONDS, process_gone
+
+    gone = process_gone(run["host"], run["pid"], run["started_at"])
+    if gone:
+        return PROCESS_GONE
+    if gone is None:  # another host: only its heartbeat tells
+        limit = min(lease or STALE_AFTER_SECONDS, STALE_AFTER_SECONDS)
+        if time.time() - (beat or run["started_at"]) > limit:
+            return NO_HEARTBEAT
+    return "running"
+
+
+def _last_heartbeats(db: OptimizedDatabaseManager, run_ids: set[int]) -> dict[int, float]:
+    from custom_wheel_offset.storage.schema import workers
+
+    if not run_ids:
+        return {}
+    with db.read() as conn:
+        rows = conn.execute(
+            select(workers.c.run_id, workers.c.heartbeat_at).where(workers.c.run_id.in_(run_ids))
+        ).all()
+    return {r.run_id: r.heartbeat_at for r in rows}
+
+
+def lease_seconds_of_runs(db: OptimizedDatabaseManager, run_ids: set[int]) -> dict[int, float]:
+    """Each run's ``--lease-seconds``, from its stored settings (absent if not recorded)."""
+    if not run_ids:
+        return {}
+    with db.read() as conn:
+        rows = conn.execute(
+            select(runs.c.id, runs.c.settings_json).where(runs.c.id.in_(run_ids))
+        ).all()
+    out: dict[int, float] = {}
+    for r in rows:
+        try:
+            lease = json.loads(r.settings_json).get("lease_seconds")
+        except (ValueError, AttributeError):  # an unreadable or non-object settings row
+            continue
+        if isinstance(lease, (int, float)) and lease > 0:
+            out[r.id] = float(lease)
+    return out
 
 
 def load_run_report(db: OptimizedDatabaseManager, run_id: int | None) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -12,7 +13,15 @@ from custom_wheel_offset.storage.schema import workers
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["STALE_AFTER_SECONDS", "heartbeat", "list_workers", "register_worker", "stop_worker"]
+__all__ = [
+    "STALE_AFTER_SECONDS",
+    "heartbeat",
+    "list_workers",
+    "process_gone",
+    "register_worker",
+    "stop_worker",
+    "worker_state",
+]
 
 STALE_AFTER_SECONDS = 120.0
 
@@ -57,18 +66,55 @@ def stop_worker(
         )
 
 
+def process_gone(host: str, pid: int, started_at: float) -> bool | None:
+    """Whether the process ``pid`` that registered at ``started_at`` on ``host`` has ended.
+
+    ``None`` when ``host`` is another machine: only its heartbeat can tell.
+    A live pid whose process was created after ``started_at`` is another
+    process that reused the pid, so the registered one is gone too.
+    """
+    import psutil
+
+    if host != socket.gethostname():
+        return None
+    try:
+        created = psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:
+        # Alive but not ours to inspect: the pid alone has to do.
+        return not psutil.pid_exists(pid)
+    # create_time() is rounded by the kernel's clock ticks: allow a second.
+    return created > started_at + 1.0
+
+
+def worker_state(row: dict[str, Any], *, now: float, lease_seconds: float | None = None) -> str:
+    """``ended``, ``gone`` (same host, process no longer alive), ``stale`` or ``live``.
+
+    Another host's worker is stale once its heartbeat is older than its lease
+    (or ``STALE_AFTER_SECONDS``, if shorter): its items are then free to take.
+    """
+    if row["stopped_at"]:
+        return "ended"
+    if process_gone(row["host"], row["pid"], row["started_at"]):
+        return "gone"
+    limit = min(lease_seconds or STALE_AFTER_SECONDS, STALE_AFTER_SECONDS)
+    if now - row["heartbeat_at"] > limit:
+        return "stale"
+    return "live"
+
+
 def list_workers(db: OptimizedDatabaseManager, *, limit: int = 20) -> list[dict[str, Any]]:
+    """The last ``limit`` workers, each with its ``state`` (see :func:`worker_state`)."""
+    from custom_wheel_offset.storage.runs import lease_seconds_of_runs
+
     now = time.time()
     with db.read() as conn:
         rows = conn.execute(select(workers).order_by(workers.c.id.desc()).limit(limit)).all()
+    leases = lease_seconds_of_runs(db, {r.run_id for r in rows if r.run_id is not None})
     out = []
     for r in rows:
         m = dict(r._mapping)
-        if m["stopped_at"]:
-            m["state"] = "ended"
-        elif now - m["heartbeat_at"] > STALE_AFTER_SECONDS:
-            m["state"] = "stale"
-        else:
-            m["state"] = "live"
+        m["state"] = worker_state(m, now=now, lease_seconds=leases.get(m["run_id"]))
         out.append(m)
     return out
