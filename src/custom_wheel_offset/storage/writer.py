@@ -470,6 +470,12 @@ class BatchWriter:
         self, conn: Connection, result: OptionsResult, now: float, tally: Counters
     ) -> int:
         vtype, options = result.vehicle_type, result.options
+        # Looked up before the upsert: a first crawl's options are added, not updated.
+        known = conn.execute(
+            select(preference_options.c.vehicle_type).where(
+                preference_options.c.vehicle_type == vtype
+            )
+        ).first()
         conn.execute(
             self.db.upsert(
                 preference_options,
@@ -510,7 +516,7 @@ class BatchWriter:
                     for s in sets
                 ],
             )
-        tally.incr("records/updated/preference_options")
+        tally.incr(f"records/{'updated' if known else 'added'}/preference_options")
         return 1 + len(sets) + self._fan_out(conn, vehicles.c.vehicle_type == vtype, now, tally)
 
     def _fan_out(
