@@ -238,8 +238,8 @@ def _insert_first_release_rows(db: OptimizedDatabaseManager) -> dict[str, list[d
     return rows
 
 
-# Columns later revisions added to the tables of the first release (0003).
-ADDED_LATER = {"failure_code", "failed_runs"}
+# Columns later revisions added to the tables of the first release (0003, 0004).
+ADDED_LATER = {"failure_code", "failed_runs", "gone_crawl", "parent_id"}
 
 
 def _read_rows(db: OptimizedDatabaseManager) -> dict[str, list[dict[str, Any]]]:

@@ -184,31 +184,33 @@ class ItemHandler:
 
     # -- the vehicle tree -------------------------------------------------------------------
 
+    def _listing(self, item: WorkItem, listed: list[NewItem]) -> Outcome:
+        """A listing's outcome: the children the run's filter admits, and every key listed
+        (a child the site still lists but the filter leaves out is not gone)."""
+        children = [c for c in listed if self.filter.admits(c.year, c.make, c.model)]
+        keys = frozenset(c.key for c in listed)
+        return Outcome(item.id, item.kind, "done", children=children, listed=keys)
+
     def _years(self, item: WorkItem) -> Outcome:
         years = self._get(urls.years_url(self.api), kind="years", parse=api.parse_years)
-        children = [
-            NewItem(_key("makes", y), "makes", {"year": y}, year=y)
-            for y in years
-            if self.filter.admits(y, None, None)
-        ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        listed = [NewItem(_key("makes", y), "makes", {"year": y}, year=y) for y in years]
+        return self._listing(item, listed)
 
     def _makes(self, item: WorkItem) -> Outcome:
         year = item.params["year"]
         makes = self._get(urls.makes_url(self.api, year), kind="makes", parse=_names("makes"))
-        children = [
+        listed = [
             NewItem(_key("models", year, m), "models", {"year": year, "make": m}, year=year, make=m)
             for m in makes
-            if self.filter.admits(year, m, None)
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, listed)
 
     def _models(self, item: WorkItem) -> Outcome:
         year, make = item.params["year"], item.params["make"]
         models = self._get(
             urls.models_url(self.api, year, make), kind="models", parse=_names("models")
         )
-        children = [
+        listed = [
             NewItem(
                 _key("model_info", year, make, m),
                 "model_info",
@@ -218,9 +220,8 @@ class ItemHandler:
                 model=m,
             )
             for m in models
-            if self.filter.admits(year, make, m)
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, listed)
 
     def _model_info(self, item: WorkItem) -> Outcome:
         p = item.params
@@ -242,7 +243,7 @@ class ItemHandler:
             )
             for trim in info.trims
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, children)
 
     def _drives(self, item: WorkItem) -> Outcome:
         p = item.params
@@ -257,7 +258,7 @@ class ItemHandler:
             )
             for d in drives
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, children)
 
     # -- records ----------------------------------------------------------------------------
 

@@ -100,6 +100,7 @@ class NewItem:
             "attempts": 0,
             "not_before": 0.0,
             "updated_at": now,
+            "parent_id": None,  # the writer sets the listing's id
         }
 
 
