@@ -218,10 +218,13 @@ def scrape(
         log_format=settings.log_format,
     )
     result = workflow_v3.run(settings)
-    from custom_wheel_offset.metrics.report import summary_lines
+    from custom_wheel_offset.metrics.report import gone_line, summary_lines
 
     line = "; ".join(summary_lines(result.report)[:3])
     click.echo(f"cwo: {safe_text(line)}", err=True)
+    gone = gone_line(result.report)
+    if gone:
+        click.echo(f"cwo: {safe_text(gone)}", err=True)
     if result.message:
         click.echo(f"cwo: {safe_text(result.message)}", err=True)
     ctx.exit(result.exit_code)
