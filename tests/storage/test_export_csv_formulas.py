@@ -29,9 +29,10 @@ HOSTILE = {
     "trim": "-2+3",
     "drive": "@SUM(1+1)",
     "lug_type": "\tTab",
-    # CR LF, not a lone CR: Python's csv module quotes a field holding LF but
-    # not one holding only CR, so a lone CR would split the row for any reader.
-    "lug_size": "\r\nCR",
+    # A lone CR: quoted only because the export ends its lines with CRLF
+    # (RFC 4180); with "\n" line ends the csv module leaves it bare and the
+    # row splits for any reader.
+    "lug_size": "\rCR",
     "chassis_id": "plain",
     "bolt_pattern_mm": "5x114.3",
 }

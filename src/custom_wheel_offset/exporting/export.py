@@ -172,8 +172,9 @@ def export(
         columns = VEHICLE_CSV_COLUMNS if what == "vehicles" else FITMENT_CSV_COLUMNS
         if include_gone:
             columns = (*columns, "gone_crawl")
-        # csv quotes commas, quotes and newlines inside names (RFC 4180).
-        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\n")
+        # RFC 4180: CRLF line ends. With them csv quotes a name holding a lone
+        # carriage return too (with "\n" it would not, and the row would split).
+        writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")
         writer.writeheader()
         for record in records:
             writer.writerow(csv_row(record, raw=csv_raw))
