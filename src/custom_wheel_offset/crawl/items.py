@@ -45,6 +45,7 @@ from custom_wheel_offset.errors import (
 from custom_wheel_offset.protocol import api, store, urls
 from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
 from custom_wheel_offset.storage.frontier import ItemFilter, NewItem, WorkItem
+from custom_wheel_offset.storage.gone import GONE_CODES
 from custom_wheel_offset.storage.writer import (
     FitmentResult,
     OptionsResult,
@@ -160,7 +161,11 @@ class ItemHandler:
     def _fail(self, item: WorkItem, exc: BaseException, attempts: int | None = None) -> Outcome:
         code, reason = failure_code(exc), _reason(exc)
         after = f" after {attempts} item attempts" if attempts is not None else ""
-        log.warning("%s failed%s [%s]: %s", item.key, after, code, reason)
+        if code in GONE_CODES:
+            # The writer decides: gone if this URL worked in an earlier crawl, else failed.
+            log.info("%s answered %s%s: %s", item.key, code, after, reason)
+        else:
+            log.warning("%s failed%s [%s]: %s", item.key, after, code, reason)
         return Outcome(item.id, item.kind, "failed", error=reason, code=code)
 
     def _retry_or_fail(self, item: WorkItem, exc: CwoError) -> Outcome:

@@ -382,8 +382,6 @@ class BatchWriter:
                 rows += inserted
                 tally.incr(f"items/discovered/{kind}", inserted)
 
-        rows += self._write_listed(conn, [o for o in kept if o.listed is not None], now, tally)
-
         vehicle_results = [o.result for o in kept if isinstance(o.result, VehicleResult)]
         options_results = [o.result for o in kept if isinstance(o.result, OptionsResult)]
         fitment_results = [o.result for o in kept if isinstance(o.result, FitmentResult)]
@@ -394,8 +392,36 @@ class BatchWriter:
         if fitment_results:
             rows += self._write_fitments(conn, fitment_results, now, tally)
 
+        # After the records: a record stored in this batch must not clear a mark set here.
+        rows += self._write_listed(conn, [o for o in kept if o.listed is not None], now, tally)
         gone_ids = self._write_gone_urls(conn, batch, now, tally)
         rows += len(gone_ids)
+        rest = [o for o in batch if o.item_id not in gone_ids]
+        return rows + self._write_others(conn, rest, now, tally)
+
+    def _write_others(
+        self, conn: Connection, batch: list[Outcome], now: float, tally: Counters
+    ) -> int:
+        """Retries, failures and releases of items this owner still leases."""
+        rows = 0
+        others = [o for o in batch if o.status != "done"]
+        if not others:
+            return 0
+        # An item a listing marked gone in this or an earlier batch is no longer
+        # leased: its outcome is dropped, like a result whose lease was lost.
+        mine: set[int] = set()
+        for chunk in _chunks(sorted(o.item_id for o in others), 500):
+            mine.update(
+                conn.execute(
+                    select(frontier.c.id).where(
+                        frontier.c.id.in_(chunk),
+                        frontier.c.status == "leased",
+                        frontier.c.lease_owner == self.owner,
+                    )
+                ).scalars()
+            )
+        if len(mine) < len(others):
+            tally.incr("writer/lease_lost", len(others) - len(mine))
         # A failed item keeps its code and counts one more failed run; a release
         # (run stopping, bot challenge) is no fault of the item: its code stays.
         coded = {"failure_code": bindparam("b_code")}
@@ -404,7 +430,7 @@ class BatchWriter:
             ("failed", {"status": "failed", **coded, "failed_runs": frontier.c.failed_runs + 1}),
             ("release", {"status": "pending"}),
         ):
-            group = [o for o in batch if o.status == status and o.item_id not in gone_ids]
+            group = [o for o in others if o.status == status and o.item_id in mine]
             if not group:
                 continue
             stmt = (
@@ -441,6 +467,9 @@ class BatchWriter:
             for o in group:
                 tally.incr(f"items/{status}/{o.kind}")
                 if status == "failed":
+                    if o.code in gone.GONE_CODES:
+                        # Said at info by the handler, which cannot know it never worked.
+                        log.warning("%s item failed [%s]: %s", o.kind, o.code, o.error)
                     # Beside items/failed/<kind>: codes never equal a kind's name.
                     tally.incr(f"items/failed/{o.code or 'unknown'}")
         return rows
