@@ -135,3 +135,60 @@ def test_reduced_truth_is_the_full_truth_less_the_removed_vehicles(truth_dir) ->
         ]
         assert len(kept) < len(lines)
         assert (reduced / f"{what}.jsonl").read_text(encoding="utf-8").splitlines() == kept
+
+
+def test_a_404_on_a_once_working_vehicle_url_marks_it_gone_not_failed(sandbox, tmp_db: str) -> None:
+    """Handler and writer over real HTTP: the same 404 is 'gone' for a URL that worked
+    in an earlier crawl and a failure (``http_404``) for one that never did."""
+    from custom_wheel_offset.crawl.items import ItemHandler, vehicle_item
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.net.network import OptimizedNetworkManager
+    from custom_wheel_offset.protocol.records import VehicleId
+    from custom_wheel_offset.settings import Settings
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.storage.frontier import Frontier, ItemFilter
+    from custom_wheel_offset.storage.schema import frontier as frontier_rows
+    from custom_wheel_offset.storage.writer import BatchWriter
+
+    withdrawn = sorted(removed_vehicles(build_catalogue("tiny", 1), REMOVED), key=_identity)[0]
+    never = VehicleId(withdrawn.year, withdrawn.make, withdrawn.model, withdrawn.trim, "NoSuch")
+    db = OptimizedDatabaseManager(tmp_db)
+    db.ensure_schema()
+    frontier = Frontier(db, owner="me", lease_seconds=60)
+    counters = Counters()
+
+    def crawl(remove: int) -> tuple[int, dict[str, str]]:
+        state = frontier.begin_run(
+            skip_existing=False, retry_failed=False, root=vehicle_item(withdrawn, [])
+        )
+        with sandbox("tiny", remove_vehicles=remove) as sb:
+            settings = Settings(api_base=sb.api_base, store_base=sb.store_base, rate=0.0)
+            network = OptimizedNetworkManager(settings, counters)
+            handler = ItemHandler(settings, network, counters, ItemFilter())
+            writer = BatchWriter(db, owner="me", crawl_id=state.crawl_id, counters=counters)
+            writer.start()
+            try:
+                for item in frontier.claim(["vehicle"], 10, ItemFilter()):
+                    outcome = handler.handle(item)
+                    outcome.children = []  # only the vehicle items are of interest here
+                    writer.submit(outcome)
+            finally:
+                writer.stop()
+                network.close()
+        with sqlite3.connect(sqlite_file(tmp_db)) as conn:
+            rows = conn.execute("SELECT key, status, gone_crawl FROM frontier").fetchall()
+        return state.crawl_id, {key: f"{status}:{gone}" for key, status, gone in rows}
+
+    first, items = crawl(remove=0)
+    assert items == {vehicle_item(withdrawn, []).key: "done:None"}
+    assert frontier.finish_crawl_if_complete(first)
+    with db.begin() as conn:  # a vehicle the site never had, as a listing would add it
+        conn.execute(db.insert_ignore(frontier_rows), [vehicle_item(never, []).row(0.0)])
+    second, items = crawl(remove=REMOVED)
+    assert items == {
+        vehicle_item(withdrawn, []).key: f"gone:{second}",
+        vehicle_item(never, []).key: "failed:None",
+    }
+    assert frontier.failure_summary().groups[0].code == "http_404"
+    assert counters.get("items/gone/vehicle") == 1 and counters.get("items/failed/vehicle") == 1
+    db.dispose()
