@@ -1,9 +1,10 @@
 """Fixtures for the sandbox tests, and a minimal self-contained protocol client.
 
 The client speaks only the documented protocol (site-protocol.md sections
-1-3) over real HTTP with ``requests``, ``json`` and regular expressions: it
-never reads the catalogue. It retries faulty answers (5xx, 429, resets, cut
-bodies, challenges) so the same client can crawl a faulty sandbox.
+1-3, and the live-site shapes of section 5) over real HTTP with
+``requests``, ``json`` and regular expressions: it never reads the
+catalogue. It retries faulty answers (5xx, 429, resets, cut bodies,
+challenges) so the same client can crawl a faulty sandbox.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def parse_vehicle(obj: dict[str, Any]) -> VehicleSpec:
     return VehicleSpec(
         vehicle_type=_str(obj.get("vehicleType")),
         chassis_id=None if _blank(chassis) else str(chassis),
-        bolt_pattern_mm=_str(obj.get("boltpattern")),
+        bolt_pattern_mm=_str(obj.get("boltpattern", obj.get("boltpatternMm"))),
         bolt_pattern_in=_str(obj.get("boltpatternInches")),
         hub_bore_mm=_float(obj.get("hub")),
         lug_type=_str(obj.get("lugType")),
@@ -108,11 +109,13 @@ def parse_vehicle(obj: dict[str, Any]) -> VehicleSpec:
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 _BLOCK = re.compile(r'<div class="store-ymm-fitrange( full-size)?">(.*?)</div>', re.S)
-_NOBR = re.compile(r"<nobr>(.*?)</nobr>", re.S)
+_SIDE = re.compile(r'<nobr>(.*?)</nobr>|<span class="store-conf-header">(.*?)</span>', re.S)
 _RANGE = re.compile(r'<span class="store-conf-range">(Diameter|Width|Offset):\s*<b>(.*?)</b>', re.S)
 _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
-_BP_ELEMENT = re.compile(r'<div class="store-bp"(?: data-bp="([^"]*)")?>(.*?)</div>', re.S)
-_BP_TEXT = re.compile(r"Bolt Pattern:\s*(\S+?)mm\s*\((\S+?)(?:&quot;|\")\)")
+_BP_ELEMENT = re.compile(
+    r'<(div|span) class="(?:bolt_patterns )?store-bp"(?: data-bp="([^"]*)")?>(.*?)</\1>', re.S
+)
+_BP_PATTERN = re.compile(r"\d+x(\d+(?:\.\d+)?)")
 
 
 def strip_inert(html: str) -> str:
@@ -149,20 +152,26 @@ def parse_fitment(html: str) -> FitmentPage:
     else:
         by_side = {}
         for _full, inner in blocks:
-            side = _NOBR.search(inner)
+            side = _SIDE.search(inner)
             assert side is not None
-            by_side["Rear" if side.group(1).strip().startswith("Rear") else "Front"] = inner
+            label = (side.group(1) or side.group(2)).strip()
+            by_side["Rear" if label.startswith("Rear") else "Front"] = inner
         front, rear = _ranges(by_side["Front"]), _ranges(by_side["Rear"])
-    bp_mm = bp_in = None
-    element = _BP_ELEMENT.search(strip_inert(html))
-    if element is not None:
-        if element.group(1):
-            bp_in, bp_mm = element.group(1).split(",")
-        else:
-            text = _BP_TEXT.search(element.group(2))
-            assert text is not None
-            bp_mm, bp_in = text.group(1), text.group(2)
+    bp_mm, bp_in = bolt_patterns(html)
     return FitmentPage("ok", bp_mm, bp_in, front, rear)
+
+
+def bolt_patterns(html: str) -> tuple[str | None, str | None]:
+    """(mm, inch) of the page's store-bp element, each told by value, never by position."""
+    element = _BP_ELEMENT.search(strip_inert(html))
+    if element is None:
+        return None, None
+    source = element.group(2) or element.group(3)
+    found: dict[str, str] = {}
+    for match in _BP_PATTERN.finditer(source):
+        unit = "mm" if float(match.group(1)) >= 98 else "in"
+        found.setdefault(unit, match.group(0))
+    return found.get("mm"), found.get("in")
 
 
 # ---------------------------------------------------------------- the client
@@ -204,6 +213,8 @@ class ProtocolClient:
             raise Retry(str(exc)) from exc
         if r.status_code == 429 or r.status_code >= 500:
             raise Retry(str(r.status_code))
+        if r.status_code in (401, 403) and r.content == b'{"message":"Forbidden"}':
+            raise Retry("API Forbidden")  # section 5: transient, never data
         text = r.content.decode("utf-8")
         if "<title>Human Verification</title>" in text:
             raise Retry("challenge")

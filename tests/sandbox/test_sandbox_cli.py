@@ -34,6 +34,9 @@ SERVE_OPTIONS = (
     "--challenge-after",
     "--challenge-for",
     "--max-rps",
+    "--p-forbidden",
+    "--forbidden-after",
+    "--forbidden-for",
     "--robots-disallow",
 )
 
@@ -116,6 +119,26 @@ def test_serve_prints_its_urls_first_and_serves() -> None:
         )
         counters = requests.get(urls["counters"], timeout=5).json()
         assert counters["total_requests"] == 2
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
+def test_serve_passes_the_forbidden_options_on() -> None:
+    code = "from custom_wheel_offset.cli.sandbox_cmd import sandbox; sandbox()"
+    args = ["serve", "--page-kb", "4", "--forbidden-after", "1", "--forbidden-for", "3600"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args, "--p-forbidden", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        api_base = proc.stdout.readline().strip().partition("=")[2]
+        store_base = proc.stdout.readline().strip().partition("=")[2]
+        assert requests.get(api_base + "/", timeout=5).status_code == 200
+        refused = requests.get(api_base + "/", timeout=5)
+        assert (refused.status_code, refused.content) == (403, b'{"message":"Forbidden"}')
+        counters = requests.get(store_base + "/__sandbox__/counters", timeout=5).json()
+        assert counters["faults"]["forbidden_window"] == 1
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0

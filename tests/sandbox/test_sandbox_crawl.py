@@ -47,6 +47,7 @@ def test_faults_never_change_the_truth(client_class: Any) -> None:
         reset_rate=0.04,
         truncate_rate=0.08,
         challenge_rate=0.05,
+        forbidden_rate=0.05,
         latency_ms=0.5,
     )
     config = SandboxConfig(size="tiny", seed=2, page_kb=8, faults=faults)
@@ -58,5 +59,5 @@ def test_faults_never_change_the_truth(client_class: Any) -> None:
     vehicles, fitments = truth_records(config)
     assert _lines(result.vehicles, vehicle_sort_key) == [jsonl_line(r) for r in vehicles]
     assert _lines(result.fitments, fitment_sort_key) == [jsonl_line(r) for r in fitments]
-    for kind in ("error_5xx", "rate_429", "reset", "truncated", "challenge"):
+    for kind in ("error_5xx", "rate_429", "reset", "truncated", "challenge", "forbidden"):
         assert counters["faults"][kind] > 0, kind

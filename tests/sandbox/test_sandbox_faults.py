@@ -227,3 +227,83 @@ def test_faults_are_deterministic_in_request_order() -> None:
     first = run(3)
     assert first == run(3)
     assert first != run(4)
+
+
+# -- the fitment API's Forbidden (site-protocol.md section 5) -------------------------------------
+
+FORBIDDEN = b'{"message":"Forbidden"}'
+
+
+def test_forbidden_config_is_checked() -> None:
+    with pytest.raises(ConfigError):
+        FaultConfig(forbidden_rate=1.5)
+    with pytest.raises(ConfigError):
+        FaultConfig(forbidden_after=-1)
+    with pytest.raises(ConfigError):
+        FaultConfig(forbidden_for=-1)
+    assert FaultConfig(forbidden_rate=0.1).active and FaultConfig(forbidden_after=0).active
+
+
+def test_p_forbidden_answers_the_api_403_and_never_the_store() -> None:
+    with faulty(forbidden_rate=1.0) as sb:
+        for path in ("/fitment/vehicle/co/", "/fitment/vehicle/co/2024/Honda"):
+            status, headers, body, _ = raw_get(sb, path)
+            assert (status, body) == (403, FORBIDDEN), (path, status, body)
+            assert headers["Content-Type"] == "application/json"
+        assert raw_get(sb, PAGE)[0] == 200
+        assert raw_get(sb, "/robots.txt")[0] == 200
+        assert raw_get(sb, "/api/ymm-temp.php?type=set&getRubbing=true")[0] == 403  # no cookie
+        c = sb.counters()
+    assert c["faults"]["forbidden"] == 2 and c["faults"]["forbidden_window"] == 0
+    assert c["statuses"]["403"] == 3 and c["served_ok"]["fitment"] == 1
+    assert "years" not in c["served_ok"] or c["served_ok"]["years"] == 0
+
+
+def test_p_forbidden_is_seeded_and_leaves_other_fault_draws_alone() -> None:
+    def run(seed: int, **faults: Any) -> list[int]:
+        with faulty(seed=seed, **faults) as sb, requests.Session() as s:
+            return [s.get(sb.api_base + "/").status_code for _ in range(60)]
+
+    first = run(3, forbidden_rate=0.3, error_rate=0.2)
+    assert first == run(3, forbidden_rate=0.3, error_rate=0.2)
+    assert first != run(4, forbidden_rate=0.3, error_rate=0.2)
+    assert 403 in first and 200 in first
+    # Forbidden has a draw of its own: where it does not strike, the 5xx answers are unchanged
+    errors_only = run(3, error_rate=0.2)
+    assert all(f == e for f, e in zip(first, errors_only, strict=True) if f != 403)
+
+
+def test_forbidden_window_after_n_api_requests() -> None:
+    with faulty(forbidden_after=3, forbidden_for=3600) as sb, requests.Session() as s:
+        api = [s.get(sb.api_base + "/").status_code for _ in range(3)]
+        assert api == [200, 200, 200]
+        assert s.get(sb.store_base + PAGE).status_code == 200  # store requests do not count
+        refused = [s.get(sb.api_base + "/2024") for _ in range(4)]
+        assert [r.status_code for r in refused] == [403] * 4
+        assert all(r.content == FORBIDDEN for r in refused)
+        assert s.get(sb.store_base + PAGE).status_code == 200  # nor are they refused
+        assert sb.counters()["faults"]["forbidden_window"] == 4
+        sb.set_faults(FaultConfig())  # the site lets us in again
+        assert s.get(sb.api_base + "/2024").status_code == 200
+
+
+def test_forbidden_window_closes_after_its_seconds() -> None:
+    with faulty(forbidden_after=0, forbidden_for=0.3) as sb, requests.Session() as s:
+        assert s.get(sb.api_base + "/").status_code == 403
+        time.sleep(0.5)
+        assert [s.get(sb.api_base + "/").status_code for _ in range(3)] == [200] * 3
+        assert sb.counters()["faults"]["forbidden_window"] == 1
+
+
+def test_forbidden_draws_do_not_depend_on_store_requests_in_between() -> None:
+    def run(store_between: bool) -> list[int]:
+        with faulty(seed=3, forbidden_rate=0.2) as sb, requests.Session() as s:
+            codes = []
+            for _ in range(40):
+                if store_between:
+                    assert s.get(sb.store_base + PAGE).status_code == 200
+                codes.append(s.get(sb.api_base + "/").status_code)
+            return codes
+
+    alone = run(False)
+    assert 403 in alone and alone == run(True)

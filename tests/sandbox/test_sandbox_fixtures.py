@@ -23,6 +23,7 @@ from custom_wheel_offset.exporting.format import vehicle_record
 from custom_wheel_offset.protocol.records import VehicleId
 from custom_wheel_offset.sandbox import SandboxConfig, build_catalogue, start_sandbox
 from custom_wheel_offset.sandbox.render import challenge_page
+from custom_wheel_offset.sandbox.server import FORBIDDEN_BODY
 from custom_wheel_offset.sandbox.truth import fitment_page, vehicle_spec
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sandbox"
@@ -32,6 +33,10 @@ LX_SPACE = (2024, "Honda", "Civic", "LX ", "FWD")
 EX = (2024, "Honda", "Civic", "EX", "FWD")
 MUSTANG = (2024, "Ford", "Mustang", "GT Premium", "RWD")
 C_CLASS = (2024, "Mercedes-Benz", "C-Class", "AMG C 43", "AWD")
+# the live-site shapes of site-protocol.md section 5
+CIVIC_BASE = (2024, "Honda", "Civic", "Base, 4-Door", "FWD")
+GLADIATOR = (2024, "Jeep", "Gladiator", "O'Neil", "4WD")
+DARK_HORSE = (2024, "Ford", "Mustang", "Dark Horse", "RWD")
 
 #: file -> (vehicle, flat preference index (suspension, trimming, rubbing order))
 PAGES: dict[str, tuple[tuple[int, str, str, str, str], int]] = {
@@ -45,12 +50,32 @@ PAGES: dict[str, tuple[tuple[int, str, str, str, str], int]] = {
     "fitment_staggered.html": (MUSTANG, 0),
     "fitment_staggered_rear_width_blank.html": (MUSTANG, 1),
     "fitment_staggered_car_full_size.html": (C_CLASS, 0),
+    # section 5
+    "fitment_blank_units_diameter.html": (CIVIC_BASE, 0),
+    "fitment_blank_units_offset.html": (CIVIC_BASE, 1),
+    "fitment_bp_span_text_both_units.html": (CIVIC_BASE, 2),
+    "fitment_blank_units_width_bp_span_mm_first.html": (CIVIC_BASE, 3),
+    "fitment_bp_data_inch_mm_space.html": (LX, 5),
+    "fitment_bp_span_mm_first.html": (LX, 6),
+    "fitment_bp_span_inch_mm.html": (LX, 7),
+    "fitment_bp_text_mm_only.html": (LX, 8),
+    "fitment_bp_span_inch_only.html": (LX, 9),
+    "fitment_staggered_header_labels.html": (MUSTANG, 4),
+    "fitment_staggered_header_and_nobr_rear_first.html": (MUSTANG, 5),
+    "fitment_staggered_rear_first.html": (MUSTANG, 6),
+    "fitment_staggered_header_rear_first_blank_units_offset.html": (MUSTANG, 7),
+    "fitment_staggered_blank_units_width.html": (MUSTANG, 8),
 }
 VEHICLES = {
     "vehicle_numbers_as_strings.json": LX,
     "vehicle_missing_null_empty.json": LX_SPACE,
     "vehicle_square_with_blank_rear_keys.json": EX,
     "vehicle_staggered.json": MUSTANG,
+    # section 5
+    "vehicle_boltpatternMm_only_flags_strings.json": C_CLASS,
+    "vehicle_both_bolt_keys_flags_int_extras_as_strings.json": CIVIC_BASE,
+    "vehicle_boltpatternMm_only_extras.json": GLADIATOR,
+    "vehicle_staggered_flags_bool.json": DARK_HORSE,
 }
 LISTINGS = {
     "years.json": "/",
@@ -68,7 +93,10 @@ def _q(params: dict[str, Any]) -> str:
 
 def _current() -> tuple[dict[str, bytes], dict[str, Any]]:
     catalogue = build_catalogue(CONFIG.size, CONFIG.seed)
-    bodies: dict[str, bytes] = {"challenge.html": challenge_page()}
+    bodies: dict[str, bytes] = {
+        "challenge.html": challenge_page(),
+        "forbidden.json": FORBIDDEN_BODY,
+    }
     expected: dict[str, Any] = {}
     with start_sandbox(CONFIG) as sb, requests.Session() as s:
         for name, vid in VEHICLES.items():
@@ -114,6 +142,7 @@ def _current() -> tuple[dict[str, bytes], dict[str, Any]]:
                 "rear": asdict(page.rear),
             }
     expected["challenge.html"] = {"challenge": True}
+    expected["forbidden.json"] = {"forbidden": True, "status": 403}
     return bodies, expected
 
 

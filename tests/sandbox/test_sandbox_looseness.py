@@ -147,10 +147,15 @@ def test_fitment_page_varieties(tiny_crawl: Any, page_parser: Any) -> None:
     assert any(len(b) == 1 and b[0][0] for b in blocks)  # square: one full-size block
     staggered = [b for b in blocks if len(b) == 2]
     assert staggered
+    side = re.compile(r'<nobr>(.*?)</nobr>|<span class="store-conf-header">(.*?)</span>')
+    orders = set()
     for pair in staggered:
-        labels = [re.search(r"<nobr>(.*?)</nobr>", inner).group(1) for _, inner in pair]  # type: ignore[union-attr]
-        assert labels[0].startswith("Front") and labels[1].startswith("Rear")
+        labels = [side.search(inner) for _, inner in pair]
+        words = tuple((m.group(1) or m.group(2)).split()[0] for m in labels if m is not None)
+        assert sorted(words) == ["Front", "Rear"], words
+        orders.add(words)
         assert not any(full for full, _ in pair)
+    assert orders == {("Front", "Rear"), ("Rear", "Front")}  # section 5: blocks in either order
     inners = [inner for b in blocks for _, inner in b]
     assert any("<b></b>" in i for i in inners)
     assert any("<b> </b>" in i for i in inners)

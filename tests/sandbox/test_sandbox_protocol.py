@@ -231,11 +231,24 @@ def test_correct_parameters_show_ranges(
     assert page.bolt_pattern_in == "5x4.5"
 
 
+@pytest.mark.parametrize("vtype", ["car", "CAR", "cAr"])
+def test_vehicle_type_is_taken_in_any_case(
+    tiny_sandbox: RunningSandbox, http: requests.Session, vtype: str
+) -> None:
+    """Section 5: clients of the live store write ``Truck``, ``truck`` and ``car``."""
+    _, exact = _civic_page(tiny_sandbox, http)
+    status, html = _civic_page(tiny_sandbox, http, vtype=vtype)
+    assert status == 200
+    assert html == exact
+    assert 'class="store-ymm-fitrange full-size"' in html
+
+
 @pytest.mark.parametrize(
     "changes",
     [
         {"vtype": "Truck"},
-        {"vtype": "car"},
+        {"vtype": "truck"},
+        {"vtype": "Ca"},
         {"chassis": "1"},
         {"chassis": ""},
         {"prefs": ("Stock Suspension", "No Modification", "Rubbing everywhere")},

@@ -180,6 +180,28 @@ def sandbox() -> None:
     "answer 429 with Retry-After: 1. 0 = no limit.",
 )
 @click.option(
+    "--p-forbidden",
+    "forbidden_rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help='Probability that a fitment-API request gets 403 {"message":"Forbidden"}.',
+)
+@click.option(
+    "--forbidden-after",
+    type=click.IntRange(min=0),
+    default=None,
+    help="After this many fitment-API requests, answer every API request "
+    "Forbidden (403) for --forbidden-for seconds.",
+)
+@click.option(
+    "--forbidden-for",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="How long the Forbidden window lasts, in seconds.",
+)
+@click.option(
     "--robots-disallow",
     multiple=True,
     metavar="PREFIX",
@@ -205,6 +227,9 @@ def serve(
     challenge_after: float | None,
     challenge_for: float,
     max_rps: float,
+    forbidden_rate: float,
+    forbidden_after: int | None,
+    forbidden_for: float,
     robots_disallow: tuple[str, ...],
 ) -> None:
     """Serve the sandbox until Ctrl-C.
@@ -245,6 +270,9 @@ def serve(
             challenge_after=challenge_after,
             challenge_for=challenge_for,
             max_rps=max_rps,
+            forbidden_rate=forbidden_rate,
+            forbidden_after=forbidden_after,
+            forbidden_for=forbidden_for,
         )
         config = SandboxConfig(
             size=size,

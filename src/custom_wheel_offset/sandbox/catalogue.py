@@ -77,6 +77,36 @@ REAR_KEYS: tuple[tuple[str, str], ...] = tuple(
 )
 STRING_FIELDS = frozenset({"stock_tire"})
 BLANK_MODES = frozenset({"missing", "null", "empty"})
+#: bolt-pattern element forms -> (shows millimetres, shows inches); see render.py.
+#: A page showing one unit leaves the other null: a parser never converts units.
+BP_MODES: dict[str, tuple[bool, bool]] = {
+    "data": (True, True),  # <div class="store-bp" data-bp="IN,MM">.. MMmm (IN")</div>
+    "text": (True, True),  # <div class="store-bp">Bolt Pattern: MMmm (IN")</div>
+    "none": (False, False),  # no store-bp element
+    "data_space": (True, True),  # <div class="store-bp" data-bp="IN, MM">..</div>
+    "span_mm_first": (True, True),  # <span class="bolt_patterns store-bp" data-bp="MM, IN"><b>MM
+    "span_in_mm": (True, True),  # <span class="bolt_patterns store-bp" data-bp="IN,MM"><b>MM
+    "span_text": (True, True),  # <span class="bolt_patterns store-bp"><b>MMmm (IN")</b></span>
+    "text_mm": (True, False),  # <div class="store-bp">Bolt Pattern: MMmm</div>
+    "span_text_in": (False, True),  # <span class="bolt_patterns store-bp"><b>IN"</b></span>
+}
+#: the live-site forms added from site-protocol.md section 5
+LIVE_BP_MODES: tuple[str, ...] = tuple(BP_MODES)[3:]
+#: the vehicle object's flags saying whether the car is staggered
+FLAG_KEYS: tuple[str, ...] = ("staggered", "factoryStaggered")
+#: the extra vehicle keys other clients of the live API show (section 5)
+LIVE_EXTRA_KEYS: tuple[str, ...] = (
+    "multiChassis",
+    "vehicleType2",
+    "drmodelid",
+    "bodyType",
+    "tireWidthMin",
+    "tireLoadIndex",
+    "tireSpeedIndex",
+    "engine",
+    "wheelDiameterMinList",
+    "tireWidthMaxList",
+)
 
 # ---------------------------------------------------------------- hashing
 
@@ -148,10 +178,13 @@ class Axle:
 class PageFeatures:
     """How one fitment page is drawn.
 
-    ``damage`` is ``"blank"`` (``<b></b>``), ``"blank_space"`` (``<b> </b>``)
-    or ``"missing"`` (no span) for range ``damaged_range`` of block
-    ``damaged_block``; ``bp_mode`` is ``"data"`` (``data-bp`` attribute),
-    ``"text"`` (text only) or ``"none"`` (no store-bp element).
+    ``damage`` is ``"blank"`` (``<b></b>``), ``"blank_space"`` (``<b> </b>``),
+    ``"units"`` (units only: ``<b>" to "</b>``, ``<b>mm to mm</b>``) or
+    ``"missing"`` (no span) for range ``damaged_range`` of block
+    ``damaged_block``; ``bp_mode`` is a key of :data:`BP_MODES`.
+    A staggered page's blocks are labelled by ``label_mode`` (``"nobr"``,
+    ``"header"`` (a ``store-conf-header`` span) or ``"both"``), rear block
+    first when ``rear_first``.
     """
 
     no_data: bool = False
@@ -159,6 +192,8 @@ class PageFeatures:
     damaged_block: int = 0
     damaged_range: str | None = None
     damage: str | None = None
+    label_mode: str = "nobr"
+    rear_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +208,9 @@ class VehicleForce:
     two_blocks: bool | None = None
     pages: tuple[tuple[int, PageFeatures], ...] = ()
     plain_pages: bool = False  # pages not listed in ``pages`` get no random features
+    bolt_key: str | None = None  # "boltpattern", "mm" (boltpatternMm only) or "both"
+    flags: tuple[tuple[str, ...], str] | None = None  # (flag keys, form: bool/str/int)
+    live: str | None = None  # live extra keys: "none", "native" (all), "string" (all as strings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +220,11 @@ class VehicleModel:
     ``modes`` maps a served key to ``num``/``str`` (numbers), ``val``
     (strings) or ``missing``/``null``/``empty``. ``rear`` is set for a
     staggered car; ``rear_blanks`` lists ``*Rear`` keys a square car serves
-    with ``null`` or ``""``.
+    with ``null`` or ``""``. ``bolt_key`` says under which key the
+    millimetre bolt pattern is served (``boltpattern``, ``mm`` for
+    ``boltpatternMm`` only, ``both``); ``flag_keys``/``flag_form`` the
+    staggered flags served; ``live_extras`` the section-5 extra keys, served
+    as they are.
     """
 
     vid: VehicleId
@@ -199,6 +241,17 @@ class VehicleModel:
     page_force: Mapping[int, PageFeatures]
     plain_pages: bool
     options: PreferenceOptions
+    bolt_key: str = "boltpattern"
+    flag_keys: tuple[str, ...] = ()
+    flag_form: str = "bool"
+    live_extras: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def staggered_served(self) -> bool:
+        """Whether the served ``*Rear`` keys hold a value: what the staggered flags say."""
+        if self.rear is None:
+            return False
+        return any(self.modes.get(key, "val") not in BLANK_MODES for _, key in REAR_KEYS)
 
     @property
     def bolt_mm(self) -> str:
@@ -246,10 +299,12 @@ class FitBlock:
 class FitmentModel:
     """What one fitment page shows. No blocks = no fitment data."""
 
-    blocks: tuple[FitBlock, ...]
+    blocks: tuple[FitBlock, ...]  # front first (the page may show them the other way round)
     bp_mode: str
     bolt_mm: str
     bolt_in: str
+    label_mode: str = "nobr"
+    rear_first: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,10 +371,18 @@ _CIVIC_LX = VehicleForce(
         (2, PageFeatures(damaged_range="width", damage="blank")),
         (3, PageFeatures(damaged_range="offset", damage="blank_space")),
         (4, PageFeatures(damaged_range="diameter", damage="missing")),
+        (5, PageFeatures(bp_mode="data_space")),
+        (6, PageFeatures(bp_mode="span_mm_first")),
+        (7, PageFeatures(bp_mode="span_in_mm")),
+        (8, PageFeatures(bp_mode="text_mm")),
+        (9, PageFeatures(bp_mode="span_text_in")),
         (10, PageFeatures(no_data=True, bp_mode="data")),
         (11, PageFeatures(no_data=True, bp_mode="none")),
     ),
     plain_pages=True,
+    bolt_key="boltpattern",
+    flags=((), "bool"),
+    live="none",
 )
 _CIVIC_LX_SPACE = VehicleForce(
     modes=(
@@ -334,6 +397,9 @@ _CIVIC_LX_SPACE = VehicleForce(
     extras=(("marketingName", "Civic LX Sedan"), ("_rev", 3), ("images", [])),
     staggered=False,
     rear_blanks=(),
+    bolt_key="boltpattern",
+    flags=((), "bool"),
+    live="none",
 )
 _CIVIC_EX = VehicleForce(
     staggered=False,
@@ -342,6 +408,9 @@ _CIVIC_EX = VehicleForce(
         ("stockTireSizeRear", "empty"),
         ("wheelWidthMaxRear", "missing"),
     ),
+    bolt_key="boltpattern",
+    flags=((), "bool"),
+    live="none",
 )
 _MUSTANG = VehicleForce(
     modes=(
@@ -357,11 +426,61 @@ _MUSTANG = VehicleForce(
         (1, PageFeatures(damaged_block=1, damaged_range="width", damage="blank")),
         (2, PageFeatures(damaged_block=0, damaged_range="offset", damage="missing")),
         (3, PageFeatures(bp_mode="text")),
+        (4, PageFeatures(label_mode="header")),
+        (5, PageFeatures(label_mode="both", rear_first=True)),
+        (6, PageFeatures(rear_first=True)),
+        (
+            7,
+            PageFeatures(
+                label_mode="header",
+                rear_first=True,
+                damaged_block=1,
+                damaged_range="offset",
+                damage="units",
+            ),
+        ),
+        (8, PageFeatures(damaged_block=0, damaged_range="width", damage="units")),
         (11, PageFeatures(no_data=True, bp_mode="text")),
     ),
+    bolt_key="boltpattern",
+    flags=((), "bool"),
+    live="none",
 )
 _C_CLASS = VehicleForce(
-    staggered=True, two_blocks=False, chassis_as_string=True, modes=(("stockTireSizeRear", "val"),)
+    staggered=True,
+    two_blocks=False,
+    chassis_as_string=True,
+    modes=(("stockTireSizeRear", "val"),),
+    bolt_key="mm",
+    flags=(FLAG_KEYS, "str"),
+    live="native",
+)
+
+
+def _staggered_flagged(keys: tuple[str, ...], form: str) -> VehicleForce:
+    """A staggered car (two blocks) whose rear keys all hold values, with these flags."""
+    rear = tuple((key, "val" if key == "stockTireSizeRear" else "num") for _, key in REAR_KEYS)
+    return VehicleForce(staggered=True, two_blocks=True, modes=rear, flags=(keys, form))
+
+
+_CIVIC_BASE = VehicleForce(
+    staggered=False,
+    modes=(("boltpattern", "val"),),
+    pages=(
+        (0, PageFeatures(damaged_range="diameter", damage="units")),
+        (1, PageFeatures(damaged_range="offset", damage="units")),
+        (2, PageFeatures(bp_mode="span_text")),
+        (3, PageFeatures(damaged_range="width", damage="units", bp_mode="span_mm_first")),
+    ),
+    bolt_key="both",
+    flags=(FLAG_KEYS, "int"),
+    live="string",
+)
+_GLADIATOR = VehicleForce(
+    modes=(("boltpattern", "val"),),
+    bolt_key="mm",
+    flags=(("staggered",), "bool"),
+    live="native",
 )
 
 SHOWCASE: tuple[_Show, ...] = (
@@ -379,14 +498,18 @@ SHOWCASE: tuple[_Show, ...] = (
         _entry("Ford", "F-250/350 Super Duty"),
         {"vehicleType": ["Truck"], "drive": ["2WD", "4WD"], "trim": ["XL", "Lariat", "Platinum"]},
         (("XL", ("4WD", "4WD")), ("Lariat", ("4WD",)), ("Platinum", ())),
+        ((("Lariat", "4WD"), VehicleForce(live="string", flags=(FLAG_KEYS, "bool"))),),
     ),
     _Show(
         "Ford",
         "Mustang",
         _entry("Ford", "Mustang"),
-        {"vehicleType": ["Car"], "drive": "RWD", "trim": ["GT Premium"]},
-        (("GT Premium", ("RWD",)),),
-        ((("GT Premium", "RWD"), _MUSTANG),),
+        {"vehicleType": ["Car"], "drive": "RWD", "trim": ["GT Premium", "Dark Horse"]},
+        (("GT Premium", ("RWD",)), ("Dark Horse", ("RWD",))),
+        (
+            (("GT Premium", "RWD"), _MUSTANG),
+            (("Dark Horse", "RWD"), _staggered_flagged(FLAG_KEYS, "bool")),
+        ),
     ),
     _Show(
         "Honda",
@@ -398,7 +521,12 @@ SHOWCASE: tuple[_Show, ...] = (
             "trim": ["LX", "LX ", "EX", "Base, 4-Door", "LX"],
         },
         (("LX", ("FWD",)), ("LX ", ("FWD",)), ("EX", ("FWD",)), ("Base, 4-Door", ("FWD",))),
-        ((("LX", "FWD"), _CIVIC_LX), (("LX ", "FWD"), _CIVIC_LX_SPACE), (("EX", "FWD"), _CIVIC_EX)),
+        (
+            (("LX", "FWD"), _CIVIC_LX),
+            (("LX ", "FWD"), _CIVIC_LX_SPACE),
+            (("EX", "FWD"), _CIVIC_EX),
+            (("Base, 4-Door", "FWD"), _CIVIC_BASE),
+        ),
     ),
     _Show(
         "Jeep",
@@ -406,6 +534,7 @@ SHOWCASE: tuple[_Show, ...] = (
         _entry("Jeep", "Gladiator"),
         {"vehicleType": "Truck", "drive": ["4WD"], "trim": ["O'Neil"]},
         (("O'Neil", ("4WD",)),),
+        ((("O'Neil", "4WD"), _GLADIATOR),),
     ),
     _Show(
         "Mazda",
@@ -418,9 +547,12 @@ SHOWCASE: tuple[_Show, ...] = (
         "Mercedes-Benz",
         "C-Class",
         _entry("Mercedes-Benz", "C-Class"),
-        {"vehicleType": None, "drive": ["AWD"], "trim": ["AMG C 43"]},
-        (("AMG C 43", ("AWD",)),),
-        ((("AMG C 43", "AWD"), _C_CLASS),),
+        {"vehicleType": None, "drive": ["AWD"], "trim": ["AMG C 43", "AMG C 63"]},
+        (("AMG C 43", ("AWD",)), ("AMG C 63", ("AWD",))),
+        (
+            (("AMG C 43", "AWD"), _C_CLASS),
+            (("AMG C 63", "AWD"), _staggered_flagged(("factoryStaggered",), "int")),
+        ),
     ),
     _Show(
         "Renault",
@@ -436,6 +568,12 @@ SHOWCASE: tuple[_Show, ...] = (
         _entry("Subaru", "WRX"),
         {"vehicleType": ["Car"], "drive": ["AWD"], "trim": ['Sport 2.0T "Launch Edition"']},
         (('Sport 2.0T "Launch Edition"', ("AWD",)),),
+        (
+            (
+                ('Sport 2.0T "Launch Edition"', "AWD"),
+                VehicleForce(bolt_key="both", flags=(("factoryStaggered",), "str")),
+            ),
+        ),
     ),
     _Show(
         "Tesla",
@@ -443,6 +581,7 @@ SHOWCASE: tuple[_Show, ...] = (
         _entry("Tesla", "Model 3", stagger=0.0),
         {"vehicleType": ["Car"], "drive": ["AWD"], "trim": ["100% Electric & More +"]},
         (("100% Electric & More +", ("AWD",)),),
+        ((("100% Electric & More +", "AWD"), VehicleForce(flags=(("staggered",), "int"))),),
     ),
     _Show(
         "Škoda",
@@ -506,6 +645,111 @@ def _fit_axle(
     omin = float(o - 15 - round(bonus * (12 if truck else 5)) - (h % 4))
     omax = float(o + (10 if truck else 5) + (h >> 2) % 6)
     return RangeCell(dmin, float(dmax)), RangeCell(wmin, wmax), RangeCell(omin, omax)
+
+
+# ---------------------------------------------------------------- section-5 shapes
+
+
+def _live_page(
+    seed: int, vm: VehicleModel, index: tuple[int, int, int], feats: PageFeatures
+) -> PageFeatures:
+    """Give a randomly drawn page the live-site shapes of section 5, in fixed shares.
+
+    Of the pages drawn with ``data-bp``, 36% get one of the six new bolt
+    pattern forms (6% each); 40% of damaged ranges are rendered with units
+    only; of the two-block pages, 25% are labelled by a header, 15% by both a
+    header and a ``<nobr>``, and 20% show the rear block first. A generator
+    of its own keeps the older draws (and so the older pages) unchanged.
+    """
+    r = _rng(seed, "page-live", vm.vid, index)
+    changes: dict[str, Any] = {}
+    u = r.random()
+    if feats.bp_mode == "data" and u < 0.36:
+        changes["bp_mode"] = LIVE_BP_MODES[int(u / 0.06)]
+    if feats.damage is not None and r.random() < 0.4:
+        changes["damage"] = "units"
+    u = r.random()
+    changes["label_mode"] = "header" if u < 0.25 else "both" if u < 0.4 else "nobr"
+    changes["rear_first"] = r.random() < 0.2
+    return replace(feats, **changes)
+
+
+_FLAG_FORMS = ("bool", "bool", "str", "int")
+_BODY_TYPES = {"Car": ("Sedan", "Coupe", "Hatchback"), "SUV": ("SUV",), "Truck": ("Crew Cab",)}
+_VEHICLE_TYPE2 = {"Car": "Passenger Car", "SUV": "SUV / Crossover", "Truck": "Pickup"}
+_ENGINES = ("2.0L I4", "1.5L I4 Turbo", "3.5L V6", "5.0L V8", "6.7L I6 Diesel", "Electric")
+
+
+def _live_vehicle(
+    r: random.Random, force: VehicleForce, entry: ModelEntry, front: Axle
+) -> dict[str, Any]:
+    """The :class:`VehicleModel` fields of the section-5 shapes of one vehicle.
+
+    ``r`` is a generator of its own, so that the vehicle's older draws keep
+    their values.
+
+    Shares in the bulk: ``boltpatternMm`` alone 15%, with ``boltpattern``
+    15%; staggered flags on 60% of vehicles (one key or both; bool, string or
+    1/0); each live extra key on 35% of vehicles, its scalars strings 30% of
+    the time.
+    """
+    u = r.random()
+    bolt_key = force.bolt_key or ("mm" if u < 0.15 else "both" if u < 0.3 else "boltpattern")
+    if force.flags is not None:
+        flag_keys, flag_form = force.flags
+    elif r.random() < 0.6:
+        flag_keys = r.choice(((FLAG_KEYS[0],), (FLAG_KEYS[1],), FLAG_KEYS))
+        flag_form = r.choice(_FLAG_FORMS)
+    else:
+        flag_keys, flag_form = (), "bool"
+    return {
+        "bolt_key": bolt_key,
+        "flag_keys": flag_keys,
+        "flag_form": flag_form,
+        "live_extras": _live_extras(r, force.live, entry, front),
+    }
+
+
+def _live_extras(
+    r: random.Random, mode: str | None, entry: ModelEntry, front: Axle
+) -> tuple[tuple[str, Any], ...]:
+    """The section-5 extra keys with served values (``mode``: see :class:`VehicleForce`)."""
+    if mode == "none":
+        return ()
+    vtype = entry.vehicle_type
+    section = int(front.stock_tire.removeprefix("LT").split("/")[0])
+    dmin = int(front.diameter_min)
+    native: dict[str, Any] = {
+        "multiChassis": r.random() < 0.2,
+        "vehicleType2": _VEHICLE_TYPE2[vtype],
+        "drmodelid": 100 + r.randrange(99900),
+        "bodyType": r.choice(_BODY_TYPES[vtype]),
+        "tireWidthMin": section - 10,
+        "tireLoadIndex": 88 + r.randrange(34),
+        "tireSpeedIndex": r.choice(("H", "V", "W", "T", "R")),
+        "engine": r.sample(_ENGINES, r.randint(1, 2)),
+        "wheelDiameterMinList": [dmin, dmin + 1],
+        "tireWidthMaxList": [section + 20, section + 30],
+    }
+    out: list[tuple[str, Any]] = []
+    for key in LIVE_EXTRA_KEYS:
+        keep, as_string = r.random() < 0.35, r.random() < 0.3
+        if mode is None and not keep:
+            continue
+        value = native[key]
+        if mode == "string" or (mode is None and as_string):
+            value = _as_string(value)
+        out.append((key, value))
+    return tuple(out)
+
+
+def _as_string(value: Any) -> Any:
+    """A served value with its scalars as strings (``True`` -> ``"true"``, 17 -> ``"17"``)."""
+    if isinstance(value, list):
+        return [_as_string(v) for v in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 # ---------------------------------------------------------------- the catalogue
@@ -677,26 +921,28 @@ class Catalogue:
         u = r.random()
         if no_data:
             bp_mode = "none" if u < 0.5 else ("text" if u < 0.6 else "data")
-            return PageFeatures(no_data=True, bp_mode=bp_mode)
+            return _live_page(self.seed, vm, index, PageFeatures(no_data=True, bp_mode=bp_mode))
         bp_mode = "text" if u < 0.15 else "data"
         if r.random() < 0.08:
             damage = r.choice(("blank", "blank_space", "missing"))
-            return PageFeatures(
+            feats = PageFeatures(
                 bp_mode=bp_mode,
                 damaged_block=r.randrange(2),
                 damaged_range=r.choice(("diameter", "width", "offset")),
                 damage=damage,
             )
-        return PageFeatures(bp_mode=bp_mode)
+            return _live_page(self.seed, vm, index, feats)
+        return _live_page(self.seed, vm, index, PageFeatures(bp_mode=bp_mode))
 
     def fitment(self, vm: VehicleModel, index: tuple[int, int, int]) -> FitmentModel:
         """The fitment page of ``vm`` with the preference set at ``index`` (s, t, r)."""
         feats = self.page_features(vm, index)
         if feats.no_data:
             return FitmentModel((), feats.bp_mode, vm.bolt_mm, vm.bolt_in)
+        axles = self._page_axles(vm)
+        two = len(axles) == 2
         weight = SUSPENSION_WEIGHT[vm.vehicle_type][index[0]]
         h = _digest(self.seed, "fit", vm.vid, index)
-        axles = [vm.front] if vm.rear is None or not vm.two_blocks else [vm.front, vm.rear]
         blocks: list[FitBlock] = []
         for i, axle in enumerate(axles):
             cells = list(_fit_axle(axle, vm.vehicle_type, weight, index[1], index[2], h))
@@ -710,7 +956,20 @@ class Catalogue:
                 label = word + (" Wheels" if (h >> 9) % 2 else "")
                 full = False
             blocks.append(FitBlock(label, full, cells[0], cells[1], cells[2]))
-        return FitmentModel(tuple(blocks), feats.bp_mode, vm.bolt_mm, vm.bolt_in)
+        if not two:
+            return FitmentModel(tuple(blocks), feats.bp_mode, vm.bolt_mm, vm.bolt_in)
+        return FitmentModel(
+            tuple(blocks),
+            feats.bp_mode,
+            vm.bolt_mm,
+            vm.bolt_in,
+            label_mode=feats.label_mode,
+            rear_first=feats.rear_first,
+        )
+
+    @staticmethod
+    def _page_axles(vm: VehicleModel) -> list[Axle]:
+        return [vm.front] if vm.rear is None or not vm.two_blocks else [vm.front, vm.rear]
 
     # ------------------------------------------------------------ builders
 
@@ -834,6 +1093,7 @@ class Catalogue:
             page_force=dict(force.pages),
             plain_pages=force.plain_pages,
             options=self.options(entry.vehicle_type),
+            **_live_vehicle(_rng(self.seed, "live-vehicle", vid), force, entry, front),
         )
 
     @staticmethod

@@ -62,6 +62,13 @@ class FaultConfig:
     """How long the challenge window lasts, in seconds."""
     max_rps: float = 0.0
     """Server-side limit over all requests in a sliding 1 s window; 0 = no limit."""
+    forbidden_rate: float = 0.0
+    """Probability that a fitment-API request gets 403 ``{"message":"Forbidden"}``."""
+    forbidden_after: int | None = None
+    """After this many fitment-API requests (since start or ``set_faults``), the API answers
+    Forbidden to every request for ``forbidden_for`` seconds; None = never."""
+    forbidden_for: float = 60.0
+    """How long the Forbidden window lasts, in seconds."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -71,12 +78,22 @@ class FaultConfig:
             "reset_rate",
             "truncate_rate",
             "challenge_rate",
+            "forbidden_rate",
         ):
             _rate(name, getattr(self, name))
-        for name in ("latency_ms", "jitter_ms", "hold_seconds", "challenge_for", "max_rps"):
+        for name in (
+            "latency_ms",
+            "jitter_ms",
+            "hold_seconds",
+            "challenge_for",
+            "max_rps",
+            "forbidden_for",
+        ):
             _non_negative(name, getattr(self, name))
         if self.challenge_after is not None:
             _non_negative("challenge_after", self.challenge_after)
+        if self.forbidden_after is not None and self.forbidden_after < 0:
+            raise ConfigError(f"forbidden_after must be zero or more, not {self.forbidden_after!r}")
         if self.retry_after < 0:
             raise ConfigError(f"retry_after must be zero or more, not {self.retry_after!r}")
 
@@ -94,6 +111,8 @@ class FaultConfig:
             or self.challenge_rate
             or self.challenge_after is not None
             or self.max_rps
+            or self.forbidden_rate
+            or self.forbidden_after is not None
         )
 
 

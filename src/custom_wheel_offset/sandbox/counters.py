@@ -42,6 +42,8 @@ FAULT_KINDS: tuple[str, ...] = (
     "challenge",
     "challenge_window",
     "server_rate_limit",
+    "forbidden",
+    "forbidden_window",
 )
 HOSTS: tuple[str, ...] = ("api", "store")
 

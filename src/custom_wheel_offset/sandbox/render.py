@@ -83,7 +83,7 @@ def vehicle_json(vm: VehicleModel) -> dict[str, Any]:
         else:
             out[key] = _number(value) if numeric else value
 
-    put("boltpattern", vm.bolt_mm, False)
+    _put_bolt_pattern(vm, out)
     put("boltpatternInches", vm.bolt_in, False)
     put("hub", vm.entry.hub, True)
     put("lugType", vm.entry.lug_type, False)
@@ -97,9 +97,37 @@ def vehicle_json(vm: VehicleModel) -> dict[str, Any]:
         for key, mode in vm.rear_blanks:
             if mode != "missing":
                 out[key] = None if mode == "null" else ""
+    for key in vm.flag_keys:
+        out[key] = _flag(vm.staggered_served, vm.flag_form)
     for key, value in vm.extras:
         out[key] = value
+    for key, value in vm.live_extras:
+        out[key] = value
     return out
+
+
+def _put_bolt_pattern(vm: VehicleModel, out: dict[str, Any]) -> None:
+    """The millimetre bolt pattern under ``boltpattern``, ``boltpatternMm`` or both.
+
+    Both keys carry the same served form (the mode of ``boltpattern``), so
+    whichever a client reads, it reads the same value.
+    """
+    mode = vm.modes.get("boltpattern", "val")
+    if mode == "missing":
+        return
+    value = None if mode == "null" else "" if mode == "empty" else vm.bolt_mm
+    keys = {"mm": ("boltpatternMm",), "both": ("boltpattern", "boltpatternMm")}
+    for key in keys.get(vm.bolt_key, ("boltpattern",)):
+        out[key] = value
+
+
+def _flag(value: bool, form: str) -> bool | str | int:
+    """A staggered flag as served: ``true``, ``"true"`` or ``1`` (and the false forms)."""
+    if form == "str":
+        return "true" if value else "false"
+    if form == "int":
+        return int(value)
+    return value
 
 
 # ---------------------------------------------------------------- the fitment section
@@ -124,17 +152,29 @@ def _range_span(label: str, cell: RangeCell, fmt: Any) -> str:
         inner = ""
     elif cell.mode == "blank_space":
         inner = " "
+    elif cell.mode == "units":  # the live store's blank: the units with no numbers
+        inner = "mm to mm" if label == "Offset" else '" to "'
     else:
         assert cell.lo is not None and cell.hi is not None
         inner = f"{fmt(cell.lo)} to {fmt(cell.hi)}"
     return f'  <span class="store-conf-range">{label}: <b>{inner}</b></span>\n'
 
 
-def _block(block: FitBlock) -> str:
+def _label(block: FitBlock, label_mode: str) -> str:
+    """A block's side label: a ``<nobr>``, a ``store-conf-header`` span, or both."""
+    nobr = f"  <nobr>{escape(block.label, quote=False)}</nobr>\n"
+    if block.full_size or label_mode == "nobr":
+        return nobr
+    side = "Rear" if block.label.startswith("Rear") else "Front"
+    header = f'  <span class="store-conf-header">{side} Sizes:</span>\n'
+    return header if label_mode == "header" else header + nobr
+
+
+def _block(block: FitBlock, label_mode: str = "nobr") -> str:
     cls = "store-ymm-fitrange full-size" if block.full_size else "store-ymm-fitrange"
     return (
         f'<div class="{cls}">\n'
-        f"  <nobr>{escape(block.label, quote=False)}</nobr>\n"
+        + _label(block, label_mode)
         + _range_span("Diameter", block.diameter, format_inches)
         + _range_span("Width", block.width, format_inches)
         + _range_span("Offset", block.offset, format_offset)
@@ -142,22 +182,38 @@ def _block(block: FitBlock) -> str:
     )
 
 
+_BP_SPAN = '<span class="bolt_patterns store-bp"'
+
+
 def _bolt_pattern(mode: str, bolt_mm: str, bolt_in: str) -> str:
-    if mode == "data":
-        return (
+    """The bolt-pattern element in one of the forms of ``catalogue.BP_MODES``."""
+    forms = {
+        "data": (
             f'<div class="store-bp" data-bp="{bolt_in},{bolt_mm}">'
-            f"Bolt Pattern: {bolt_mm}mm ({bolt_in}&quot;)</div>\n"
-        )
-    if mode == "text":
-        return f'<div class="store-bp">Bolt Pattern: {bolt_mm}mm ({bolt_in}")</div>\n'
-    return ""
+            f"Bolt Pattern: {bolt_mm}mm ({bolt_in}&quot;)</div>"
+        ),
+        "text": f'<div class="store-bp">Bolt Pattern: {bolt_mm}mm ({bolt_in}")</div>',
+        "data_space": (
+            f'<div class="store-bp" data-bp="{bolt_in}, {bolt_mm}">'
+            f"Bolt Pattern: {bolt_mm}mm ({bolt_in}&quot;)</div>"
+        ),
+        # the order of the other client's own example: millimetres first, a space
+        "span_mm_first": f'{_BP_SPAN} data-bp="{bolt_mm}, {bolt_in}"><b>{bolt_mm}</b></span>',
+        "span_in_mm": f'{_BP_SPAN} data-bp="{bolt_in},{bolt_mm}"><b>{bolt_mm}</b></span>',
+        "span_text": f"{_BP_SPAN}><b>{bolt_mm}mm ({bolt_in}&quot;)</b></span>",
+        "text_mm": f'<div class="store-bp">Bolt Pattern: {bolt_mm}mm</div>',
+        "span_text_in": f"{_BP_SPAN}><b>{bolt_in}&quot;</b></span>",
+    }
+    form = forms.get(mode)
+    return "" if form is None else form + "\n"
 
 
 def fitment_section(heading: str, fm: FitmentModel | None) -> str:
     """The variable middle of a fitment page; ``fm=None`` is a page without data."""
     out = [f'<h2 class="store-ymm-title">Wheel Fitment for your {escape(heading)}</h2>\n']
     if fm is not None and fm.blocks:
-        out.extend(_block(b) for b in fm.blocks)
+        blocks = fm.blocks[::-1] if fm.rear_first else fm.blocks
+        out.extend(_block(b, fm.label_mode) for b in blocks)
         out.append(_bolt_pattern(fm.bp_mode, fm.bolt_mm, fm.bolt_in))
         out.append(
             '<p class="store-ymm-note">Ranges are for wheels that fit with the '

@@ -63,6 +63,10 @@ STORE_PAGE_PATH = "/store/wheels"
 JSON = "application/json; charset=utf-8"
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
+# what AWS API Gateway sends a refused client (site-protocol.md section 5)
+FORBIDDEN_BODY = b'{"message":"Forbidden"}'
+FORBIDDEN_TYPE = "application/json"
+FORBIDDEN_HEADERS = (("x-amzn-ErrorType", "ForbiddenException"),)
 
 CHALLENGEABLE = frozenset({"select", "suspension", "trimming", "rubbing", "fitment"})
 TRUNCATABLE = frozenset(
@@ -301,9 +305,10 @@ class SandboxApp:
         vm = None if year is None else self.catalogue.vehicle(year, *names[1:])
         if vm is not None and vm.vid in self.removed:
             vm = None  # a withdrawn vehicle's page: the site's page without data
+        # the store takes the vehicle type in any case (clients send Truck, truck, car)
         if (
             vm is not None
-            and q.get("vehicle_type") == vm.vehicle_type
+            and q.get("vehicle_type", "").casefold() == vm.vehicle_type.casefold()
             and q.get("DRChassisID") == vm.chassis_id
         ):
             index = self.catalogue.preference_index(
@@ -500,7 +505,9 @@ class _Server(ThreadingHTTPServer):
                 )
                 return
             decision = app.faults.decide(
-                challengeable=kind in CHALLENGEABLE, truncatable=kind in TRUNCATABLE
+                challengeable=kind in CHALLENGEABLE,
+                truncatable=kind in TRUNCATABLE,
+                api=host == "api",
             )
             self._play(h, kind, target, segs, query, headers, decision)
         finally:
@@ -547,16 +554,7 @@ class _Server(ThreadingHTTPServer):
             if fault == "reset":
                 h.reset_connection()
                 return
-            status = decision.status or 500
-            if fault in ("challenge", "challenge_window"):
-                self._answer(h, status, (challenge_page(),), HTML)
-            else:
-                extra = (
-                    ()
-                    if decision.retry_after is None
-                    else (("Retry-After", str(decision.retry_after)),)
-                )
-                self._answer(h, status, (error_page(status),), HTML, extra)
+            self._answer_fault(h, decision)
             return
         answer = app.answer(kind, segs, query, _cookies(headers.get("cookie", "")))
         if fault == "held":
@@ -584,6 +582,21 @@ class _Server(ThreadingHTTPServer):
         sent = self._answer(h, answer.status, answer.parts, answer.content_type, answer.headers)
         if sent and answer.status == 200 and fault is None:
             counters.served_ok(kind, target)
+
+    def _answer_fault(self, h: _Handler, decision: FaultDecision) -> None:
+        """The answer that replaces the real one: a challenge, Forbidden, 429 or 5xx."""
+        status = decision.status or 500
+        if decision.fault in ("challenge", "challenge_window"):
+            self._answer(h, status, (challenge_page(),), HTML)
+        elif decision.fault in ("forbidden", "forbidden_window"):
+            self._answer(h, 403, (FORBIDDEN_BODY,), FORBIDDEN_TYPE, FORBIDDEN_HEADERS)
+        else:
+            extra = (
+                ()
+                if decision.retry_after is None
+                else (("Retry-After", str(decision.retry_after)),)
+            )
+            self._answer(h, status, (error_page(status),), HTML, extra)
 
     def _control(self, h: _Handler, method: str, path: str) -> None:
         if path == COUNTERS_PATH and method == "GET":

@@ -14,7 +14,12 @@ The semantics are those a correct scraper implements:
 * one fitment record per vehicle and element of its type's
   suspension x trimming x rubbing; ``ok`` when the page has a fit-range
   block, else ``no_data`` with every number and the bolt pattern ``None``;
-  a blank or missing range is ``None``; a full-size block holds for both axles.
+  a blank or missing range is ``None``; a full-size block holds for both axles;
+  a bolt-pattern unit the page does not show is ``None``.
+
+The vehicle's ``bolt_pattern_mm`` is the served millimetre pattern whether the
+object carries it under ``boltpattern``, ``boltpatternMm`` or both (the model
+keeps one value and one served form for it).
 
 Records come out already in export order (the walk visits every level
 sorted), so writing them streams in constant memory.
@@ -44,6 +49,7 @@ from custom_wheel_offset.protocol.records import (
 from custom_wheel_offset.sandbox.catalogue import (
     AXLE_KEYS,
     BLANK_MODES,
+    BP_MODES,
     REAR_KEYS,
     STRING_FIELDS,
     Catalogue,
@@ -116,9 +122,11 @@ def fitment_page(fm: FitmentModel) -> FitmentPage:
         return FitmentPage.no_data()
     front = _axle_ranges(fm.blocks[0])
     rear = _axle_ranges(fm.blocks[1]) if len(fm.blocks) > 1 else front
-    if fm.bp_mode == "none":
-        return FitmentPage("ok", None, None, front, rear)
-    return FitmentPage("ok", fm.bolt_mm, fm.bolt_in, front, rear)
+    # a unit the page does not show is null: a parser never converts units
+    shows_mm, shows_in = BP_MODES[fm.bp_mode]
+    bolt_mm = fm.bolt_mm if shows_mm else None
+    bolt_in = fm.bolt_in if shows_in else None
+    return FitmentPage("ok", bolt_mm, bolt_in, front, rear)
 
 
 def _catalogue(config: SandboxConfig | Catalogue) -> Catalogue:
