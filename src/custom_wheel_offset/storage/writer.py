@@ -407,8 +407,9 @@ class BatchWriter:
         others = [o for o in batch if o.status != "done"]
         if not others:
             return 0
-        # An item a listing marked gone in this or an earlier batch is no longer
-        # leased: its outcome is dropped, like a result whose lease was lost.
+        # An item a listing marked gone in this or an earlier batch (or whose
+        # lease passed to another worker) is no longer this owner's: its retry,
+        # failure or release changes nothing and is not counted as one.
         mine: set[int] = set()
         for chunk in _chunks(sorted(o.item_id for o in others), 500):
             mine.update(
@@ -421,7 +422,7 @@ class BatchWriter:
                 ).scalars()
             )
         if len(mine) < len(others):
-            tally.incr("writer/lease_lost", len(others) - len(mine))
+            tally.incr("writer/outcomes_not_leased", len(others) - len(mine))
         # A failed item keeps its code and counts one more failed run; a release
         # (run stopping, bot challenge) is no fault of the item: its code stays.
         coded = {"failure_code": bindparam("b_code")}
