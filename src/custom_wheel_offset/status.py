@@ -1,4 +1,4 @@
-"""`cwo status`: per stage, what is done, pending, leased and failed, why, and the last runs."""
+"""`cwo status`: per stage, items done, pending, leased, failed and gone; why; the last runs."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def crawl_status(
     counts = frontier.stage_counts()
     stages: dict[str, dict[str, int]] = {}
     for stage, kinds in STAGE_KINDS.items():
-        totals = {"done": 0, "pending": 0, "leased": 0, "failed": 0}
+        totals = {"done": 0, "pending": 0, "leased": 0, "failed": 0, "gone": 0}
         for kind in kinds:
             for status, n in counts.get(kind, {}).items():
                 totals[status] = totals.get(status, 0) + n
@@ -38,6 +38,12 @@ def crawl_status(
     failures = frontier.failure_summary(item_attempts=item_attempts, groups=reasons)
     status = {
         "stages": stages,
+        # Items the site no longer has, per stage and the crawl in which they went.
+        "gone": [
+            {"stage": stage, "crawl": crawl, "count": n}
+            for stage, by_crawl in frontier.gone_counts().items()
+            for crawl, n in sorted(by_crawl.items())
+        ],
         "failed_total": failures.total,
         "failed_past_limit": failures.past_limit,
         "item_attempts": item_attempts,
@@ -59,12 +65,20 @@ def status_lines(status: dict[str, Any]) -> list[str]:
     def when(ts: float | None) -> str:
         return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
 
-    lines = [f"{'stage':<12} {'done':>9} {'pending':>9} {'leased':>8} {'failed':>8} {'total':>9}"]
+    lines = [
+        f"{'stage':<12} {'done':>9} {'pending':>9} {'leased':>8} {'failed':>8} "
+        f"{'gone':>8} {'total':>9}"
+    ]
     for stage, t in status["stages"].items():
         lines.append(
             f"{stage:<12} {t['done']:>9} {t['pending']:>9} {t['leased']:>8} "
-            f"{t['failed']:>8} {t['total']:>9}"
+            f"{t['failed']:>8} {t.get('gone', 0):>8} {t['total']:>9}"
         )
+    if status.get("gone"):
+        lines.append("")
+        lines.append("gone (the site no longer has them; not failures):")
+        for g in status["gone"]:
+            lines.append(f"  {g['count']:>8}  {g['stage']:<12} in crawl {g['crawl']}")
     if status["failures"]:
         lines.append("")
         lines.append(f"failed items by reason ({status['failed_total']} in all):")

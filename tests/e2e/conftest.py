@@ -21,14 +21,15 @@ def truth_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from custom_wheel_offset.sandbox import SandboxConfig
     from custom_wheel_offset.sandbox.truth import write_truth
 
-    cache: dict[tuple[str, int], Path] = {}
+    cache: dict[tuple[str, int, int], Path] = {}
 
-    def get(size: str = "tiny", seed: int = 1) -> Path:
-        if (size, seed) not in cache:
-            out = tmp_path_factory.mktemp(f"truth-{size}-{seed}")
-            write_truth(SandboxConfig(size=size, seed=seed), out)
-            cache[(size, seed)] = out
-        return cache[(size, seed)]
+    def get(size: str = "tiny", seed: int = 1, remove_vehicles: int = 0) -> Path:
+        key = (size, seed, remove_vehicles)
+        if key not in cache:
+            out = tmp_path_factory.mktemp(f"truth-{size}-{seed}-{remove_vehicles}")
+            write_truth(SandboxConfig(size=size, seed=seed, remove_vehicles=remove_vehicles), out)
+            cache[key] = out
+        return cache[key]
 
     return get
 
@@ -37,15 +38,24 @@ def truth_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def sandbox() -> Any:
     """Start a sandbox: ``with sandbox("tiny", latency_ms=5, error_rate=0.1) as sb``.
 
-    Keyword arguments are fault settings (``FaultConfig`` fields).
+    Keyword arguments are fault settings (``FaultConfig`` fields); ``remove_vehicles``
+    withdraws that many vehicles, chosen by the seed (``sandbox.removal``).
     """
     from custom_wheel_offset.sandbox import FaultConfig, SandboxConfig, start_sandbox
 
     def start(
-        size: str = "tiny", seed: int = 1, robots_disallow: tuple[str, ...] = (), **faults: Any
+        size: str = "tiny",
+        seed: int = 1,
+        robots_disallow: tuple[str, ...] = (),
+        remove_vehicles: int = 0,
+        **faults: Any,
     ) -> Any:
         config = SandboxConfig(
-            size=size, seed=seed, faults=FaultConfig(**faults), robots_disallow=robots_disallow
+            size=size,
+            seed=seed,
+            faults=FaultConfig(**faults),
+            robots_disallow=robots_disallow,
+            remove_vehicles=remove_vehicles,
         )
         return start_sandbox(config)
 

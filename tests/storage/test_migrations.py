@@ -238,8 +238,8 @@ def _insert_first_release_rows(db: OptimizedDatabaseManager) -> dict[str, list[d
     return rows
 
 
-# Columns later revisions added to the tables of the first release (0003).
-ADDED_LATER = {"failure_code", "failed_runs"}
+# Columns later revisions added to the tables of the first release (0003, 0004).
+ADDED_LATER = {"failure_code", "failed_runs", "gone_crawl", "parent_id"}
 
 
 def _read_rows(db: OptimizedDatabaseManager) -> dict[str, list[dict[str, Any]]]:
@@ -346,6 +346,48 @@ def test_upgrade_to_failure_codes_back_fills_failed_rows(manager: OptimizedDatab
         (5, "legacy", 1),
         (6, None, 0),
         (7, None, 0),
+    ]
+
+
+def test_upgrade_to_gone_marks_links_listed_rows_to_their_listing(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    """0004: gone_crawl columns (NULL: present) and parent_id back-filled from the keys."""
+    upgrade_to(manager, "0003")
+    rows = {
+        1: ("years", "years"),
+        2: ("makes/2020", "makes"),
+        3: ("models/2020/Ford", "models"),
+        4: ("model_info/2020/Ford/F%2F150", "model_info"),
+        5: ("drives/2020/Ford/F%2F150/XL", "drives"),
+        6: ("vehicle/2020/Ford/F%2F150/XL/4WD", "vehicle"),
+        7: ("vehicle/2021/Ford/Ranger/XL/4WD", "vehicle"),  # its listing is not stored
+        8: ("options/Truck", "options"),
+        9: ("fitment/1/2", "fitment"),
+    }
+    with manager.begin() as conn:
+        conn.execute(
+            frontier.insert(),
+            [{"id": i, "key": k, "kind": kind, "status": "done"} for i, (k, kind) in rows.items()],
+        )
+    upgrade_to_head(manager)
+    with manager.read() as conn:
+        got = conn.execute(
+            select(frontier.c.id, frontier.c.parent_id, frontier.c.gone_crawl).order_by(
+                frontier.c.id
+            )
+        ).all()
+        assert conn.execute(select(vehicles.c.gone_crawl)).all() == []
+    assert [tuple(r) for r in got] == [
+        (1, None, None),
+        (2, 1, None),
+        (3, 2, None),
+        (4, 3, None),
+        (5, 4, None),
+        (6, 5, None),
+        (7, None, None),
+        (8, None, None),
+        (9, None, None),
     ]
 
 

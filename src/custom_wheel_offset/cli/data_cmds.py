@@ -58,17 +58,31 @@ def _open_out(out: str, *, newline: str | None = None):  # type: ignore[no-untyp
     "= + - @ tab or CR gets a ' in front so a spreadsheet shows it instead of running it "
     "as a formula. Env: CWO_CSV_RAW.",
 )
+@click.option(
+    "--include-gone",
+    is_flag=True,
+    envvar="CWO_INCLUDE_GONE",
+    help="Also export vehicles and fitments the site no longer has (marked gone by a "
+    "crawl), each record with a gone_crawl field (null when present). Env: CWO_INCLUDE_GONE.",
+)
 @db_option
 @click.pass_context
 def export_cmd(
-    ctx: click.Context, what: str, fmt: str, out: str, csv_raw: bool | None, db: str | None
+    ctx: click.Context,
+    what: str,
+    fmt: str,
+    out: str,
+    csv_raw: bool | None,
+    include_gone: bool,
+    db: str | None,
 ) -> None:
     """Export vehicles or fitments in the documented, stable format.
 
     Records are sorted by identity (strings by code point), so two exports of
     the same data are byte-identical. CSV flattens front/rear into prefixed
     columns, and puts a ' before text that a spreadsheet would run as a
-    formula (unless --csv-raw). See README.md for the schema.
+    formula (unless --csv-raw). Records the site no longer has are left out
+    unless --include-gone. See README.md for the schema.
 
     Example:
 
@@ -86,11 +100,15 @@ def export_cmd(
     raw = settings.csv_raw
     try:
         if out == "-":
-            count = export(manager, what=what, fmt=fmt, out=sys.stdout, csv_raw=raw)
+            count = export(
+                manager, what=what, fmt=fmt, out=sys.stdout, csv_raw=raw, include_gone=include_gone
+            )
         else:
             # newline="" lets the csv module write its own line endings untranslated.
             with _open_out(out, newline="") as fh:
-                count = export(manager, what=what, fmt=fmt, out=fh, csv_raw=raw)
+                count = export(
+                    manager, what=what, fmt=fmt, out=fh, csv_raw=raw, include_gone=include_gone
+                )
     finally:
         manager.dispose()
     click.echo(f"cwo: exported {count} {what}", err=True)

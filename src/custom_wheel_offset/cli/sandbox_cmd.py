@@ -40,6 +40,16 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         show_default=True,
         help="Catalogue size: tiny ~20 vehicles, small ~250, medium ~3,000, large ~30,000.",
     )(func)
+    func = click.option(
+        "--remove-vehicles",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        metavar="N",
+        help="Withdraw N vehicles (chosen by --seed) from the catalogue: their drives listing "
+        "omits them, their vehicle URL answers 404, their fitment pages carry no data, and the "
+        "truth leaves them out.",
+    )(func)
     return func
 
 
@@ -202,6 +212,7 @@ def serve(
     port: int,
     seed: int,
     size: str,
+    remove_vehicles: int,
     page_kb: int,
     latency_ms: float,
     jitter_ms: float,
@@ -267,7 +278,12 @@ def serve(
             forbidden_for=forbidden_for,
         )
         config = SandboxConfig(
-            size=size, seed=seed, page_kb=page_kb, faults=faults, robots_disallow=robots_disallow
+            size=size,
+            seed=seed,
+            page_kb=page_kb,
+            faults=faults,
+            robots_disallow=robots_disallow,
+            remove_vehicles=remove_vehicles,
         )
         running = start_sandbox(config, host=host, port=port)
     except ConfigError as exc:
@@ -311,7 +327,7 @@ def serve(
     type=click.Path(file_okay=False, writable=True, path_type=Path),
     help="Directory to write vehicles.jsonl and fitments.jsonl into (created if missing).",
 )
-def truth(seed: int, size: str, out_dir: Path) -> None:
+def truth(seed: int, size: str, remove_vehicles: int, out_dir: Path) -> None:
     """Write the ground truth of a sandbox catalogue in the export format.
 
     OUT/vehicles.jsonl and OUT/fitments.jsonl hold exactly what a correct
@@ -329,7 +345,8 @@ def truth(seed: int, size: str, out_dir: Path) -> None:
     from custom_wheel_offset.sandbox.truth import write_truth
 
     try:
-        written = write_truth(SandboxConfig(size=size, seed=seed), out_dir)
+        config = SandboxConfig(size=size, seed=seed, remove_vehicles=remove_vehicles)
+        written = write_truth(config, out_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:

@@ -220,11 +220,14 @@ def scrape(
     )
     check_for_writing(settings)
     result = workflow_v3.run(settings)
-    from custom_wheel_offset.metrics.report import summary_lines
+    from custom_wheel_offset.metrics.report import gone_line, summary_lines
 
     line = "; ".join(summary_lines(result.report)[:3])
     fields = {"run_id": result.run_id, "outcome": result.outcome, "exit_code": result.exit_code}
     click.echo(summary_line(line, settings.log_format, summary=True, **fields), err=True)
+    gone = gone_line(result.report)
+    if gone:
+        click.echo(summary_line(gone, settings.log_format, **fields), err=True)
     if result.message:
         click.echo(summary_line(result.message, settings.log_format, **fields), err=True)
     ctx.exit(result.exit_code)

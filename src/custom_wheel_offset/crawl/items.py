@@ -45,6 +45,7 @@ from custom_wheel_offset.errors import (
 from custom_wheel_offset.protocol import api, store, urls
 from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
 from custom_wheel_offset.storage.frontier import ItemFilter, NewItem, WorkItem
+from custom_wheel_offset.storage.gone import GONE_CODES
 from custom_wheel_offset.storage.writer import (
     FitmentResult,
     OptionsResult,
@@ -163,7 +164,11 @@ class ItemHandler:
     def _fail(self, item: WorkItem, exc: BaseException, attempts: int | None = None) -> Outcome:
         code, reason = failure_code(exc), _reason(exc)
         after = f" after {attempts} item attempts" if attempts is not None else ""
-        log.warning("%s failed%s [%s]: %s", item.key, after, code, reason)
+        if code in GONE_CODES:
+            # The writer decides: gone if this URL worked in an earlier crawl, else failed.
+            log.info("%s answered %s%s: %s", item.key, code, after, reason)
+        else:
+            log.warning("%s failed%s [%s]: %s", item.key, after, code, reason)
         return Outcome(item.id, item.kind, "failed", error=reason, code=code)
 
     def _retry_or_fail(self, item: WorkItem, exc: CwoError) -> Outcome:
@@ -187,26 +192,28 @@ class ItemHandler:
 
     # -- the vehicle tree -------------------------------------------------------------------
 
+    def _listing(self, item: WorkItem, listed: list[NewItem]) -> Outcome:
+        """A listing's outcome: the children the run's filter admits, and every key listed
+        (a child the site still lists but the filter leaves out is not gone)."""
+        children = [c for c in listed if self.filter.admits(c.year, c.make, c.model)]
+        keys = frozenset(c.key for c in listed)
+        return Outcome(item.id, item.kind, "done", children=children, listed=keys)
+
     def _years(self, item: WorkItem) -> Outcome:
         years = self._get(urls.years_url(self.api), kind="years", parse=api.parse_years)
         self.listed["year"].update(years)
-        children = [
-            NewItem(_key("makes", y), "makes", {"year": y}, year=y)
-            for y in years
-            if self.filter.admits(y, None, None)
-        ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        listed = [NewItem(_key("makes", y), "makes", {"year": y}, year=y) for y in years]
+        return self._listing(item, listed)
 
     def _makes(self, item: WorkItem) -> Outcome:
         year = item.params["year"]
         makes = self._get(urls.makes_url(self.api, year), kind="makes", parse=_names("makes"))
         self.listed["make"].update(makes)
-        children = [
+        listed = [
             NewItem(_key("models", year, m), "models", {"year": year, "make": m}, year=year, make=m)
             for m in makes
-            if self.filter.admits(year, m, None)
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, listed)
 
     def _models(self, item: WorkItem) -> Outcome:
         year, make = item.params["year"], item.params["make"]
@@ -214,7 +221,7 @@ class ItemHandler:
             urls.models_url(self.api, year, make), kind="models", parse=_names("models")
         )
         self.listed["model"].update(models)
-        children = [
+        listed = [
             NewItem(
                 _key("model_info", year, make, m),
                 "model_info",
@@ -224,9 +231,8 @@ class ItemHandler:
                 model=m,
             )
             for m in models
-            if self.filter.admits(year, make, m)
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, listed)
 
     def _model_info(self, item: WorkItem) -> Outcome:
         p = item.params
@@ -248,7 +254,7 @@ class ItemHandler:
             )
             for trim in info.trims
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, children)
 
     def _drives(self, item: WorkItem) -> Outcome:
         p = item.params
@@ -263,7 +269,7 @@ class ItemHandler:
             )
             for d in drives
         ]
-        return Outcome(item.id, item.kind, "done", children=children)
+        return self._listing(item, children)
 
     # -- records ----------------------------------------------------------------------------
 

@@ -58,11 +58,16 @@ def _vehicle_id(row: Any) -> VehicleId:
     return VehicleId(row.year, row.make, row.model, row.trim, row.drive)
 
 
-def iter_vehicle_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any]]:
+def iter_vehicle_records(
+    db: OptimizedDatabaseManager, *, include_gone: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Vehicles in identity order; gone ones only with ``include_gone`` (with ``gone_crawl``)."""
     v = vehicles.c
     query = select(vehicles).order_by(
         v.year, *(_ordered(db, c) for c in (v.make, v.model, v.trim, v.drive))
     )
+    if not include_gone:
+        query = query.where(v.gone_crawl.is_(None))
     with db.read() as conn:
         result = conn.execution_options(yield_per=FETCH_CHUNK).execute(query)
         for row in result:
@@ -78,10 +83,16 @@ def iter_vehicle_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any
                 front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
                 rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
             )
-            yield vehicle_record(_vehicle_id(row), spec)
+            record = vehicle_record(_vehicle_id(row), spec)
+            if include_gone:
+                record["gone_crawl"] = m["gone_crawl"]
+            yield record
 
 
-def iter_fitment_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any]]:
+def iter_fitment_records(
+    db: OptimizedDatabaseManager, *, include_gone: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Fitments in identity order; gone ones only with ``include_gone`` (with ``gone_crawl``)."""
     v, p, f = vehicles.c, preference_sets.c, fitments.c
     query = (
         select(
@@ -107,6 +118,8 @@ def iter_fitment_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any
             *(_ordered(db, c) for c in (p.suspension, p.modification, p.rubbing)),
         )
     )
+    if not include_gone:
+        query = query.where(f.gone_crawl.is_(None), v.gone_crawl.is_(None))
     with db.read() as conn:
         result = conn.execution_options(yield_per=FETCH_CHUNK).execute(query)
         for row in result:
@@ -119,13 +132,27 @@ def iter_fitment_records(db: OptimizedDatabaseManager) -> Iterator[dict[str, Any
                 rear=AxleRanges(**{k: m[f"rear_{k}"] for k in AXLE_RANGE_FIELDS}),
             )
             prefs = PreferenceSet(m["suspension"], m["modification"], m["rubbing"])
-            yield fitment_record(_vehicle_id(row), prefs, page)
+            record = fitment_record(_vehicle_id(row), prefs, page)
+            if include_gone:
+                # The fitment's own mark, else its vehicle's (both are set together).
+                record["gone_crawl"] = m["gone_crawl"]
+            yield record
 
 
 def export(
-    db: OptimizedDatabaseManager, *, what: str, fmt: str, out: TextIO, csv_raw: bool = False
+    db: OptimizedDatabaseManager,
+    *,
+    what: str,
+    fmt: str,
+    out: TextIO,
+    csv_raw: bool = False,
+    include_gone: bool = False,
 ) -> int:
     """Write every record of ``what`` to ``out``; returns how many were written.
+
+    Records the site no longer has (marked gone, docs/resilience.md) are left
+    out unless ``include_gone``, which adds a ``gone_crawl`` field to every
+    record (null for present ones).
 
     CSV text cells that a spreadsheet would run as a formula get a ``'`` in
     front unless ``csv_raw`` (see :func:`~custom_wheel_offset.exporting.format.csv_cell`).
@@ -134,7 +161,8 @@ def export(
         raise ConfigError(f"--what must be one of {', '.join(WHATS)}, got {what!r}")
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    records = iter_vehicle_records(db) if what == "vehicles" else iter_fitment_records(db)
+    iterate = iter_vehicle_records if what == "vehicles" else iter_fitment_records
+    records = iterate(db, include_gone=include_gone)
     count = 0
     if fmt == "jsonl":
         for record in records:
@@ -142,6 +170,8 @@ def export(
             count += 1
     else:
         columns = VEHICLE_CSV_COLUMNS if what == "vehicles" else FITMENT_CSV_COLUMNS
+        if include_gone:
+            columns = (*columns, "gone_crawl")
         # RFC 4180: CRLF line ends. With them csv quotes a name holding a lone
         # carriage return too (with "\n" it would not, and the row would split).
         writer = csv.DictWriter(out, fieldnames=list(columns), lineterminator="\r\n")

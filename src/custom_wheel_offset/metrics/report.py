@@ -28,6 +28,7 @@ __all__ = [
     "RUN_KEYS",
     "SCHEMA_VERSION",
     "build_report",
+    "gone_line",
     "summary_lines",
     "validate_report",
     "write_report",
@@ -262,6 +263,9 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
         f"failures: {int(records.get('failed') or 0)} record(s) failed,"
         f" {op_errors} operation error(s)"
     )
+    gone = gone_line(report)
+    if gone:
+        lines.append(gone)
     if duration:
         done = int(records.get("added") or 0) + int(records.get("updated") or 0)
         lines.append(
@@ -276,6 +280,19 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
         mem_line += f" ({slope / 1048576:+.2f} MiB/min)"
     lines.append(mem_line)
     return lines
+
+
+def gone_line(report: Mapping[str, Any]) -> str | None:
+    """Items the run found gone (counters ``items/gone/<kind>``); None when there are none."""
+    items = (report.get("counters") or {}).get("items") or {}
+    by_kind = items.get("gone") if isinstance(items, Mapping) else None
+    if not isinstance(by_kind, Mapping):
+        return None
+    counts = {k: int(n) for k, n in by_kind.items() if k != "_total" and isinstance(n, int) and n}
+    if not counts:
+        return None
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(counts.items()))
+    return f"gone: {sum(counts.values())} item(s) the site no longer has ({kinds}); not failures"
 
 
 # -- writing --------------------------------------------------------------------------

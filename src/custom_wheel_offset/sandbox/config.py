@@ -130,8 +130,12 @@ class SandboxConfig:
     page_kb: int = 100
     faults: FaultConfig = field(default_factory=FaultConfig)
     robots_disallow: tuple[str, ...] = ()
+    remove_vehicles: int = 0
+    """Vehicles (chosen by the seed) the site no longer has (``sandbox.removal``)."""
 
     def __post_init__(self) -> None:
+        if self.remove_vehicles < 0:
+            raise ConfigError(f"remove_vehicles must be zero or more, not {self.remove_vehicles!r}")
         if self.size not in SIZES:
             raise ConfigError(f"size must be one of {', '.join(SIZES)}, not {self.size!r}")
         if self.page_kb < 1:

@@ -39,6 +39,7 @@ from custom_wheel_offset.sandbox.catalogue import Catalogue, build_catalogue
 from custom_wheel_offset.sandbox.config import FaultConfig, SandboxConfig
 from custom_wheel_offset.sandbox.counters import SandboxCounters
 from custom_wheel_offset.sandbox.faults import FaultDecision, FaultEngine
+from custom_wheel_offset.sandbox.removal import removed_vehicles
 from custom_wheel_offset.sandbox.render import (
     challenge_page,
     error_page,
@@ -159,6 +160,8 @@ class SandboxApp:
         self._session_lock = threading.Lock()
         self._session_serial = 0
         self._robots = robots_txt(config.robots_disallow)
+        # Withdrawn vehicles: left out of their drives listing, 404 and no fitment data.
+        self.removed = removed_vehicles(catalogue, config.remove_vehicles)
 
     # -------------------------------------------------------- routing
 
@@ -236,12 +239,18 @@ class SandboxApp:
         )
         if drives is None:
             return _not_found(f"unknown trim {segs[5]!r} for {segs[1]} {segs[2]} {segs[3]}")
+        if self.removed:
+            assert year is not None
+            make, model, trim = segs[2], segs[3], segs[5]
+            drives = [
+                d for d in drives if VehicleId(year, make, model, trim, d) not in self.removed
+            ]
         return _json(200, drives)
 
     def _answer_vehicle(self, segs: list[str], query: Any, cookies: Any) -> Answer:
         year = self._year(segs[0])
         vm = None if year is None else self.catalogue.vehicle(year, *segs[1:5])
-        if vm is None:
+        if vm is None or vm.vid in self.removed:
             return _not_found("unknown vehicle " + " / ".join(repr(s) for s in segs))
         return _json(200, vehicle_json(vm))
 
@@ -294,6 +303,8 @@ class SandboxApp:
         fm = None
         year = self._year(names[0])
         vm = None if year is None else self.catalogue.vehicle(year, *names[1:])
+        if vm is not None and vm.vid in self.removed:
+            vm = None  # a withdrawn vehicle's page: the site's page without data
         # the store takes the vehicle type in any case (clients send Truck, truck, car)
         if (
             vm is not None

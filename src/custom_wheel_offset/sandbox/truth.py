@@ -59,6 +59,7 @@ from custom_wheel_offset.sandbox.catalogue import (
     build_catalogue,
 )
 from custom_wheel_offset.sandbox.config import SandboxConfig
+from custom_wheel_offset.sandbox.removal import removed_vehicles
 
 __all__ = [
     "TruthFiles",
@@ -134,16 +135,25 @@ def _catalogue(config: SandboxConfig | Catalogue) -> Catalogue:
     return build_catalogue(config.size, config.seed)
 
 
+def _present(config: SandboxConfig | Catalogue, catalogue: Catalogue) -> Iterator[VehicleModel]:
+    """The catalogue's vehicles less those ``config.remove_vehicles`` withdraws."""
+    count = config.remove_vehicles if isinstance(config, SandboxConfig) else 0
+    removed = removed_vehicles(catalogue, count)
+    for vm in catalogue.iter_vehicles():
+        if vm.vid not in removed:
+            yield vm
+
+
 def iter_vehicle_records(config: SandboxConfig | Catalogue) -> Iterator[dict[str, Any]]:
     """Vehicle export records, in export order."""
-    for vm in _catalogue(config).iter_vehicles():
+    for vm in _present(config, _catalogue(config)):
         yield vehicle_record(vm.vid, vehicle_spec(vm))
 
 
 def iter_fitment_records(config: SandboxConfig | Catalogue) -> Iterator[dict[str, Any]]:
     """Fitment export records, in export order."""
     catalogue = _catalogue(config)
-    for vm in catalogue.iter_vehicles():
+    for vm in _present(config, catalogue):
         opts = vm.options
         for prefs in sorted(opts.preference_sets()):
             index = (

@@ -100,6 +100,7 @@ class NewItem:
             "attempts": 0,
             "not_before": 0.0,
             "updated_at": now,
+            "parent_id": None,  # the writer sets the listing's id
         }
 
 
@@ -497,6 +498,21 @@ class Frontier:
         out: dict[str, dict[str, int]] = {}
         for kind, status, count in rows:
             out.setdefault(kind, {})[status] = count
+        return out
+
+    def gone_counts(self) -> dict[str, dict[int, int]]:
+        """{stage: {crawl in which they went: items}} of the items marked gone."""
+        kind_stage = {kind: stage for stage, kinds in STAGE_KINDS.items() for kind in kinds}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(frontier.c.kind, frontier.c.gone_crawl, func.count())
+                .where(frontier.c.status == "gone")
+                .group_by(frontier.c.kind, frontier.c.gone_crawl)
+            ).all()
+        out: dict[str, dict[int, int]] = {}
+        for kind, crawl, count in rows:
+            by_crawl = out.setdefault(kind_stage.get(kind, kind), {})
+            by_crawl[crawl] = by_crawl.get(crawl, 0) + count
         return out
 
     def failure_summary(

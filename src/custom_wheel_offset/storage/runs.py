@@ -178,7 +178,9 @@ def progress_snapshot_source(
             total = done = failed = 0
             for kind in stage_kinds:
                 base = baseline.get(kind, {})
-                total += sum(base.values()) + counters.get(f"items/discovered/{kind}")
+                # Gone items are no work of any run (storage.gone).
+                present = sum(n for status, n in base.items() if status != "gone")
+                total += present + counters.get(f"items/discovered/{kind}")
                 done += base.get("done", 0) + counters.get(f"items/done/{kind}")
                 failed += base.get("failed", 0) + counters.get(f"items/failed/{kind}")
             out[stage] = StageProgress(stage=stage, done=done, discovered=total, failed=failed)

@@ -2,6 +2,8 @@
 
 Tables:
 - ``frontier``: every unit of work, one row each (see ``storage.frontier``).
+  ``gone_crawl`` on frontier, vehicles and fitments: the crawl in which the
+  site stopped having the row's page or record (never deleted; NULL: present).
 - ``vehicles``: one row per (year, make, model, trim, drive), specs plus raw JSON.
 - ``preference_options``: the three option lists of each vehicle type.
 - ``preference_sets``: one row per (vehicle type, suspension, modification, rubbing);
@@ -95,6 +97,11 @@ frontier = Table(
     Column("lease_expires", Float),
     Column("crawl_id", Integer),
     Column("updated_at", Float),
+    # The listing item that listed it last (NULL: the root, or fanned out): a
+    # listing that no longer names a child marks it gone (docs/resilience.md).
+    Column("parent_id", Integer),
+    # The crawl in which the site stopped having it (status 'gone'); NULL: present.
+    Column("gone_crawl", Integer),
 )
 # Claims read pending rows of one kind in id order; a partial index keeps that a
 # range scan however many done rows the table holds.
@@ -112,6 +119,8 @@ Index(
     postgresql_where=text("status = 'leased'"),
 )
 Index("ix_frontier_kind_status", frontier.c.kind, frontier.c.status)
+Index("ix_frontier_parent_id", frontier.c.parent_id)
+Index("ix_frontier_vehicle_id", frontier.c.vehicle_id)
 
 vehicles = Table(
     "vehicles",
@@ -134,6 +143,7 @@ vehicles = Table(
     Column("raw_json", Text, nullable=False),
     Column("fetched_at", Float, nullable=False),
     Column("crawl_id", Integer),
+    Column("gone_crawl", Integer),  # the crawl that found it gone; NULL: present
     UniqueConstraint("year", "make", "model", "trim", "drive"),
 )
 Index("ix_vehicles_vehicle_type", vehicles.c.vehicle_type)
@@ -174,6 +184,7 @@ fitments = Table(
     Column("raw_block", Text, nullable=False),
     Column("fetched_at", Float, nullable=False),
     Column("crawl_id", Integer),
+    Column("gone_crawl", Integer),  # the crawl that found it gone; NULL: present
     UniqueConstraint("vehicle_id", "prefset_id"),
 )
 

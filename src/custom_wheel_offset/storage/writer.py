@@ -41,6 +41,7 @@ from custom_wheel_offset.protocol.records import (
     VehicleSpec,
 )
 from custom_wheel_offset.redact import safe_text
+from custom_wheel_offset.storage import gone
 from custom_wheel_offset.storage.frontier import NewItem
 from custom_wheel_offset.storage.schema import (
     AXLE_RANGE_FIELDS,
@@ -95,6 +96,9 @@ class Outcome:
     error: str | None = None
     not_before: float = 0.0
     code: str | None = None  # retry and failed: errors.failure_code of what went wrong
+    # A listing's outcome: the key of every child the site listed, kept or not by
+    # the run's filter. A child listed before and missing here is gone.
+    listed: frozenset[str] | None = None
 
 
 class BatchWriter:
@@ -359,10 +363,13 @@ class BatchWriter:
                     tally.incr(f"items/done/{o.kind}")
         kept = [o for o in done if o.item_id in owned]
 
+        parent_of = {c.key: o.item_id for o in kept if o.listed is not None for c in o.children}
         children = _unique([child for o in kept for child in o.children])
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for child in children:
-            by_kind.setdefault(child.kind, []).append(child.row(now))
+            row = child.row(now)
+            row["parent_id"] = parent_of.get(child.key)
+            by_kind.setdefault(child.kind, []).append(row)
         for kind, kind_rows in by_kind.items():
             # RETURNING counts the new rows on both databases: for a many-row
             # INSERT on PostgreSQL the driver's rowcount reads -1.
@@ -385,6 +392,37 @@ class BatchWriter:
         if fitment_results:
             rows += self._write_fitments(conn, fitment_results, now, tally)
 
+        # After the records: a record stored in this batch must not clear a mark set here.
+        rows += self._write_listed(conn, [o for o in kept if o.listed is not None], now, tally)
+        gone_ids = self._write_gone_urls(conn, batch, now, tally)
+        rows += len(gone_ids)
+        rest = [o for o in batch if o.item_id not in gone_ids]
+        return rows + self._write_others(conn, rest, now, tally)
+
+    def _write_others(
+        self, conn: Connection, batch: list[Outcome], now: float, tally: Counters
+    ) -> int:
+        """Retries, failures and releases of items this owner still leases."""
+        rows = 0
+        others = [o for o in batch if o.status != "done"]
+        if not others:
+            return 0
+        # An item a listing marked gone in this or an earlier batch (or whose
+        # lease passed to another worker) is no longer this owner's: its retry,
+        # failure or release changes nothing and is not counted as one.
+        mine: set[int] = set()
+        for chunk in _chunks(sorted(o.item_id for o in others), 500):
+            mine.update(
+                conn.execute(
+                    select(frontier.c.id).where(
+                        frontier.c.id.in_(chunk),
+                        frontier.c.status == "leased",
+                        frontier.c.lease_owner == self.owner,
+                    )
+                ).scalars()
+            )
+        if len(mine) < len(others):
+            tally.incr("writer/outcomes_not_leased", len(others) - len(mine))
         # A failed item keeps its code and counts one more failed run; a release
         # (run stopping, bot challenge) is no fault of the item: its code stays.
         coded = {"failure_code": bindparam("b_code")}
@@ -393,7 +431,7 @@ class BatchWriter:
             ("failed", {"status": "failed", **coded, "failed_runs": frontier.c.failed_runs + 1}),
             ("release", {"status": "pending"}),
         ):
-            group = [o for o in batch if o.status == status]
+            group = [o for o in others if o.status == status and o.item_id in mine]
             if not group:
                 continue
             stmt = (
@@ -430,9 +468,63 @@ class BatchWriter:
             for o in group:
                 tally.incr(f"items/{status}/{o.kind}")
                 if status == "failed":
+                    if o.code in gone.GONE_CODES:
+                        # Said at info by the handler, which cannot know it never worked.
+                        log.warning("%s item failed [%s]: %s", o.kind, o.code, o.error)
                     # Beside items/failed/<kind>: codes never equal a kind's name.
                     tally.incr(f"items/failed/{o.code or 'unknown'}")
         return rows
+
+    def _write_listed(
+        self, conn: Connection, listings: list[Outcome], now: float, tally: Counters
+    ) -> int:
+        """Children listed again come back; children no longer listed go (storage.gone)."""
+        rows = 0
+        for o in sorted(listings, key=lambda o: o.item_id):
+            assert o.listed is not None
+            gone.link_children(conn, o.item_id, o.listed)
+            back = gone.come_back(conn, o.listed, now)
+            if back:
+                tally.incr("items/returned", back)
+            missing = gone.unlisted(conn, o.item_id, o.listed)
+            if missing:
+                rows += self._tally_gone(gone.mark_gone(conn, missing, self.crawl_id, now), tally)
+            rows += back
+        return rows
+
+    def _write_gone_urls(
+        self, conn: Connection, batch: Sequence[Outcome], now: float, tally: Counters
+    ) -> set[int]:
+        """404/410 on a URL whose item was done in an earlier crawl: gone, not failed."""
+        candidates = {
+            o.item_id: o for o in batch if o.status == "failed" and o.code in gone.GONE_CODES
+        }
+        if not candidates:
+            return set()
+        found = gone.gone_after_404(conn, list(candidates), self.owner)
+        if not found:
+            return found
+        conn.execute(
+            update(frontier)
+            .where(frontier.c.id == bindparam("b_id"))
+            .values(last_error=bindparam("b_error"), failure_code=bindparam("b_code")),
+            [
+                {
+                    "b_id": i,
+                    "b_error": candidates[i].error and safe_text(candidates[i].error or ""),
+                    "b_code": candidates[i].code,
+                }
+                for i in sorted(found)
+            ],
+        )
+        self._tally_gone(gone.mark_gone(conn, found, self.crawl_id, now), tally)
+        return found
+
+    @staticmethod
+    def _tally_gone(marked: dict[str, int], tally: Counters) -> int:
+        for kind, n in marked.items():
+            tally.incr(f"items/gone/{kind}", n)
+        return sum(marked.values())
 
     def _write_vehicles(
         self, conn: Connection, results: list[VehicleResult], now: float, tally: Counters
@@ -463,6 +555,12 @@ class BatchWriter:
             conn.execute(
                 select(vehicles.c.id).where(tuple_(*identity_cols).in_(list(by_identity)))
             ).scalars()
+        )
+        # A vehicle that came back: its fitment items are fetched again too.
+        conn.execute(
+            update(frontier)
+            .where(frontier.c.vehicle_id.in_(ids), frontier.c.status == "gone")
+            .values(status="pending", gone_crawl=None, attempts=0, not_before=0.0, updated_at=now)
         )
         return len(rows) + self._fan_out(conn, vehicles.c.id.in_(ids), now, tally)
 
@@ -574,7 +672,7 @@ def fan_out_fitments(
             literal(now),
         )
         .select_from(v.join(p, and_(p.c.vehicle_type == v.c.vehicle_type, p.c.current == true())))
-        .where(_rebind(vehicle_condition, v))
+        .where(_rebind(vehicle_condition, v), v.c.gone_crawl.is_(None))
         # Key order, like every other insert of items: the fan-outs of a vehicle
         # and of its type's options may insert the same keys at the same time.
         .order_by(key)
@@ -622,6 +720,7 @@ def _vehicle_row(r: VehicleResult, now: float, crawl_id: int) -> dict[str, Any]:
     row["raw_json"] = json.dumps(r.spec.raw, ensure_ascii=False)
     row["fetched_at"] = now
     row["crawl_id"] = crawl_id
+    row["gone_crawl"] = None  # fetched: present (again)
     return row
 
 
@@ -640,6 +739,7 @@ def _fitment_row(r: FitmentResult, now: float, crawl_id: int) -> dict[str, Any]:
     row["raw_block"] = page.raw_block
     row["fetched_at"] = now
     row["crawl_id"] = crawl_id
+    row["gone_crawl"] = None  # fetched: present (again)
     return row
 
 

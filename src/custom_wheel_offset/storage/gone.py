@@ -1,0 +1,214 @@
+"""Gone marks: what the site no longer has is marked with the crawl that found it, never deleted.
+
+Two ways to go (docs/resilience.md, "Gone"):
+
+- a listing item re-fetched no longer names a child it named before
+  (``frontier.parent_id``): that child goes;
+- a URL whose item was done in an earlier crawl (``frontier.crawl_id`` set)
+  answers HTTP 404 or 410: that item goes instead of failing.
+
+What hangs below goes with it: the items a gone listing listed, a gone vehicle
+item's vehicle record, its fitment items and fitment records. A gone item has
+status ``gone`` and ``gone_crawl``: no crawl re-opens it and it does not count
+as failed. When a listing names it again it comes back (status ``pending``,
+mark cleared); its records lose their mark when they are fetched again.
+
+Every function here runs inside the writer's transaction of the outcome that
+revealed the change, so a mark is never half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select, tuple_, update
+
+from custom_wheel_offset.storage.schema import fitments, frontier, vehicles
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+__all__ = ["GONE_CODES", "come_back", "gone_after_404", "link_children", "mark_gone", "unlisted"]
+
+log = logging.getLogger(__name__)
+
+# Failure codes meaning "the site has no such page": on a URL that worked before, gone.
+GONE_CODES = frozenset({"http_404", "http_410"})
+CHUNK = 500
+
+
+def _chunks(values: Iterable[Any], size: int = CHUNK) -> list[list[Any]]:
+    ordered = sorted(values)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+
+
+def gone_after_404(conn: Connection, ids: Collection[int], owner: str) -> set[int]:
+    """Of these leased items that answered 404/410, those that were done in an earlier crawl."""
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        found.update(
+            conn.execute(
+                select(frontier.c.id).where(
+                    frontier.c.id.in_(chunk),
+                    frontier.c.status == "leased",
+                    frontier.c.lease_owner == owner,
+                    frontier.c.crawl_id.is_not(None),
+                )
+            ).scalars()
+        )
+    return found
+
+
+def link_children(conn: Connection, parent_id: int, keys: Collection[str]) -> None:
+    """Record ``parent_id`` on listed rows that have none (rows older than the column)."""
+    for chunk in _chunks(keys):
+        conn.execute(
+            update(frontier)
+            .where(frontier.c.key.in_(chunk), frontier.c.parent_id.is_(None))
+            .values(parent_id=parent_id)
+        )
+
+
+def unlisted(conn: Connection, parent_id: int, keys: Collection[str]) -> list[int]:
+    """Present children of ``parent_id`` whose keys the listing no longer names."""
+    rows = conn.execute(
+        select(frontier.c.id, frontier.c.key).where(
+            frontier.c.parent_id == parent_id, frontier.c.gone_crawl.is_(None)
+        )
+    ).all()
+    return [row.id for row in rows if row.key not in keys]
+
+
+def come_back(conn: Connection, keys: Collection[str], now: float) -> int:
+    """Re-open gone items a listing names again; their records are cleared when re-fetched."""
+    back = 0
+    for chunk in _chunks(keys):
+        rows = conn.execute(
+            update(frontier)
+            .where(frontier.c.key.in_(chunk), frontier.c.status == "gone")
+            .values(
+                status="pending",
+                gone_crawl=None,
+                attempts=0,
+                not_before=0.0,
+                last_error=None,
+                failure_code=None,
+                updated_at=now,
+            )
+            .returning(frontier.c.key)
+        ).all()
+        for row in rows:
+            log.info("%s is listed again: it comes back and is fetched again", row.key)
+        back += len(rows)
+    return back
+
+
+def mark_gone(conn: Connection, ids: Collection[int], crawl_id: int, now: float) -> dict[str, int]:
+    """Mark these items gone in ``crawl_id``, with everything below them; {kind: items marked}."""
+    marked: dict[str, int] = {}
+    vehicle_ids: set[int] = set()
+    fitment_keys: set[tuple[int, int]] = set()
+    level = set(ids)
+    while level:
+        rows = _mark_items(conn, frontier.c.id, level, crawl_id, now)
+        for row in rows:
+            marked[row.kind] = marked.get(row.kind, 0) + 1
+            if row.kind == "vehicle":
+                vehicle_ids.update(_vehicle_ids(conn, row.params))
+            elif row.kind == "fitment" and row.vehicle_id is not None:
+                fitment_keys.add((row.vehicle_id, row.prefset_id))
+        # The items the gone listings listed (a vehicle item lists none).
+        parents = [row.id for row in rows]
+        level = set()
+        for chunk in _chunks(parents):
+            level.update(
+                conn.execute(
+                    select(frontier.c.id).where(
+                        frontier.c.parent_id.in_(chunk), frontier.c.gone_crawl.is_(None)
+                    )
+                ).scalars()
+            )
+    if vehicle_ids:
+        for row in _mark_items(conn, frontier.c.vehicle_id, vehicle_ids, crawl_id, now):
+            marked[row.kind] = marked.get(row.kind, 0) + 1
+        for chunk in _chunks(vehicle_ids):
+            conn.execute(
+                update(vehicles)
+                .where(vehicles.c.id.in_(chunk), vehicles.c.gone_crawl.is_(None))
+                .values(gone_crawl=crawl_id)
+            )
+            conn.execute(
+                update(fitments)
+                .where(fitments.c.vehicle_id.in_(chunk), fitments.c.gone_crawl.is_(None))
+                .values(gone_crawl=crawl_id)
+            )
+    for chunk in _chunks(fitment_keys):
+        conn.execute(
+            update(fitments)
+            .where(
+                tuple_(fitments.c.vehicle_id, fitments.c.prefset_id).in_(chunk),
+                fitments.c.gone_crawl.is_(None),
+            )
+            .values(gone_crawl=crawl_id)
+        )
+    if marked:
+        log.info(
+            "gone in crawl %d: %s",
+            crawl_id,
+            ", ".join(f"{n} {kind} item(s)" for kind, n in sorted(marked.items())),
+        )
+    return marked
+
+
+def _mark_items(
+    conn: Connection, column: Any, values: Collection[int], crawl_id: int, now: float
+) -> list[Any]:
+    """Set status 'gone' on present rows whose ``column`` is in ``values``; the rows marked."""
+    out: list[Any] = []
+    for chunk in _chunks(values):
+        out.extend(
+            conn.execute(
+                update(frontier)
+                .where(column.in_(chunk), frontier.c.gone_crawl.is_(None))
+                .values(
+                    status="gone",
+                    gone_crawl=crawl_id,
+                    lease_owner=None,
+                    lease_expires=None,
+                    updated_at=now,
+                )
+                .returning(
+                    frontier.c.id,
+                    frontier.c.kind,
+                    frontier.c.params,
+                    frontier.c.vehicle_id,
+                    frontier.c.prefset_id,
+                )
+            ).all()
+        )
+    return out
+
+
+def _vehicle_ids(conn: Connection, params: str | None) -> list[int]:
+    """The vehicle record of a vehicle item (none when it was never fetched)."""
+    p = json.loads(params) if params else {}
+    try:
+        identity = (p["year"], p["make"], p["model"], p["trim"], p["drive"])
+    except KeyError:
+        return []
+    return list(
+        conn.execute(
+            select(vehicles.c.id).where(
+                and_(
+                    vehicles.c.year == identity[0],
+                    vehicles.c.make == identity[1],
+                    vehicles.c.model == identity[2],
+                    vehicles.c.trim == identity[3],
+                    vehicles.c.drive == identity[4],
+                )
+            )
+        ).scalars()
+    )
