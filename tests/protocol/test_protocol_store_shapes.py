@@ -233,3 +233,16 @@ def test_awswaf_markers(head: str, expected: bool) -> None:
         assert_parse_error(body, CHALLENGE_REASON)
     else:
         assert parse_fitment_page(body) == FitmentPage.no_data()
+
+
+def test_the_response_check_looks_for_markers_in_the_head() -> None:
+    """Section 5 puts the markers in the challenge page's head: the check run on
+    every response looks there only, and reads a page without ``</head`` whole."""
+    in_body = (
+        "<!DOCTYPE html><html><head><title>Wheels</title></head><body>" + GOKU + "</body></html>"
+    ).encode()
+    assert not is_challenge(in_body)
+    no_head_end = ("<!DOCTYPE html><html><head><title>Wheels</title>" + GOKU).encode()
+    assert is_challenge(no_head_end)
+    upper = HEAD.format(CAPTCHA).replace("</head>", "</HEAD>").encode()
+    assert is_challenge(upper)
