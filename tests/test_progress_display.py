@@ -172,3 +172,13 @@ def test_rich_progress_records_the_overall_line_and_logs_in_the_file_format() ->
     assert "elapsed 0:00:0" in text
     assert re.search(r"vehicles\s.*0/3", text), text
     assert stream.getvalue() == ""  # nothing bypassed the console while it was live
+
+
+def test_a_stage_first_seen_finished_says_done_without_a_rate() -> None:
+    """A tiny crawl's vehicles can be discovered and done between two looks:
+    no rate to give, and no claim that they were done before this run."""
+    model = DisplayModel()
+    model.update(0.0, stages(tree=(0, 1)))
+    view = model.update(1.0, stages(tree=(58, 58), vehicles=(21, 21)))
+    assert view.stages[1].state == "done"
+    assert stage_texts(view)[1] == "vehicles 21/21 (done)"

@@ -278,7 +278,9 @@ def stage_status(v: StageView) -> str:
         return f"{failed}{_rate(v.rate)}, ETA {v.eta}"
     if v.state == "done":
         if v.rate is None:
-            return f"{failed}done before this run"
+            # Done before this run, or so fast that it was never seen running
+            # (a tiny sandbox's vehicles between two looks): no rate to give.
+            return f"{failed}done"
         return f"{failed}done at {_rate(v.rate)} in {format_duration(v.duration or 0.0)}"
     if v.state == "stopped":
         return f"{failed}stopped at {_rate(v.rate)}"
