@@ -553,17 +553,6 @@ class Frontier:
                 ),
             )
 
-    def failure_reasons(self, limit: int = 10) -> list[tuple[str, str, int]]:
-        with self.db.read() as conn:
-            rows = conn.execute(
-                select(frontier.c.kind, frontier.c.last_error, func.count().label("n"))
-                .where(frontier.c.status == "failed")
-                .group_by(frontier.c.kind, frontier.c.last_error)
-                .order_by(func.count().desc())
-                .limit(limit)
-            ).all()
-        return [(r.kind, r.last_error or "", r.n) for r in rows]
-
 
 def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(values), size):
