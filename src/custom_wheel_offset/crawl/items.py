@@ -46,12 +46,7 @@ from custom_wheel_offset.protocol import api, store, urls
 from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
 from custom_wheel_offset.storage.frontier import ItemFilter, NewItem, WorkItem
 from custom_wheel_offset.storage.gone import GONE_CODES
-from custom_wheel_offset.storage.writer import (
-    FitmentResult,
-    OptionsResult,
-    Outcome,
-    VehicleResult,
-)
+from custom_wheel_offset.work import FitmentResult, OptionsResult, Outcome, VehicleResult
 
 if TYPE_CHECKING:
     from custom_wheel_offset.metrics.counters import Counters

@@ -133,11 +133,11 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     from custom_wheel_offset.metrics.report import build_report
     from custom_wheel_offset.metrics.tracker import activate
     from custom_wheel_offset.net.network import OptimizedNetworkManager
-    from custom_wheel_offset.progress import make_progress
+    from custom_wheel_offset.progress import make_progress, progress_snapshot_source
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, start_run_row
     from custom_wheel_offset.storage.lock import acquire_run_lock
-    from custom_wheel_offset.storage.runs import finish_run_row, progress_snapshot_source
+    from custom_wheel_offset.storage.runs import finish_run_row
     from custom_wheel_offset.storage.workers import heartbeat, register_worker
     from custom_wheel_offset.storage.writer import BatchWriter
 

@@ -16,6 +16,8 @@ from dataclasses import asdict
 from typing import Any
 
 from custom_wheel_offset.protocol.records import (
+    AXLE_RANGE_KEYS,
+    AXLE_SPEC_KEYS,
     AxleRanges,
     AxleSpec,
     FitmentPage,
@@ -38,24 +40,6 @@ __all__ = [
     "vehicle_sort_key",
 ]
 
-AXLE_SPEC_KEYS = (
-    "stock_diameter",
-    "stock_width",
-    "stock_offset",
-    "stock_tire",
-    "diameter_min",
-    "diameter_max",
-    "width_min",
-    "width_max",
-)
-AXLE_RANGE_KEYS = (
-    "diameter_min",
-    "diameter_max",
-    "width_min",
-    "width_max",
-    "offset_min",
-    "offset_max",
-)
 IDENTITY_KEYS = ("year", "make", "model", "trim", "drive")
 PREFERENCE_KEYS = ("suspension", "modification", "rubbing")
 

@@ -285,7 +285,7 @@ class OptimizedDatabaseManager:
         cwo's and at the current version, and says what to run when it is not.
         """
         if self.readonly:
-            from custom_wheel_offset.storage.access import check_schema
+            from custom_wheel_offset.storage.migrations import check_schema
 
             check_schema(self)
             return
