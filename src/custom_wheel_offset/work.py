@@ -1,8 +1,10 @@
-"""The typed parts of a unit of work, shared by the crawl (which makes them) and storage.
+"""The typed parts of a unit of work, shared by the crawl and storage.
 
-A worker (``crawl/items.py``) turns a claimed item into an :class:`Outcome`;
-the writer (``storage/writer.py``) stores it. Both import these types from
-here, so storage never imports ``crawl/`` and the crawl never takes its own
+A claim (``storage/frontier.py``) hands a worker each fitment item's
+:class:`FitmentTarget`, read in the claim's transaction; the worker
+(``crawl/items.py``) turns the item into an :class:`Outcome`; the writer
+(``storage/writer.py``) stores it. Both sides import these types from here,
+so storage never imports ``crawl/`` and the crawl never takes its own
 vocabulary from the writer. Plain frozen dataclasses over protocol records:
 no I/O, nothing of storage at run time.
 """
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Literal
 from custom_wheel_offset.protocol.records import (
     FitmentPage,
     PreferenceOptions,
+    PreferenceSet,
     VehicleId,
     VehicleSpec,
 )
@@ -24,11 +27,22 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FitmentResult",
+    "FitmentTarget",
     "OptionsResult",
     "Outcome",
     "OutcomeStatus",
     "VehicleResult",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class FitmentTarget:
+    """Everything a fitment request names: the vehicle, its type and chassis, the preferences."""
+
+    vehicle: VehicleId
+    vehicle_type: str
+    chassis_id: str | None
+    prefs: PreferenceSet
 
 
 @dataclass(frozen=True, slots=True)
