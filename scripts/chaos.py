@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custom_wheel_offset.sandbox import FaultConfig, SandboxConfig, start_sandbox
+from custom_wheel_offset.sandbox import SIZES, FaultConfig, SandboxConfig, start_sandbox
 from custom_wheel_offset.sandbox.truth import write_truth
 
 CHAOS_FAULTS = {
@@ -266,7 +266,7 @@ def run_challenge_window(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=("chaos", "challenge-window"), default="chaos")
-    parser.add_argument("--size", default="small", choices=("tiny", "small", "medium", "large"))
+    parser.add_argument("--size", default="small", choices=SIZES)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument(

@@ -20,6 +20,7 @@ from typing import Any
 
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.redact import mask_url
+from custom_wheel_offset.sandbox.config import SIZES as SANDBOX_SIZES
 
 __all__ = [
     "DEFAULT_API_BASE",
@@ -193,7 +194,7 @@ def _parse_stages(name: str, raw: Any) -> tuple[str, ...]:
 _CHOICES = {
     "progress": ("auto", "rich", "plain", "off"),
     "log_format": ("text", "json"),
-    "sandbox_size": ("tiny", "small", "medium", "large"),
+    "sandbox_size": SANDBOX_SIZES,
 }
 _SPECIAL = {
     "years": _parse_years,

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from custom_wheel_offset.cli.options import db_option, parse_duration, settings_from
+from custom_wheel_offset.sandbox.config import SIZES as SANDBOX_SIZES
 
 if TYPE_CHECKING:
-    from custom_wheel_offset.crawl.workflow_v3 import StopRequest
+    from custom_wheel_offset.crawl.workflow_v3 import RunResult, StopRequest
 
 __all__ = ["StopOnSignals", "scrape"]
 
@@ -86,7 +87,7 @@ class StopOnSignals:
 )
 @click.option(
     "--sandbox-size",
-    type=click.Choice(["tiny", "small", "medium", "large"]),
+    type=click.Choice(SANDBOX_SIZES),
     default=None,
     help="Catalogue size of --sandbox (default tiny).",
 )
@@ -259,7 +260,7 @@ def scrape(
     """
     from custom_wheel_offset.allocator import limit_malloc_arenas
     from custom_wheel_offset.crawl import workflow_v3
-    from custom_wheel_offset.logsetup import configure_logging, summary_line
+    from custom_wheel_offset.logsetup import configure_logging
     from custom_wheel_offset.storage.access import check_for_writing
 
     settings = settings_from(
@@ -280,14 +281,20 @@ def scrape(
     stop = workflow_v3.StopRequest()
     with StopOnSignals(stop):
         result = workflow_v3.run(settings, stop=stop)
+    _echo_summary(result, settings.log_format)
+    ctx.exit(result.exit_code)
+
+
+def _echo_summary(result: RunResult, log_format: str) -> None:
+    """The closing lines on stderr: counts, gone records, what the user needs to know."""
+    from custom_wheel_offset.logsetup import summary_line
     from custom_wheel_offset.metrics.report import gone_line, summary_lines
 
     line = "; ".join(summary_lines(result.report)[:3])
     fields = {"run_id": result.run_id, "outcome": result.outcome, "exit_code": result.exit_code}
-    click.echo(summary_line(line, settings.log_format, summary=True, **fields), err=True)
+    click.echo(summary_line(line, log_format, summary=True, **fields), err=True)
     gone = gone_line(result.report)
     if gone:
-        click.echo(summary_line(gone, settings.log_format, **fields), err=True)
+        click.echo(summary_line(gone, log_format, **fields), err=True)
     if result.message:
-        click.echo(summary_line(result.message, settings.log_format, **fields), err=True)
-    ctx.exit(result.exit_code)
+        click.echo(summary_line(result.message, log_format, **fields), err=True)

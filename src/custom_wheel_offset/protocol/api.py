@@ -87,6 +87,10 @@ def _kind(value: Any) -> str:
     return type(value).__name__  # pragma: no cover - json.loads makes nothing else
 
 
+# A grammar step's answer: the next index and state, or the verdict on the whole text.
+_Step = tuple[int, str] | bool
+
+
 def _is_json_prefix(text: str) -> bool:
     """True when ``text`` is a proper prefix of some valid JSON document.
 
@@ -107,78 +111,89 @@ def _is_json_prefix(text: str) -> bool:
             # Ran out where more was expected: cut short. A complete top-level
             # value would have parsed, so "after" with an empty stack is not a prefix.
             return bool(stack) or state != "after"
-        c = text[i]
-        if state == "after":
-            if not stack:
-                return False  # extra data after a complete document
-            if c == ",":
-                state = "value" if stack[-1] == "[" else "key"
-            elif (c == "]" and stack[-1] == "[") or (c == "}" and stack[-1] == "{"):
-                stack.pop()
-            else:
-                return False
-            i += 1
-            continue
-        if state == "colon":
-            if c != ":":
-                return False
-            state = "value"
-            i += 1
-            continue
-        if state in ("key", "key}"):
-            if c == "}" and state == "key}":
-                stack.pop()
-                state = "after"
-                i += 1
-                continue
-            if c != '"':
-                return False
-            end = _string_end(text, i)
-            if end is None:
-                return True
-            if end < 0:
-                return False
-            i = end
-            state = "colon"
-            continue
-        # state is "value" or "value]"
-        if c == "]" and state == "value]":
-            stack.pop()
-            state = "after"
-            i += 1
-        elif c in "[{":
-            stack.append(c)
-            state = "value]" if c == "[" else "key}"
-            i += 1
-        elif c == '"':
-            end = _string_end(text, i)
-            if end is None:
-                return True
-            if end < 0:
-                return False
-            i = end
-            state = "after"
-        else:
-            rest = text[i : i + 10]
-            for literal in _LITERALS:
-                if text.startswith(literal, i):
-                    i += len(literal)
-                    state = "after"
-                    break
-                if i + len(rest) == n and literal.startswith(rest):
-                    return True  # cut inside a literal ("tr", "-Inf")
-            else:
-                if c not in "-0123456789":
-                    return False
-                prefix = _NUMBER_PREFIX.match(text, i)
-                assert prefix is not None  # the prefix pattern matches "" at worst
-                if prefix.end() == n:
-                    return prefix.end() > i  # cut inside a number ("1.", "2e-")
-                full = _NUMBER.match(text, i)
-                if full is None or full.end() != prefix.end():
-                    return False  # "1.]" or "-x": wrong, not short
-                i = full.end()
-                state = "after"
+        step = _STEPS[state](text, i, stack, state)
+        if isinstance(step, bool):
+            return step
+        i, state = step
+
+
+def _after_value(text: str, i: int, stack: list[str], state: str) -> _Step:
+    c = text[i]
+    if not stack:
+        return False  # extra data after a complete document
+    if c == ",":
+        return i + 1, "value" if stack[-1] == "[" else "key"
+    if (c == "]" and stack[-1] == "[") or (c == "}" and stack[-1] == "{"):
+        stack.pop()
+        return i + 1, "after"
+    return False
+
+
+def _colon(text: str, i: int, stack: list[str], state: str) -> _Step:
+    return (i + 1, "value") if text[i] == ":" else False
+
+
+def _key(text: str, i: int, stack: list[str], state: str) -> _Step:
+    c = text[i]
+    if c == "}" and state == "key}":
+        stack.pop()
+        return i + 1, "after"
+    if c != '"':
+        return False
+    return _string(text, i, "colon")
+
+
+def _string(text: str, i: int, then: str) -> _Step:
+    end = _string_end(text, i)
+    if end is None:
+        return True
+    if end < 0:
+        return False
+    return end, then
+
+
+def _value(text: str, i: int, stack: list[str], state: str) -> _Step:
+    c = text[i]
+    if c == "]" and state == "value]":
+        stack.pop()
+        return i + 1, "after"
+    if c in "[{":
+        stack.append(c)
+        return i + 1, "value]" if c == "[" else "key}"
+    if c == '"':
+        return _string(text, i, "after")
+    return _scalar(text, i)
+
+
+def _scalar(text: str, i: int) -> _Step:
+    """A literal (``true``, ``NaN``, ...) or a number starting at ``i``."""
+    n = len(text)
+    rest = text[i : i + 10]
+    for literal in _LITERALS:
+        if text.startswith(literal, i):
+            return i + len(literal), "after"
+        if i + len(rest) == n and literal.startswith(rest):
+            return True  # cut inside a literal ("tr", "-Inf")
+    if text[i] not in "-0123456789":
+        return False
+    prefix = _NUMBER_PREFIX.match(text, i)
+    assert prefix is not None  # the prefix pattern matches "" at worst
+    if prefix.end() == n:
+        return prefix.end() > i  # cut inside a number ("1.", "2e-")
+    full = _NUMBER.match(text, i)
+    if full is None or full.end() != prefix.end():
+        return False  # "1.]" or "-x": wrong, not short
+    return full.end(), "after"
+
+
+_STEPS = {
+    "after": _after_value,
+    "colon": _colon,
+    "key": _key,
+    "key}": _key,
+    "value": _value,
+    "value]": _value,
+}
 
 
 def _string_end(text: str, start: int) -> int | None:
