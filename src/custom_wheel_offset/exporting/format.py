@@ -11,7 +11,7 @@ order; SQLite BINARY and PostgreSQL ``COLLATE "C"`` agree with it for UTF-8).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
@@ -166,8 +166,3 @@ def csv_row(record: Mapping[str, Any], *, raw: bool = False) -> dict[str, Any]:
     """The record flattened, with ``None`` as an empty cell and formula-looking
     text defused (see :func:`csv_cell`)."""
     return {k: csv_cell(v, raw=raw) for k, v in flatten(record).items()}
-
-
-def iter_jsonl(records: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    for record in records:
-        yield jsonl_line(record)

@@ -36,6 +36,7 @@ __all__ = [
     "parse_names",
     "parse_vehicle",
     "parse_years",
+    "short_repr",
 ]
 
 # Plausibility bounds, inclusive. A value outside them is a site bug or a
@@ -63,7 +64,8 @@ _YEAR_TEXT = re.compile(r"[0-9]+")
 # --------------------------------------------------------------------------- JSON
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: for parse errors of both hosts."""
     # Reasons end up in logs and the database; a 100 KB value must not.
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -255,7 +257,7 @@ def load_json(body: bytes, what: str) -> Any:
             ) from exc
         raise ParseError(
             f"{what}: body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno});"
-            f" it starts with {_short(text[:40])}"
+            f" it starts with {short_repr(text[:40])}"
         ) from exc
     except RecursionError as exc:
         raise ParseError(f"{what}: JSON is nested too deeply") from exc
@@ -270,7 +272,7 @@ def _check_text(value: str, where: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ParseError(f"{where} = {_short(value)} is not valid Unicode text") from None
+        raise ParseError(f"{where} = {short_repr(value)} is not valid Unicode text") from None
     return value
 
 
@@ -306,7 +308,7 @@ def is_forbidden(body: bytes) -> bool:
 
 def _name(item: Any, where: str) -> str:
     if isinstance(item, bool) or item is None or isinstance(item, float | list | dict):
-        raise ParseError(f"{where} is {_kind(item)} ({_short(item)}), not a name")
+        raise ParseError(f"{where} is {_kind(item)} ({short_repr(item)}), not a name")
     if isinstance(item, int):
         # A model called 86 may arrive as the number 86; its URL form is "86".
         return str(item)
@@ -345,16 +347,16 @@ def parse_years(body: bytes) -> list[int]:
     for index, item in enumerate(items):
         where = f"years: item {index}"
         if isinstance(item, bool) or not isinstance(item, int | str):
-            raise ParseError(f"{where} is {_kind(item)} ({_short(item)}), not a year")
+            raise ParseError(f"{where} is {_kind(item)} ({short_repr(item)}), not a year")
         if isinstance(item, str):
             if not _YEAR_TEXT.fullmatch(item.strip()):
-                raise ParseError(f"{where} = {_short(item)} is not a year")
+                raise ParseError(f"{where} = {short_repr(item)} is not a year")
             year = int(item.strip())
         else:
             year = item
         low, high = YEAR_BOUNDS
         if not low <= year <= high:
-            raise ParseError(f"{where} = {_short(item)} is outside {low}..{high}")
+            raise ParseError(f"{where} = {short_repr(item)} is outside {low}..{high}")
         seen.setdefault(year, None)
     return list(seen)
 
@@ -424,7 +426,7 @@ def _text_field(obj: dict[str, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise ParseError(f"vehicle: key {key!r} = {_short(value)} is {_kind(value)}, not text")
+        raise ParseError(f"vehicle: key {key!r} = {short_repr(value)} is {_kind(value)}, not text")
     return _check_text(value, f"vehicle: key {key!r}")
 
 
@@ -440,8 +442,8 @@ def _bolt_pattern(obj: dict[str, Any]) -> str | None:
         return alias
     if alias is not None and plain.strip().casefold() != alias.strip().casefold():
         raise ParseError(
-            f"vehicle: key 'boltpattern' = {_short(plain)} and key 'boltpatternMm' = "
-            f"{_short(alias)} disagree"
+            f"vehicle: key 'boltpattern' = {short_repr(plain)} and key 'boltpatternMm' = "
+            f"{short_repr(alias)} disagree"
         )
     return plain
 
@@ -468,7 +470,7 @@ def _flag(obj: dict[str, Any], key: str) -> bool | None:
         return bool(value)
     if isinstance(value, str) and value.strip().casefold() in _FLAG_WORDS:
         return _FLAG_WORDS[value.strip().casefold()]
-    raise ParseError(f"vehicle: key {key!r} = {_short(value)} is not a yes/no flag")
+    raise ParseError(f"vehicle: key {key!r} = {short_repr(value)} is not a yes/no flag")
 
 
 def _chassis(obj: dict[str, Any]) -> str | None:
@@ -479,15 +481,15 @@ def _chassis(obj: dict[str, Any]) -> str | None:
     if isinstance(value, str):
         return _check_text(value, where)
     if isinstance(value, bool):
-        raise ParseError(f"{where} = {_short(value)} is a boolean, not a chassis id")
+        raise ParseError(f"{where} = {short_repr(value)} is a boolean, not a chassis id")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         # 1234.0 is how some JSON encoders write the integer 1234; 1234.5 is no id.
         if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
             return str(int(value))
-        raise ParseError(f"{where} = {_short(value)} is not an integral chassis id")
-    raise ParseError(f"{where} = {_short(value)} is {_kind(value)}, not a chassis id")
+        raise ParseError(f"{where} = {short_repr(value)} is not an integral chassis id")
+    raise ParseError(f"{where} = {short_repr(value)} is {_kind(value)}, not a chassis id")
 
 
 def _number(value: Any, where: str) -> float | None:
@@ -495,23 +497,23 @@ def _number(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ParseError(f"{where} = {_short(value)} is a boolean, not a number")
+        raise ParseError(f"{where} = {short_repr(value)} is a boolean, not a number")
     if isinstance(value, int | float):
         try:
             number = float(value)
         except OverflowError:
-            raise ParseError(f"{where} = {_short(value)} is too large") from None
+            raise ParseError(f"{where} = {short_repr(value)} is too large") from None
     elif isinstance(value, str):
         text = value.strip()
         if not text:
             return None
         if not _PLAIN_DECIMAL.fullmatch(text):
-            raise ParseError(f"{where} = {_short(value)} is not a number")
+            raise ParseError(f"{where} = {short_repr(value)} is not a number")
         number = float(text)
     else:
-        raise ParseError(f"{where} = {_short(value)} is {_kind(value)}, not a number")
+        raise ParseError(f"{where} = {short_repr(value)} is {_kind(value)}, not a number")
     if not math.isfinite(number):
-        raise ParseError(f"{where} = {_short(value)} is not a finite number")
+        raise ParseError(f"{where} = {short_repr(value)} is not a finite number")
     return number
 
 
