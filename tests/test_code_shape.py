@@ -17,6 +17,7 @@ checks cost a fraction of a second. Each failure names what to fix.
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +43,12 @@ LAYERS: dict[str, int] = {
     "progress_view": 2,
     "cli": 3,
 }
+
+
+@functools.cache
+def _tree(path: Path) -> ast.Module:
+    """Each file parsed once for all the checks."""
+    return ast.parse(path.read_text(encoding="utf-8"))
 
 
 def _module_name(path: Path) -> str:
@@ -87,8 +94,7 @@ def _import_nodes(tree: ast.AST, *, type_only: bool) -> Iterator[ast.AST]:
 def _imported(module: str, path: Path, known: dict[str, Path], *, type_only: bool) -> set[str]:
     """The package's modules that ``module`` imports, at any depth of its code."""
     found: set[str] = set()
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in _import_nodes(tree, type_only=type_only):
+    for node in _import_nodes(_tree(path), type_only=type_only):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -204,9 +210,9 @@ def _python_files() -> list[Path]:
     return sorted([*(ROOT / "src").rglob("*.py"), *(ROOT / "scripts").rglob("*.py")])
 
 
-def functions_over(source: str, where: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+def functions_over(tree: ast.AST, where: str, limit: int = MAX_FUNCTION_LINES) -> list[str]:
     found = []
-    for node in ast.walk(ast.parse(source)):
+    for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             # From the def line (decorators excluded) to the last line of the body.
             length = (node.end_lineno or node.lineno) - node.lineno + 1
@@ -219,14 +225,15 @@ def test_functions_over_names_the_long_one_only() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     source = f"def short() -> None:\n    pass\n\n\nclass C:\n    def long(self) -> None:\n{body}\n"
     source = source.replace("\n    x", "\n        x")
-    assert functions_over(source, "m.py") == [f"m.py:6 long ({MAX_FUNCTION_LINES + 1} lines)"]
+    expected = [f"m.py:6 long ({MAX_FUNCTION_LINES + 1} lines)"]
+    assert functions_over(ast.parse(source), "m.py") == expected
 
 
 def test_no_function_over_sixty_lines() -> None:
     found = [
         line
         for path in _python_files()
-        for line in functions_over(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+        for line in functions_over(_tree(path), str(path.relative_to(ROOT)))
     ]
     assert not found, f"functions over {MAX_FUNCTION_LINES} lines:\n" + "\n".join(found)
 
@@ -248,7 +255,7 @@ def test_no_sys_path_edits() -> None:
     found = [
         f"{path.relative_to(ROOT)}:{line}"
         for path in _python_files()
-        for line in _edits_sys_path(ast.parse(path.read_text(encoding="utf-8")))
+        for line in _edits_sys_path(_tree(path))
     ]
     assert not found, "sys.path used in:\n" + "\n".join(found)
 
