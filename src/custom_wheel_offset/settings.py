@@ -20,11 +20,11 @@ from typing import Any
 
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.redact import mask_url
-from custom_wheel_offset.sandbox.config import SIZES as SANDBOX_SIZES
 
 __all__ = [
     "DEFAULT_API_BASE",
     "DEFAULT_STORE_BASE",
+    "SANDBOX_SIZES",
     "STAGES",
     "Settings",
     "resolve_settings",
@@ -35,6 +35,8 @@ DEFAULT_STORE_BASE = "https://www.customwheeloffset.com"
 DEFAULT_DB_URL = "sqlite:///data/cwo.db"
 SANDBOX_DB_URL = "sqlite:///data/sandbox.db"
 STAGES = ("tree", "vehicles", "preferences", "fitments")
+#: The sandbox's catalogue sizes, smallest first (``--sandbox-size``, ``sandbox --size``).
+SANDBOX_SIZES: tuple[str, ...] = ("tiny", "small", "medium", "large")
 DEFAULT_CONFIG_FILE = Path("config/cwo.toml")
 
 

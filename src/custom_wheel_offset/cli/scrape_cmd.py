@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from custom_wheel_offset.cli.options import db_option, parse_duration, settings_from
-from custom_wheel_offset.sandbox.config import SIZES as SANDBOX_SIZES
+from custom_wheel_offset.settings import SANDBOX_SIZES
 
 if TYPE_CHECKING:
     from custom_wheel_offset.crawl.workflow_v3 import RunResult, StopRequest
