@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from custom_wheel_offset.cli.options import db_option, parse_duration, settings_from
+from custom_wheel_offset.errors import EXIT_SIGINT, EXIT_SIGTERM
 from custom_wheel_offset.settings import SANDBOX_SIZES
 
 if TYPE_CHECKING:
@@ -42,8 +43,6 @@ class StopOnSignals:
         return self
 
     def _handle(self, signum: int, _frame: object) -> None:
-        from custom_wheel_offset.errors import EXIT_SIGINT, EXIT_SIGTERM
-
         if self.received is not None and signum == signal.SIGINT:
             # Every batch is one transaction: leaving mid-way loses only what
             # was in flight, which the next run redoes.

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custom_wheel_offset.errors import (
     EXIT_BLOCKED,
@@ -48,6 +48,18 @@ from custom_wheel_offset.errors import (
     BlockedError,
 )
 from custom_wheel_offset.settings import STAGES, Settings, replace
+
+if TYPE_CHECKING:
+    from custom_wheel_offset.crawl.items import ItemHandler
+    from custom_wheel_offset.crawl.processor import MultithreadedProcessor
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.metrics.monitor import PerformanceMonitor
+    from custom_wheel_offset.net.network import OptimizedNetworkManager
+    from custom_wheel_offset.progress import Progress
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.storage.frontier import CrawlState, Frontier, ItemFilter
+    from custom_wheel_offset.storage.lock import RunLock
+    from custom_wheel_offset.storage.writer import BatchWriter
 
 __all__ = ["RunResult", "StopRequest", "run"]
 
@@ -120,14 +132,14 @@ class _Parts:
 
     settings: Settings
     stop: threading.Event
-    db: Any
-    lock: Any
-    counters: Any
-    monitor: Any
+    db: OptimizedDatabaseManager
+    lock: RunLock
+    counters: Counters
+    monitor: PerformanceMonitor
     started: float
     registered: str | None = None
-    network: Any = None
-    writer: Any = None
+    network: OptimizedNetworkManager | None = None
+    writer: BatchWriter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,8 +149,8 @@ class _Started:
     owner: str
     host: str
     pid: int
-    frontier: Any
-    crawl: Any
+    frontier: Frontier
+    crawl: CrawlState
     run_id: int
 
 
@@ -209,7 +221,9 @@ def _start(parts: _Parts) -> _Started:
     return _Started(owner, host, pid, frontier, crawl, run_id)
 
 
-def _assemble(parts: _Parts, began: _Started) -> tuple[Any, Any, Any]:
+def _assemble(
+    parts: _Parts, began: _Started
+) -> tuple[MultithreadedProcessor, ItemHandler, Progress]:
     """Network, writer, handler, processor and progress display: (processor, handler, progress)."""
     from custom_wheel_offset.crawl.items import ItemHandler
     from custom_wheel_offset.net.network import OptimizedNetworkManager
@@ -232,7 +246,7 @@ def _assemble(parts: _Parts, began: _Started) -> tuple[Any, Any, Any]:
     item_filter = ItemFilter(settings.years, settings.makes, settings.models)
     kinds = _kinds_for(settings.stages)
     handler = ItemHandler(settings, network, counters, item_filter)
-    processor = _processor(parts, began, handler, item_filter, kinds)
+    processor = _processor(parts, began, handler, writer, item_filter, kinds)
     progress = make_progress(
         _progress_mode(settings),
         progress_snapshot_source(began.frontier, counters, kinds),
@@ -247,8 +261,13 @@ def _assemble(parts: _Parts, began: _Started) -> tuple[Any, Any, Any]:
 
 
 def _processor(
-    parts: _Parts, began: _Started, handler: Any, item_filter: Any, kinds: tuple[str, ...]
-) -> Any:
+    parts: _Parts,
+    began: _Started,
+    handler: ItemHandler,
+    writer: BatchWriter,
+    item_filter: ItemFilter,
+    kinds: tuple[str, ...],
+) -> MultithreadedProcessor:
     from custom_wheel_offset.crawl.processor import MultithreadedProcessor
     from custom_wheel_offset.storage.workers import heartbeat
 
@@ -258,9 +277,9 @@ def _processor(
         kinds=kinds,
         item_filter=item_filter,
         frontier=began.frontier,
-        writer=parts.writer,
+        writer=writer,
         handler=handler,
-        network=parts.network,
+        network=handler.network,
         counters=parts.counters,
         store_base=settings.store_base,
         max_blocked=settings.max_blocked,
@@ -272,7 +291,7 @@ def _processor(
 
 
 def _process(
-    parts: _Parts, frontier: Any, processor: Any, progress: Any
+    parts: _Parts, frontier: Frontier, processor: MultithreadedProcessor, progress: Progress
 ) -> tuple[str, int, BaseException | None]:
     """Run the processor, then wind down: (outcome, exit code, the blocking error if any)."""
     from custom_wheel_offset.logsetup import logs_through
@@ -283,7 +302,7 @@ def _process(
         # Each step runs whatever the others do: a failed writer must not keep
         # the leases of this run's unfinished items from going back.
         wind_down = _Steps()
-        wind_down.add("stopping the writer", parts.writer.stop)
+        wind_down.add("stopping the writer", processor.writer.stop)
         wind_down.add("giving back unfinished items", lambda: _give_back(frontier))
         try:
             summary = processor.run()
@@ -307,7 +326,7 @@ def _stop_code(stop: threading.Event) -> int:
 def _conclude(
     parts: _Parts,
     began: _Started,
-    handler: Any,
+    handler: ItemHandler,
     outcome: str,
     exit_code: int,
     error: BaseException | None,
@@ -384,7 +403,7 @@ def _message(run_id: int, outcome: str, failed: int, item_attempts: int) -> str 
     return None
 
 
-def _unmatched(db: Any, settings: Settings, handler: Any) -> list[str]:
+def _unmatched(db: OptimizedDatabaseManager, settings: Settings, handler: ItemHandler) -> list[str]:
     """Warnings for filter values that matched nothing (only after a walk of the tree)."""
     if "tree" not in settings.stages or not (settings.years or settings.makes or settings.models):
         return []
