@@ -22,7 +22,7 @@ from custom_wheel_offset.crawl.items import ItemHandler
 from custom_wheel_offset.errors import ChallengeError, PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.challenge import ChallengeGate
-from custom_wheel_offset.net.network import same_site_redirect
+from custom_wheel_offset.net.redirects import same_site_redirect
 from custom_wheel_offset.protocol import urls
 from custom_wheel_offset.storage.frontier import ItemFilter, WorkItem
 
