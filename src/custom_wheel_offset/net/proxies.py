@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from custom_wheel_offset.errors import ConfigError, PermanentFetchError
@@ -36,10 +35,10 @@ class ProxyChooser:
     exceptions) are honoured the way requests does it.
     """
 
-    def __init__(self, proxy_url: str | None, environ: Mapping[str, str] = os.environ) -> None:
+    def __init__(self, proxy_url: str | None) -> None:
         self._proxy = configured_proxy(proxy_url)
         self._from_env = not proxy_url and any(
-            key.lower().endswith("_proxy") and key.lower() != "no_proxy" for key in environ
+            key.lower().endswith("_proxy") and key.lower() != "no_proxy" for key in os.environ
         )
         self._lock = threading.Lock()
         self._by_origin: dict[tuple[str, str], Proxy | None] = {}
