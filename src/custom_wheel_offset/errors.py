@@ -193,7 +193,7 @@ class FetchError(CwoError):
         if self._code:
             return self._code
         tagged = self.retry_reason
-        if tagged and tagged not in ("http_5xx", "http_408", "http_429"):
+        if tagged and tagged not in ("http_5xx", "http_408"):
             return _RETRY_REASON_CODES.get(tagged, tagged)
         if self.status is not None and self.status >= 400:
             return f"http_{self.status}"

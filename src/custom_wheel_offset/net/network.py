@@ -89,13 +89,7 @@ class OptimizedNetworkManager:
         )
         self._gate = gate or ChallengeGate()
         self._sender = Sender.from_settings(settings)
-        self._retrier = Retrier(
-            max_attempts=settings.max_attempts,
-            backoff_base=settings.backoff_base,
-            backoff_max=settings.backoff_max,
-            counters=counters,
-            sleep=self._stop.sleep,
-        )
+        self._retrier = Retrier.from_settings(settings, counters, self._stop.sleep)
         self._classifier = ResponseClassifier(counters, self._gate, self._limiter)
         self._redirects = SameSiteRedirects(counters, self._sender.scrub)
         self._robots = RobotsCache(

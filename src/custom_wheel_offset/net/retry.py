@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tenacity import RetryCallState
 
     from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.settings import Settings
 
 __all__ = ["Retrier", "StopSignal", "retryable"]
 
@@ -89,6 +90,19 @@ class Retrier:
         self._counters = counters
         self._sleep = sleep
         self._random = rng or random.Random()
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, counters: Counters, sleep: Callable[[float], None]
+    ) -> Retrier:
+        """``max_attempts``, ``backoff_base`` and ``backoff_max`` of the run's settings."""
+        return cls(
+            max_attempts=settings.max_attempts,
+            backoff_base=settings.backoff_base,
+            backoff_max=settings.backoff_max,
+            counters=counters,
+            sleep=sleep,
+        )
 
     def jitter(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(backoff_max, backoff_base * 2**(attempt-1))]."""
