@@ -193,7 +193,7 @@ class ResponseClassifier:
         status = resp.status_code
         # First: a challenge page is never data, whatever its status (200, 202, 405...).
         if is_challenge(body):
-            self.challenge(url, kind, host, status)
+            self._challenge(url, kind, host, status)
         if is_forbidden(body):
             self._forbidden(status, url, kind, host)
         if 200 <= status < 300:
@@ -210,7 +210,7 @@ class ResponseClassifier:
             )
         raise PermanentFetchError(f"HTTP {status} from {where}", url=where, status=status)
 
-    def challenge(self, url: str, kind: str, host: str, status: int) -> NoReturn:
+    def _challenge(self, url: str, kind: str, host: str, status: int) -> NoReturn:
         """A Human Verification page: pause the host and raise :class:`ChallengeError`."""
         self._counters.incr(f"challenges/{kind}")
         self._gate.record_challenge(host, "its Human Verification page (bot challenge)")
@@ -226,7 +226,8 @@ class ResponseClassifier:
     def _rate_limited(
         self, resp: TransportResponse, where: str, host: str, sent_at: float
     ) -> NoReturn:
-        retry_after = self.note_rate_limited(resp, host, sent_at)
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        self._limiter.on_rate_limited(host, retry_after, sent_at=sent_at)
         log.info(
             "HTTP 429 from %s (Retry-After %s); host rate now %s/s",
             host,
@@ -237,12 +238,6 @@ class ResponseClassifier:
         raise RateLimitedError(
             f"HTTP 429 Too Many Requests from {where}{detail}", url=where, retry_after=retry_after
         )
-
-    def note_rate_limited(self, resp: TransportResponse, host: str, sent_at: float) -> float | None:
-        """Slow the host down after a 429; the Retry-After it came with, in seconds."""
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-        self._limiter.on_rate_limited(host, retry_after, sent_at=sent_at)
-        return retry_after
 
     def _forbidden(self, status: int, url: str, kind: str, host: str) -> NoReturn:
         """The API's refusal: a block with 401/403, a faulty answer otherwise."""
