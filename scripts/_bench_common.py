@@ -564,7 +564,7 @@ SUBSYSTEMS: tuple[tuple[str, str], ...] = (
     ("  requests: get_cookie_header", "get_cookie_header (requests/cookies.py)"),
     ("  urllib3: _encode_invalid_chars (URL re-encoding)", "_encode_invalid_chars (util/url.py)"),
     ("  urllib3: HTTPConnectionPool.urlopen", "urlopen (urllib3/connectionpool.py)"),
-    ("body read (OptimizedNetworkManager._read)", "_read (net/network.py)"),
+    ("body read (responses.read_body)", "read_body (net/responses.py)"),
     ("challenge check of every body", "_is_challenge (net/network.py)"),
     ("fitment page parse (store.parse_fitment_page)", "parse_fitment_page (protocol/store.py)"),
     ("fitment URL building (urls.fitment_url)", "fitment_url (protocol/urls.py)"),

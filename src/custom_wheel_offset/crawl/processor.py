@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from custom_wheel_offset.errors import BlockedError
-from custom_wheel_offset.protocol.urls import host_of
+from custom_wheel_offset.net.redirects import host_key
 from custom_wheel_offset.storage.frontier import STORE_KINDS
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class MultithreadedProcessor:
         self.handler = handler
         self.network = network
         self.counters = counters
-        self.store_host = host_of(store_base)
+        self.store_host = host_key(store_base)
         self.max_blocked = max_blocked
         self.limit = limit
         self.stop = stop or threading.Event()

@@ -921,6 +921,11 @@ def _bolts(page: _Page, blocks: list[_Found]) -> list[tuple[_Found, bool]]:
         element = _element_at(page, start, tag_end, _BOLT, "bolt pattern element")
         if element is None:
             continue
+        if any(_has_class(e, _FIT_RANGE) for e in element.iterdescendants("*")):
+            # A bolt element left open before a block swallows it: saving that
+            # element would save the block twice, and which text is the pattern
+            # is anyone's guess.
+            raise ParseError(f"bolt pattern element at byte {start} wraps a fit-range block")
         owner = bisect_right(starts, start - 1) - 1  # the last block starting before it
         if owner >= 0 and left[starts[owner]] > 0:
             left[starts[owner]] -= 1  # one of that block's own: already taken
