@@ -573,7 +573,7 @@ SUBSYSTEMS: tuple[tuple[str, str], ...] = (
     ("writer: BatchWriter.submit (queue put + notify)", "submit (storage/writer.py)"),
     ("writer: BatchWriter._commit (one transaction)", "_commit (storage/writer.py)"),
     ("dispatcher: Frontier.claim", "claim (storage/frontier.py)"),
-    ("dispatcher: FitmentResolver.resolve", "resolve (crawl/resolver.py)"),
+    ("dispatcher: fitment names read by the claim", "fill_fitment_targets (storage/targets.py)"),
     ("dispatcher: futures.wait", "wait (futures/_base.py)"),
     ("start-up imports", "_find_and_load (<frozen importlib._bootstrap>)"),
 )

@@ -33,7 +33,6 @@ from custom_wheel_offset.storage.frontier import STORE_KINDS
 
 if TYPE_CHECKING:
     from custom_wheel_offset.crawl.items import ItemHandler
-    from custom_wheel_offset.crawl.resolver import FitmentResolver
     from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.net.network import OptimizedNetworkManager
     from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, WorkItem
@@ -69,7 +68,6 @@ class MultithreadedProcessor:
         frontier: Frontier,
         writer: BatchWriter,
         handler: ItemHandler,
-        resolver: FitmentResolver,
         network: OptimizedNetworkManager,
         counters: Counters,
         store_base: str,
@@ -86,7 +84,6 @@ class MultithreadedProcessor:
         self.frontier = frontier
         self.writer = writer
         self.handler = handler
-        self.resolver = resolver
         self.network = network
         self.counters = counters
         self.store_host = host_key(store_base)
@@ -182,7 +179,6 @@ class MultithreadedProcessor:
         return ProcessorSummary(self._claimed, self._completed, self.stop.is_set(), limit_reached)
 
     def _start(self, executor: ThreadPoolExecutor, batch: list[WorkItem]) -> None:
-        self.resolver.resolve(batch)
         self._claimed += len(batch)
         self.counters.incr("items/claimed", len(batch))
         with self._lock:  # in the table before a worker can finish (and remove) it
