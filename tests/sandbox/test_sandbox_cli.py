@@ -43,7 +43,7 @@ SERVE_OPTIONS = (
 
 def test_group_is_named_sandbox() -> None:
     assert isinstance(sandbox, click.Group) and sandbox.name == "sandbox"
-    assert set(sandbox.commands) == {"serve", "truth"}
+    assert set(sandbox.commands) == {"serve", "truth", "changes"}
 
 
 def test_serve_help_mentions_every_option() -> None:
