@@ -39,8 +39,10 @@ __all__ = [
     "change_line",
     "change_record",
     "change_sort_key",
+    "content_fields",
     "content_hash",
     "field_changes",
+    "identity_keys",
     "identity_of",
     "iso_utc",
 ]
@@ -73,9 +75,10 @@ def content_fields(what: str, record: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in flatten(record).items() if k not in keys}
 
 
-def content_hash(what: str, record: Mapping[str, Any]) -> str:
-    """SHA-256 (hex, 32 chars) of the record's exported non-identity fields."""
-    text = json.dumps(content_fields(what, record), ensure_ascii=False, sort_keys=True)
+def content_hash(fields: Mapping[str, Any]) -> str:
+    """SHA-256 (hex, 32 chars) of a record's flattened non-identity export fields
+    (:func:`content_fields`, or ``flatten(vehicle_content(...))`` and the like)."""
+    text = json.dumps(dict(fields), ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 

@@ -13,6 +13,9 @@ that finds the latest crawl unfinished resumes it (only what was in flight is
 redone); otherwise it starts a new crawl, which re-opens the listings and the
 preference options (to discover what is new) and, without ``--skip-existing``,
 every vehicle and fitment page too.
+
+The fitment fan-out (one fitment item per vehicle and current preference set of
+its type) lives here too; the writer calls it, never the other way round.
 """
 
 from __future__ import annotations
@@ -24,13 +27,22 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import String as SAString
+from sqlalchemy import and_, case, cast, func, literal, or_, select, true, update
 
-from custom_wheel_offset.storage.schema import crawls, frontier, runs
+from custom_wheel_offset.errors import DatabaseError
+from custom_wheel_offset.storage.schema import (
+    crawls,
+    frontier,
+    preference_sets,
+    runs,
+    vehicles,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
 __all__ = [
@@ -46,6 +58,7 @@ __all__ = [
     "ItemFilter",
     "NewItem",
     "WorkItem",
+    "fan_out_fitments",
 ]
 
 log = logging.getLogger(__name__)
@@ -427,10 +440,6 @@ class Frontier:
 
     def sweep_fitments(self) -> int:
         """Add every missing (vehicle x current preference set) fitment item."""
-        from sqlalchemy import true
-
-        from custom_wheel_offset.storage.writer import fan_out_fitments
-
         now = time.time()
         added = self.db.transaction(
             lambda conn: fan_out_fitments(self.db, conn, true(), now),
@@ -552,6 +561,69 @@ class Frontier:
                     frontier.c.failed_runs < item_attempts,
                 ),
             )
+
+
+def fan_out_fitments(
+    db: OptimizedDatabaseManager,
+    conn: Connection,
+    vehicle_condition: Any,
+    now: float,
+    counters: Counters | None = None,
+) -> int:
+    """INSERT ... SELECT the fitment items of matching vehicles; existing keys are kept."""
+    v, p = vehicles.alias("v"), preference_sets.alias("p")
+    key = literal("fitment/") + cast(v.c.id, SAString) + literal("/") + cast(p.c.id, SAString)
+    source = (
+        select(
+            key,
+            literal("fitment"),
+            literal("pending"),
+            v.c.id,
+            p.c.id,
+            v.c.year,
+            v.c.make,
+            v.c.model,
+            literal(0),
+            literal(0.0),
+            literal(now),
+        )
+        .select_from(v.join(p, and_(p.c.vehicle_type == v.c.vehicle_type, p.c.current == true())))
+        .where(_rebind(vehicle_condition, v), v.c.gone_crawl.is_(None))
+        # Key order, like every other insert of items: the fan-outs of a vehicle
+        # and of its type's options may insert the same keys at the same time.
+        .order_by(key)
+    )
+    stmt = db.insert_from_select_ignore(
+        frontier,
+        [
+            "key",
+            "kind",
+            "status",
+            "vehicle_id",
+            "prefset_id",
+            "year",
+            "make",
+            "model",
+            "attempts",
+            "not_before",
+            "updated_at",
+        ],
+        source,
+    )
+    inserted = conn.execute(stmt).rowcount
+    if inserted < 0:
+        # The end-of-crawl sweep decides whether work remains from this count.
+        raise DatabaseError("the database did not report how many fitment items it added")
+    if counters is not None and inserted > 0:
+        counters.incr("items/discovered/fitment", inserted)
+    return inserted
+
+
+def _rebind(condition: Any, alias: Any) -> Any:
+    """Point a condition written against ``vehicles`` at the alias used in the fan-out."""
+    from sqlalchemy.sql.util import ClauseAdapter
+
+    return ClauseAdapter(alias).traverse(condition)
 
 
 def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
