@@ -1,4 +1,4 @@
-"""`cwo export`, `cwo report`, `cwo status`: read what crawls stored."""
+"""`cwo export`, `cwo diff`, `cwo report`, `cwo status`: read what crawls stored."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from custom_wheel_offset.cli.options import db_option, settings_from
 
-__all__ = ["export_cmd", "report_cmd", "status_cmd"]
+__all__ = ["diff_cmd", "export_cmd", "report_cmd", "status_cmd"]
 
 
 def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
@@ -112,6 +112,85 @@ def export_cmd(
     finally:
         manager.dispose()
     click.echo(f"cwo: exported {count} {what}", err=True)
+
+
+@click.command("diff")
+@click.option(
+    "--since",
+    default=None,
+    metavar="CRAWL_ID|DATE",
+    envvar="CWO_SINCE",
+    help="Changes after this crawl (its id: those of later crawls) or from this ISO 8601 "
+    "date or time (UTC unless it says otherwise). Default: all. Env: CWO_SINCE.",
+)
+@click.option(
+    "--until",
+    default=None,
+    metavar="CRAWL_ID|DATE",
+    envvar="CWO_UNTIL",
+    help="Changes up to and including this crawl, or before this date or time. Env: CWO_UNTIL.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(["vehicles", "fitments"]),
+    default=None,
+    help="Only vehicle or only fitment changes (default: both, vehicles first). "
+    "Env: CWO_DIFF_WHAT.",
+    envvar="CWO_DIFF_WHAT",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    envvar="CWO_FORMAT",
+    help="Output format. Env: CWO_FORMAT.",
+)
+@click.option(
+    "--plain",
+    is_flag=True,
+    envvar="CWO_DIFF_PLAIN",
+    help="Leave out crawl and at: the lines `cwo sandbox changes` writes. Env: CWO_DIFF_PLAIN.",
+)
+@click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
+@db_option
+@click.pass_context
+def diff_cmd(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    what: str | None,
+    fmt: str,
+    plain: bool,
+    out: str,
+    db: str | None,
+) -> None:
+    """Say what changed: one line per record added, changed, gone or returned.
+
+    Lines are sorted by kind and identity and byte-stable; a changed record
+    lists its changed fields with old and new values. Format and examples in
+    docs/history.md.
+
+    Example:
+
+        cwo diff --since 3
+
+        cwo diff --since 2026-12-01 --what fitments --format csv --out changes.csv
+    """
+    from custom_wheel_offset.exporting.export import diff
+
+    manager = _database(ctx, db)
+    args = {"since": since, "until": until, "what": what, "fmt": fmt, "plain": plain}
+    try:
+        if out == "-":
+            count = diff(manager, out=sys.stdout, **args)
+        else:
+            with _open_out(out, newline="") as fh:
+                count = diff(manager, out=fh, **args)
+    finally:
+        manager.dispose()
+    click.echo(f"cwo: {count} change(s)", err=True)
 
 
 @click.command("report")

@@ -117,7 +117,8 @@ def mark_gone(
 ) -> dict[str, int]:
     """Mark these items gone in ``crawl_id``, with everything below them; {kind: items marked}.
 
-    ``records``, when given, receives {"vehicle"|"fitment": records marked gone}.
+    ``records``, when given, receives {"vehicle"|"fitment": records marked gone} and
+    {"vehicle/undone"|"fitment/undone": their 'changed' rows of this crawl replaced}.
     """
     marked: dict[str, int] = {}
     vehicle_ids: set[int] = set()
@@ -191,9 +192,13 @@ def _mark_records(
             .values(gone_crawl=crawl_id)
             .returning(fitments.c.id)
         ).scalars()
-    history.record_gone(conn, "vehicle", gone_vehicles, crawl_id, now)
-    history.record_gone(conn, "fitment", gone_fitments, crawl_id, now)
-    return {"vehicle": len(gone_vehicles), "fitment": len(gone_fitments)}
+    # "<what>/undone": changes of this crawl the going replaced (storage.history.record_gone).
+    return {
+        "vehicle": len(gone_vehicles),
+        "fitment": len(gone_fitments),
+        "vehicle/undone": history.record_gone(conn, "vehicle", gone_vehicles, crawl_id, now),
+        "fitment/undone": history.record_gone(conn, "fitment", gone_fitments, crawl_id, now),
+    }
 
 
 def _mark_items(

@@ -33,10 +33,13 @@ if TYPE_CHECKING:
 __all__ = [
     "FITMENT_CONTENT",
     "VEHICLE_CONTENT",
+    "Bound",
     "Change",
+    "diff_records",
     "fitment_identities",
     "insert_changes",
     "judge",
+    "parse_bound",
     "record_gone",
     "vehicle_identities",
 ]
@@ -155,5 +158,127 @@ def insert_changes(
 def record_gone(
     conn: Connection, what: str, ids: Collection[int], crawl_id: int, now: float
 ) -> int:
-    """'gone' history rows for records just marked gone."""
-    return insert_changes(conn, what, {i: [Change("gone")] for i in ids}, crawl_id, now)
+    """'gone' history rows for records just marked gone; how many 'changed' rows it undid.
+
+    A record that changed earlier in the same crawl keeps its last present
+    content and loses that 'changed' row: one crawl records one net change per
+    record. (A full crawl fetches fitment pages before the vehicle whose 404
+    reveals it is gone, and the site shows a withdrawn vehicle's fitment pages
+    without data: that is the vehicle going, not its fitments changing.)
+    """
+    undone = _undo_changes(conn, what, ids, crawl_id)
+    insert_changes(conn, what, {i: [Change("gone")] for i in ids}, crawl_id, now)
+    return undone
+
+
+def _undo_changes(conn: Connection, what: str, ids: Collection[int], crawl_id: int) -> int:
+    from sqlalchemy import delete, update
+
+    table, content = (
+        (vehicles, VEHICLE_CONTENT) if what == "vehicle" else (fitments, FITMENT_CONTENT)
+    )
+    h = history.c
+    undone = 0
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(h.id, h.record_id, h.fields).where(
+                h.what == what,
+                h.crawl_id == crawl_id,
+                h.change == "changed",
+                h.record_id.in_(chunk),
+            )
+        ).all()
+        for row in sorted(rows, key=lambda r: r.id, reverse=True):
+            old = {name: value["old"] for name, value in json.loads(row.fields).items()}
+            conn.execute(update(table).where(table.c.id == row.record_id).values(**old))
+            stored = conn.execute(
+                select(*(table.c[c] for c in content)).where(table.c.id == row.record_id)
+            ).one()
+            conn.execute(
+                update(table)
+                .where(table.c.id == row.record_id)
+                .values(content_hash=content_hash(dict(zip(content, stored, strict=True))))
+            )
+        if rows:
+            conn.execute(delete(history).where(h.id.in_([r.id for r in rows])))
+            undone += len(rows)
+    return undone
+
+
+# -- reading: cwo diff ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One end of a diff range: a crawl id, or a time (epoch seconds)."""
+
+    crawl: int | None = None
+    at: float | None = None
+
+
+def parse_bound(text: str | None, option: str) -> Bound | None:
+    """``--since``/``--until``: a crawl id (digits) or an ISO 8601 date or time (UTC unless
+    it says otherwise); bad input is a :class:`ConfigError` naming the option."""
+    from datetime import UTC, datetime
+
+    from custom_wheel_offset.errors import ConfigError
+
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    if text.isdigit():
+        return Bound(crawl=int(text))
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(
+            f"{option} must be a crawl id or an ISO 8601 date or time, not {text!r}",
+            hint=f"e.g. {option} 3, {option} 2026-12-01 or {option} 2026-12-01T06:00:00Z",
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return Bound(at=when.timestamp())
+
+
+def diff_records(
+    conn: Connection,
+    *,
+    since: Bound | None = None,
+    until: Bound | None = None,
+    what: str | None = None,
+    plain: bool = False,
+) -> list[dict[str, Any]]:
+    """The changes after ``since`` (a crawl: those of later crawls) up to ``until``
+    (a crawl: including it), as ``cwo diff`` lines, sorted (exporting.changes)."""
+    from custom_wheel_offset.exporting.changes import change_record, change_sort_key
+
+    h = history.c
+    query = select(h.what, h.identity, h.crawl_id, h.at, h.change, h.fields)
+    if since is not None:
+        query = query.where(
+            h.crawl_id > since.crawl if since.crawl is not None else h.at >= since.at
+        )
+    if until is not None:
+        query = query.where(
+            h.crawl_id <= until.crawl if until.crawl is not None else h.at < until.at
+        )
+    if what is not None:
+        query = query.where(h.what == what)
+    out = []
+    for row in conn.execute(query.order_by(h.id)):
+        record = change_record(
+            row.change,
+            row.what,
+            json.loads(row.identity),
+            None if row.fields is None else json.loads(row.fields),
+            crawl=row.crawl_id,
+            at=row.at,
+        )
+        out.append(record)
+    # Sorted with crawl and at present (a record's changes in crawl order), then made plain.
+    out.sort(key=change_sort_key)
+    if plain:
+        for record in out:
+            record.pop("crawl")
+            record.pop("at")
+    return out

@@ -551,7 +551,10 @@ class BatchWriter:
         for kind, n in marked.items():
             tally.incr(f"items/gone/{kind}", n)
         for what, n in records.items():
-            if n:
+            if n and what.endswith("/undone"):
+                # Counted changed in an earlier batch of this crawl: net, it went.
+                tally.incr(f"records/changed/{what.removesuffix('/undone')}", -n)
+            elif n:
                 tally.incr(f"records/gone/{what}", n)
         return sum(marked.values())
 
