@@ -164,6 +164,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             retry_failed=settings.retry_failed,
             root=root_item(),
             item_attempts=settings.item_attempts,
+            refresh=_refresh(settings),
         )
         counters.incr("records/skipped/vehicle", crawl.skipped_vehicles)
         counters.incr("records/skipped/fitment", crawl.skipped_fitments)
@@ -426,3 +427,12 @@ def _closing_steps(
     steps.add("releasing the run lock", lock.release)
     steps.add("disposing of the database engine", db.dispose)
     return steps
+
+
+def _refresh(settings: Settings) -> Any:
+    """The rolling refresh the settings ask for (``--refresh-older-than``), if any."""
+    from custom_wheel_offset.storage.frontier import Refresh
+
+    if settings.refresh_older_than is None:
+        return None
+    return Refresh(settings.refresh_older_than, settings.refresh_budget)

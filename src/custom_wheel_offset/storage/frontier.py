@@ -57,6 +57,7 @@ __all__ = [
     "Frontier",
     "ItemFilter",
     "NewItem",
+    "Refresh",
     "WorkItem",
     "fan_out_fitments",
 ]
@@ -158,6 +159,15 @@ class ItemFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class Refresh:
+    """Rolling refresh: re-open done vehicle and fitment items confirmed longer ago than
+    ``older_than`` seconds, oldest first, at most ``budget`` (None: all) per new crawl."""
+
+    older_than: float
+    budget: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CrawlState:
     crawl_id: int
     resumed: bool
@@ -165,6 +175,7 @@ class CrawlState:
     skipped_fitments: int
     started_at: float = 0.0  # when this run began: its failures are the rows failed since
     retired: int = 0  # failed items not re-opened: they failed in --item-attempts runs
+    refreshed: int = 0  # vehicle and fitment items re-opened by the rolling refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,18 +210,29 @@ class Frontier:
         retry_failed: bool,
         root: NewItem,
         item_attempts: int | None = None,
+        refresh: Refresh | None = None,
     ) -> CrawlState:
         """Reap dead leases, re-open failed items, and resume or start a crawl.
 
         A failed item is re-opened unless it has failed in ``item_attempts``
         runs already (None: no limit); ``retry_failed`` re-opens every one.
+        A new crawl with ``refresh`` works as ``skip_existing`` and also re-opens
+        the oldest-confirmed vehicle and fitment items (:class:`Refresh`).
         """
         now = time.time()
         limit = None if retry_failed else item_attempts
         state = self.db.transaction(
-            lambda conn: self._begin_run(conn, now, skip_existing, retry_failed, root, limit),
+            lambda conn: self._begin_run(
+                conn, now, skip_existing, retry_failed, root, limit, refresh
+            ),
             what="starting the run",
         )
+        if state.refreshed:
+            log.info(
+                "rolling refresh: %d vehicle or fitment page(s) last confirmed longest ago "
+                "are fetched again",
+                state.refreshed,
+            )
         if state.retired:
             log.info(
                 "%d failed item(s) are not retried: they failed in %s run(s) "
@@ -234,6 +256,7 @@ class Frontier:
         retry_failed: bool,
         root: NewItem,
         failed_runs_limit: int | None,
+        refresh: Refresh | None = None,
     ) -> CrawlState:
         if not self.db.is_sqlite:
             # Two processes starting at once must not both open a new crawl.
@@ -253,12 +276,13 @@ class Frontier:
             select(crawls.c.id, crawls.c.finished_at).order_by(crawls.c.id.desc()).limit(1)
         ).first()
         resumed = latest is not None and (latest.finished_at is None or retry_failed)
-        skipped_v = skipped_f = 0
+        skipped_v = skipped_f = refreshed = 0
         if resumed:
             assert latest is not None
             crawl_id = latest.id
         else:
-            mode = "skip_existing" if skip_existing else "full"
+            skip_existing = skip_existing or refresh is not None
+            mode = "refresh" if refresh else "skip_existing" if skip_existing else "full"
             crawl_id = conn.execute(
                 crawls.insert().values(started_at=now, mode=mode).returning(crawls.c.id)
             ).scalar_one()
@@ -270,13 +294,47 @@ class Frontier:
                 .where(frontier.c.kind.in_(reopen), frontier.c.status == "done")
                 .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
             )
+            if refresh is not None:
+                refreshed = self._reopen_oldest(conn, now, refresh)
             if skip_existing:
                 skipped_v, skipped_f = (
                     self._count(conn, "vehicle", "done"),
                     self._count(conn, "fitment", "done"),
                 )
         conn.execute(self.db.insert_ignore(frontier), [root.row(now)])
-        return CrawlState(crawl_id, resumed, skipped_v, skipped_f, now, retired)
+        return CrawlState(crawl_id, resumed, skipped_v, skipped_f, now, retired, refreshed)
+
+    def _reopen_oldest(self, conn: Connection, now: float, refresh: Refresh) -> int:
+        """Re-open the done vehicle and fitment items confirmed longest ago (rolling refresh).
+
+        A done item's ``updated_at`` is when its page was last stored: the writer
+        marks it done in the transaction that stores its record, with the same
+        time as the record's ``last_seen``. Oldest first, ties by id, so repeated
+        runs cycle through every record before any is fetched twice. On
+        PostgreSQL the rows are locked and locked ones skipped: two processes
+        never re-open the same item (begin_run is serialised as well).
+        """
+        pick = (
+            select(frontier.c.id)
+            .where(
+                frontier.c.kind.in_(RECORD_KINDS),
+                frontier.c.status == "done",
+                frontier.c.updated_at < now - refresh.older_than,
+            )
+            .order_by(frontier.c.updated_at, frontier.c.id)
+        )
+        if refresh.budget is not None:
+            pick = pick.limit(refresh.budget)
+        if not self.db.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list(conn.execute(pick).scalars())
+        for chunk in _chunks(sorted(ids), 500):
+            conn.execute(
+                update(frontier)
+                .where(frontier.c.id.in_(chunk))
+                .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
+            )
+        return len(ids)
 
     @staticmethod
     def _count_failed(conn: Connection, *extra: Any) -> int:
