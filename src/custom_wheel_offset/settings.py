@@ -273,11 +273,6 @@ def _validate(s: Settings) -> None:
         raise ConfigError(
             f"refresh_budget must be a positive number of pages, got {s.refresh_budget}"
         )
-    if s.refresh_budget is not None and s.refresh_older_than is None:
-        raise ConfigError(
-            "refresh_budget needs refresh_older_than: which pages would it refresh?",
-            hint="add --refresh-older-than 30d (or 0s for the oldest whatever their age)",
-        )
     if s.freshness_window <= 0:
         raise ConfigError(f"freshness_window must be positive, got {s.freshness_window}")
     if s.limit is not None and s.limit < 1:

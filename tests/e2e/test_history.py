@@ -28,7 +28,7 @@ import pytest
 
 from custom_wheel_offset.sandbox import SandboxConfig, start_sandbox
 
-from .conftest import export_matches_truth, invoke, scrape_args, sqlite_file
+from .conftest import export_matches_truth, invoke, invoke_env, scrape_args, sqlite_file
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,34 @@ def test_diff_after_a_new_edition_equals_the_sandbox_changes_exactly(
     quiet = invoke("diff", "--since", "2", "--db", db)
     assert quiet.exit_code == 0 and quiet.stdout == ""
     export_matches_truth(db, truth_dir("small", edition=2), tmp_path)
+
+
+def test_status_shows_the_freshness_of_the_records(editions: Crawled) -> None:
+    present = _count(
+        editions.db,
+        "SELECT (SELECT count(*) FROM vehicles WHERE gone_crawl IS NULL)"
+        " + (SELECT count(*) FROM fitments WHERE gone_crawl IS NULL)",
+    )
+    env = {"CWO_REFRESH_BUDGET": "500"}
+    result = invoke_env(env, "status", "--json", "--db", editions.db)
+    assert result.exit_code == 0, result.output
+    fresh = json.loads(result.stdout)["freshness"]
+    assert fresh["records"] == present
+    assert 0 <= fresh["age_median_seconds"] <= fresh["age_p90_seconds"]
+    assert fresh["age_p90_seconds"] <= fresh["age_oldest_seconds"]
+    assert fresh["past_window"] == 0
+    assert fresh["last_complete_crawl"]["id"] == _count(
+        editions.db, "SELECT max(id) FROM crawls WHERE finished_at IS NOT NULL"
+    )
+    cycle = fresh["refresh_cycle"]
+    assert cycle["record_pages"] == present
+    assert cycle["runs"] == -(-present // 500)
+    assert cycle["observed_requests_per_second"] > 0
+    # Every record is older than one second: all are past a 1s window.
+    text = invoke_env(env, "status", "--freshness-window", "0.001s", "--db", editions.db)
+    assert text.exit_code == 0, text.output
+    assert f"{present} older than" in text.stdout
+    assert "full refresh:" in text.stdout and "run(s) of --refresh-budget 500" in text.stdout
 
 
 def _oldest_items(db_url: str, n: int) -> list[str]:

@@ -251,12 +251,28 @@ def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None)
     default=None,
     help="Count failed items that failed in this many runs apart (default: as `cwo scrape`, 3).",
 )
+@click.option(
+    "--freshness-window",
+    default=None,
+    metavar="AGE",
+    help="Count records not confirmed within AGE (30d, 12h; default 30d). "
+    "Env: CWO_FRESHNESS_WINDOW.",
+)
 @db_option
 @click.pass_context
 def status_cmd(
-    ctx: click.Context, as_json: bool, item_attempts: int | None, db: str | None
+    ctx: click.Context,
+    as_json: bool,
+    item_attempts: int | None,
+    freshness_window: str | None,
+    db: str | None,
 ) -> None:
-    """Show per stage what is done, pending and failed, why, and the last runs.
+    """Show per stage what is done, pending and failed, why, how fresh, and the last runs.
+
+    Freshness: the age of the stored records (median, 90th percentile,
+    oldest), how many are older than --freshness-window, the last complete
+    crawl, and how long a full refresh takes at the observed request rate and
+    the configured --refresh-budget (docs/history.md).
 
     Failed items are grouped by their reason code (docs/resilience.md), with a
     count and one example message each; items that failed in --item-attempts
@@ -270,10 +286,17 @@ def status_cmd(
     """
     from custom_wheel_offset.status import crawl_status, status_lines
 
-    settings = settings_from(ctx, db=db, item_attempts=item_attempts)
+    settings = settings_from(
+        ctx, db=db, item_attempts=item_attempts, freshness_window=freshness_window
+    )
     manager = _database(ctx, db)
     try:
-        status = crawl_status(manager, item_attempts=settings.item_attempts)
+        status = crawl_status(
+            manager,
+            item_attempts=settings.item_attempts,
+            window=settings.freshness_window,
+            budget=settings.refresh_budget,
+        )
     finally:
         manager.dispose()
     if as_json:

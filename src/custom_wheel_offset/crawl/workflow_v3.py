@@ -46,6 +46,7 @@ from custom_wheel_offset.errors import (
     EXIT_SIGINT,
     EXIT_SIGTERM,
     BlockedError,
+    ConfigError,
 )
 from custom_wheel_offset.settings import STAGES, Settings, replace
 
@@ -434,5 +435,11 @@ def _refresh(settings: Settings) -> Any:
     from custom_wheel_offset.storage.frontier import Refresh
 
     if settings.refresh_older_than is None:
+        if settings.refresh_budget is not None:
+            # `cwo status` reads the budget alone (the projected cycle); a scrape cannot.
+            raise ConfigError(
+                "refresh_budget needs refresh_older_than: which pages would it refresh?",
+                hint="add --refresh-older-than 30d (or 0s for the oldest whatever their age)",
+            )
         return None
     return Refresh(settings.refresh_older_than, settings.refresh_budget)
