@@ -38,6 +38,7 @@ SERVE_OPTIONS = (
     "--forbidden-after",
     "--forbidden-for",
     "--robots-disallow",
+    "--edition",
 )
 
 

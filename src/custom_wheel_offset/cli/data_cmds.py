@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -181,13 +182,16 @@ def diff_cmd(
     from custom_wheel_offset.exporting.export import diff
 
     manager = _database(ctx, db)
-    args = {"since": since, "until": until, "what": what, "fmt": fmt, "plain": plain}
+
+    def write(fh: Any) -> int:
+        return diff(manager, out=fh, since=since, until=until, what=what, fmt=fmt, plain=plain)
+
     try:
         if out == "-":
-            count = diff(manager, out=sys.stdout, **args)
+            count = write(sys.stdout)
         else:
             with _open_out(out, newline="") as fh:
-                count = diff(manager, out=fh, **args)
+                count = write(fh)
     finally:
         manager.dispose()
     click.echo(f"cwo: {count} change(s)", err=True)

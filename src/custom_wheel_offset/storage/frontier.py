@@ -409,51 +409,63 @@ class Frontier:
             want = limit - len(claimed)
             if want <= 0:
                 break
-            candidates = (
-                select(frontier.c.id)
-                .where(
-                    frontier.c.status == "pending",
-                    frontier.c.kind == kind,
-                    frontier.c.not_before <= now,
-                    *item_filter.clauses(),
-                )
-                .order_by(frontier.c.id)
-                .limit(want)
-            )
-            if not self.db.is_sqlite:
-                candidates = candidates.with_for_update(skip_locked=True)
-            rows = conn.execute(
-                update(frontier)
-                .where(frontier.c.id.in_(candidates.scalar_subquery()))
-                .values(
-                    status="leased",
-                    lease_owner=self.owner,
-                    lease_expires=expires,
-                    updated_at=now,
-                )
-                .returning(
-                    frontier.c.id,
-                    frontier.c.key,
-                    frontier.c.kind,
-                    frontier.c.params,
-                    frontier.c.attempts,
-                    frontier.c.vehicle_id,
-                    frontier.c.prefset_id,
-                )
-            ).all()
-            for row in sorted(rows, key=lambda r: r.id):
-                claimed.append(
-                    WorkItem(
-                        id=row.id,
-                        key=row.key,
-                        kind=row.kind,
-                        params=json.loads(row.params) if row.params else {},
-                        attempts=row.attempts,
-                        vehicle_id=row.vehicle_id,
-                        prefset_id=row.prefset_id,
-                    )
-                )
+            claimed += self._claim_kind(conn, kind, want, item_filter, now, expires)
         return claimed
+
+    def _claim_kind(
+        self,
+        conn: Connection,
+        kind: str,
+        want: int,
+        item_filter: ItemFilter,
+        now: float,
+        expires: float,
+    ) -> list[WorkItem]:
+        """Lease up to ``want`` pending items of one kind, in id order."""
+        candidates = (
+            select(frontier.c.id)
+            .where(
+                frontier.c.status == "pending",
+                frontier.c.kind == kind,
+                frontier.c.not_before <= now,
+                *item_filter.clauses(),
+            )
+            .order_by(frontier.c.id)
+            .limit(want)
+        )
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        rows = conn.execute(
+            update(frontier)
+            .where(frontier.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status="leased",
+                lease_owner=self.owner,
+                lease_expires=expires,
+                updated_at=now,
+            )
+            .returning(
+                frontier.c.id,
+                frontier.c.key,
+                frontier.c.kind,
+                frontier.c.params,
+                frontier.c.attempts,
+                frontier.c.vehicle_id,
+                frontier.c.prefset_id,
+            )
+        ).all()
+        return [
+            WorkItem(
+                id=row.id,
+                key=row.key,
+                kind=row.kind,
+                params=json.loads(row.params) if row.params else {},
+                attempts=row.attempts,
+                vehicle_id=row.vehicle_id,
+                prefset_id=row.prefset_id,
+            )
+            for row in sorted(rows, key=lambda r: r.id)
+        ]
 
     def renew(self, ids: Sequence[int]) -> int:
         """Extend the leases this owner holds (the owner is alive and working)."""

@@ -61,12 +61,14 @@ class Change:
 
 def judge(
     row: dict[str, Any],
-    old: Mapping[str, Any] | None,
+    old: Any,
     content: tuple[str, ...],
     now: float,
     crawl_id: int,
 ) -> list[Change]:
     """Fill the history columns of a record row about to be written; its changes.
+
+    ``old`` is the stored row (a mapping of its columns) or None.
 
     New: added. Stored and marked gone: returned. Fields differ: changed (with
     old and new values). Otherwise only ``last_seen`` moves.

@@ -49,6 +49,7 @@ from custom_wheel_offset.storage.frontier import NewItem, fan_out_fitments
 from custom_wheel_offset.storage.history import (
     FITMENT_CONTENT,
     VEHICLE_CONTENT,
+    Change,
     insert_changes,
     judge,
 )
@@ -449,55 +450,66 @@ class BatchWriter:
             tally.incr("writer/outcomes_not_leased", len(others) - len(mine))
         # A failed item keeps its code and counts one more failed run; a release
         # (run stopping, bot challenge) is no fault of the item: its code stays.
-        coded = {"failure_code": bindparam("b_code")}
+        coded: dict[str, Any] = {"failure_code": bindparam("b_code")}
         for status, values in (
             ("retry", {"status": "pending", **coded}),
             ("failed", {"status": "failed", **coded, "failed_runs": frontier.c.failed_runs + 1}),
             ("release", {"status": "pending"}),
         ):
             group = [o for o in others if o.status == status and o.item_id in mine]
-            if not group:
-                continue
-            stmt = (
-                update(frontier)
-                .where(
-                    frontier.c.id == bindparam("b_id"),
-                    frontier.c.status == "leased",
-                    frontier.c.lease_owner == self.owner,
-                )
-                .values(
-                    **values,
-                    attempts=frontier.c.attempts + (0 if status == "release" else 1),
-                    last_error=bindparam("b_error"),
-                    not_before=bindparam("b_not_before"),
-                    lease_owner=None,
-                    lease_expires=None,
-                    updated_at=now,
-                )
-            )
-            conn.execute(
-                stmt,
-                [
-                    # An error can quote the server: stored masked and without controls.
-                    {
-                        "b_id": o.item_id,
-                        "b_error": o.error and safe_text(o.error),
-                        "b_not_before": o.not_before,
-                        "b_code": o.code,
-                    }
-                    for o in group
-                ],
-            )
-            rows += len(group)
-            for o in group:
-                tally.incr(f"items/{status}/{o.kind}")
-                if status == "failed":
-                    if o.code in gone.GONE_CODES:
-                        # Said at info by the handler, which cannot know it never worked.
-                        log.warning("%s item failed [%s]: %s", o.kind, o.code, o.error)
-                    # Beside items/failed/<kind>: codes never equal a kind's name.
-                    tally.incr(f"items/failed/{o.code or 'unknown'}")
+            if group:
+                rows += self._write_group(conn, status, values, group, now, tally)
         return rows
+
+    def _write_group(
+        self,
+        conn: Connection,
+        status: str,
+        values: dict[str, Any],
+        group: list[Outcome],
+        now: float,
+        tally: Counters,
+    ) -> int:
+        """One kind of non-done outcome (retry, failed or release) of leased items."""
+        stmt = (
+            update(frontier)
+            .where(
+                frontier.c.id == bindparam("b_id"),
+                frontier.c.status == "leased",
+                frontier.c.lease_owner == self.owner,
+            )
+            .values(
+                **values,
+                attempts=frontier.c.attempts + (0 if status == "release" else 1),
+                last_error=bindparam("b_error"),
+                not_before=bindparam("b_not_before"),
+                lease_owner=None,
+                lease_expires=None,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            stmt,
+            [
+                # An error can quote the server: stored masked and without controls.
+                {
+                    "b_id": o.item_id,
+                    "b_error": o.error and safe_text(o.error),
+                    "b_not_before": o.not_before,
+                    "b_code": o.code,
+                }
+                for o in group
+            ],
+        )
+        for o in group:
+            tally.incr(f"items/{status}/{o.kind}")
+            if status == "failed":
+                if o.code in gone.GONE_CODES:
+                    # Said at info by the handler, which cannot know it never worked.
+                    log.warning("%s item failed [%s]: %s", o.kind, o.code, o.error)
+                # Beside items/failed/<kind>: codes never equal a kind's name.
+                tally.incr(f"items/failed/{o.code or 'unknown'}")
+        return len(group)
 
     def _write_listed(
         self, conn: Connection, listings: list[Outcome], now: float, tally: Counters
@@ -571,7 +583,8 @@ class BatchWriter:
                 )
             ).mappings()
         }
-        rows, changes = [], {}
+        rows: list[dict[str, Any]] = []
+        changes: dict[tuple[Any, ...], list[Change]] = {}
         for ident, r in by_identity.items():
             row = _vehicle_row(r, now, self.crawl_id)
             changes[ident] = judge(row, stored.get(ident), VEHICLE_CONTENT, now, self.crawl_id)
@@ -702,23 +715,24 @@ class BatchWriter:
         stored: dict[tuple[int, int], Any] = {}
         columns = (fitments.c.id, fitments.c.vehicle_id, fitments.c.prefset_id)
         for chunk in _chunks(sorted({v for v, _ in wanted}), 500):
-            for row in conn.execute(
+            for found in conn.execute(
                 select(*columns, *_state_cols(fitments), *_content_cols(fitments, "f")).where(
                     fitments.c.vehicle_id.in_(chunk)
                 )
             ).mappings():
-                if (row["vehicle_id"], row["prefset_id"]) in wanted:
-                    stored[(row["vehicle_id"], row["prefset_id"])] = row
-        rows, changes = [], {}
+                if (found["vehicle_id"], found["prefset_id"]) in wanted:
+                    stored[(found["vehicle_id"], found["prefset_id"])] = found
+        rows: list[dict[str, Any]] = []
+        changes: dict[tuple[int, int], list[Change]] = {}
         for key, r in keys:
-            row = _fitment_row(r, now, self.crawl_id)
-            changes[key] = judge(row, stored.get(key), FITMENT_CONTENT, now, self.crawl_id)
-            rows.append(row)
+            new_row = _fitment_row(r, now, self.crawl_id)
+            changes[key] = judge(new_row, stored.get(key), FITMENT_CONTENT, now, self.crawl_id)
+            rows.append(new_row)
         pair = ("vehicle_id", "prefset_id")
         conn.execute(self.db.upsert(fitments, list(pair), _update_cols(rows[0], pair)), rows)
         _tally_records(tally, "fitment", changes.values())
         new = [k for k, found in changes.items() if found and k not in stored]
-        id_of = {k: row["id"] for k, row in stored.items()}
+        id_of = {k: found["id"] for k, found in stored.items()}
         for chunk in _chunks(new, 500):
             for row in conn.execute(
                 select(*columns).where(
