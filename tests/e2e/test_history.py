@@ -56,17 +56,19 @@ def _crawl(db_url: str, size: str, edition: int, *extra: str) -> tuple[str, dict
 def editions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
     """Small edition 1, edition 2, edition 2 again, into one SQLite file (crawled once)."""
     home = tmp_path_factory.mktemp("editions")
-    before = os.getcwd()
-    os.chdir(home)  # the run reads no config/cwo.toml and writes nothing elsewhere
-    try:
+    # As tests/conftest.py's _isolated_cwd, for the whole module: no config/cwo.toml,
+    # no CWO_* variable of the developer's.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(home)
+        for key in list(os.environ):
+            if key.startswith("CWO_") and not key.startswith("CWO_TEST_"):
+                mp.delenv(key)
         db = f"sqlite:///{home / 'editions.db'}"
         outputs, rows = [], []
         for edition in (1, 2, 2):
             outputs.append(_crawl(db, "small", edition)[0])
             rows.append(_count(db, "SELECT count(*) FROM history"))
         yield Crawled(db, tuple(outputs), tuple(rows))
-    finally:
-        os.chdir(before)
 
 
 def test_diff_after_a_new_edition_equals_the_sandbox_changes_exactly(

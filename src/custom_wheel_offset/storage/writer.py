@@ -731,15 +731,13 @@ class BatchWriter:
         pair = ("vehicle_id", "prefset_id")
         conn.execute(self.db.upsert(fitments, list(pair), _update_cols(rows[0], pair)), rows)
         _tally_records(tally, "fitment", changes.values())
-        new = [k for k, found in changes.items() if found and k not in stored]
+        new = {k for k in changes if k not in stored}
         id_of = {k: found["id"] for k, found in stored.items()}
-        for chunk in _chunks(new, 500):
-            for row in conn.execute(
-                select(*columns).where(
-                    tuple_(fitments.c.vehicle_id, fitments.c.prefset_id).in_(chunk)
-                )
-            ):
-                id_of[(row.vehicle_id, row.prefset_id)] = row.id
+        # The ids of the added ones: by vehicle again, as above.
+        for chunk in _chunks(sorted({v for v, _ in new}), 500):
+            for row in conn.execute(select(*columns).where(fitments.c.vehicle_id.in_(chunk))):
+                if (row.vehicle_id, row.prefset_id) in new:
+                    id_of[(row.vehicle_id, row.prefset_id)] = row.id
         by_id = {id_of[k]: found for k, found in changes.items() if found}
         insert_changes(conn, "fitment", by_id, self.crawl_id, now)
         return len(rows)
