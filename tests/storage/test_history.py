@@ -29,7 +29,7 @@ from test_gone import (
 )
 
 from custom_wheel_offset.errors import ConfigError
-from custom_wheel_offset.exporting.export import diff
+from custom_wheel_offset.exporting.export import diff, export
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.protocol.records import PreferenceOptions
 from custom_wheel_offset.storage.frontier import Frontier, Refresh
@@ -151,6 +151,12 @@ def test_a_preference_set_no_longer_offered_takes_its_fitments(any_db: Any) -> N
     assert [c for w_, c, _, _ in _history(db) if c == "gone"] == ["gone", "gone"]
     # The new crawl re-opened the fitment items; the two of the dropped set went.
     assert f.stage_counts()["fitment"] == {"pending": 2, "gone": 2}
+    every = io.StringIO()
+    export(db, what="fitments", fmt="jsonl", out=every, include_gone=True)
+    marks = [json.loads(line)["gone_crawl"] for line in every.getvalue().splitlines()]
+    assert sorted(marks, key=str) == [state.crawl_id] * 2 + [None] * 2
+    present = io.StringIO()
+    assert export(db, what="fitments", fmt="jsonl", out=present) == 2
     # Offered again (the options fetched once more): its fitment items are fetched
     # again and the records return.
     with db.begin() as conn:

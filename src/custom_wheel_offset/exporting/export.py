@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, or_, select, true
 
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.exporting.format import (
@@ -109,7 +109,14 @@ def iter_fitment_records(
         .select_from(
             fitments.join(vehicles, f.vehicle_id == v.id).join(
                 preference_sets,
-                and_(f.prefset_id == p.id, p.current == true()),
+                and_(
+                    f.prefset_id == p.id,
+                    # A set the options no longer offer: its fitments went with it
+                    # (gone_crawl set), shown with --include-gone only.
+                    or_(p.current == true(), f.gone_crawl.is_not(None))
+                    if include_gone
+                    else p.current == true(),
+                ),
             )
         )
         .order_by(
