@@ -127,6 +127,13 @@ def test_unchanged_changed_gone_and_returned_records(any_db: Any) -> None:
     out = io.StringIO()
     assert diff(db, out=out, since=str(crawl), plain=True) == 3
     assert [json.loads(line)["change"] for line in out.getvalue().splitlines()] == ["returned"] * 3
+    table = io.StringIO(newline="")
+    assert diff(db, out=table, since=str(crawl), what="vehicles", fmt="csv") == 1
+    header, row = table.getvalue().split("\r\n")[:2]
+    assert header == (
+        "change,what,year,make,model,trim,drive,suspension,modification,rubbing,crawl,at,fields"
+    )
+    assert row.startswith("returned,vehicle,2020,Acme,Roadster,Base,AWD,,,,") and row.endswith("Z,")
 
 
 def test_a_preference_set_no_longer_offered_takes_its_fitments(any_db: Any) -> None:
