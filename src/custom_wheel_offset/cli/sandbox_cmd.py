@@ -65,11 +65,12 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(name="sandbox")
 def sandbox() -> None:
-    """The built-in imitation of the site: serve it, or write its ground truth.
+    """The built-in imitation of the site: serve it, write its ground truth or its changes.
 
     The sandbox serves both hosts (the fitment API and the store) on one port,
     from a deterministic catalogue fixed by --size and --seed, optionally with
-    faults; `truth` writes what a correct crawl of that catalogue must export.
+    faults; `truth` writes what a correct crawl of that catalogue must export;
+    `changes` what `cwo diff` must say between two editions (--edition).
 
     Example:
 
