@@ -578,9 +578,11 @@ class BatchWriter:
         stored = {
             tuple(row[k] for k in IDENTITY): row
             for row in conn.execute(
-                select(*identity_cols, *_state_cols(vehicles), *_content_cols(vehicles, "v")).where(
-                    tuple_(*identity_cols).in_(list(by_identity))
-                )
+                select(
+                    *identity_cols,
+                    *_state_cols(vehicles),
+                    *_content_cols(vehicles, VEHICLE_CONTENT),
+                ).where(tuple_(*identity_cols).in_(list(by_identity)))
             ).mappings()
         }
         rows: list[dict[str, Any]] = []
@@ -716,9 +718,9 @@ class BatchWriter:
         columns = (fitments.c.id, fitments.c.vehicle_id, fitments.c.prefset_id)
         for chunk in _chunks(sorted({v for v, _ in wanted}), 500):
             for found in conn.execute(
-                select(*columns, *_state_cols(fitments), *_content_cols(fitments, "f")).where(
-                    fitments.c.vehicle_id.in_(chunk)
-                )
+                select(
+                    *columns, *_state_cols(fitments), *_content_cols(fitments, FITMENT_CONTENT)
+                ).where(fitments.c.vehicle_id.in_(chunk))
             ).mappings():
                 if (found["vehicle_id"], found["prefset_id"]) in wanted:
                     stored[(found["vehicle_id"], found["prefset_id"])] = found
@@ -752,8 +754,8 @@ def _state_cols(table: Any) -> tuple[Any, ...]:
     return (table.c.gone_crawl, table.c.last_changed, table.c.changed_crawl)
 
 
-def _content_cols(table: Any, what: str) -> tuple[Any, ...]:
-    names = VEHICLE_CONTENT if what == "v" else FITMENT_CONTENT
+def _content_cols(table: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The columns of a record's exported fields (storage.history.*_CONTENT)."""
     return tuple(table.c[n] for n in names)
 
 
