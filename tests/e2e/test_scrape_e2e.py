@@ -40,9 +40,12 @@ def test_tiny_crawl_equals_truth_and_report_agrees_with_sandbox(
     assert {k: v for k, v in report["requests"]["by_kind"].items() if v} == {
         k: v for k, v in served["requests"].items() if v
     }
-    # No "cache": fitment names come with the claim (storage/targets.py), not from a cache.
-    for section in ("operations", "threads", "writer", "memory", "config"):
+    for section in ("operations", "threads", "writer", "memory", "config", "cache"):
         assert report[section], section
+    # Every claim names preference sets; only the first sight of each is read.
+    cache = report["cache"]
+    assert cache["misses"] == cache["size"] > 0
+    assert cache["hits"] > cache["misses"]
     assert report["writer"]["rows_per_transaction"] > 1
     assert report["memory"]["samples"]
     if sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc":

@@ -198,7 +198,7 @@ def _start(parts: _Parts) -> _Started:
     db.ensure_schema()
     host, pid = socket.gethostname(), os.getpid()
     owner = f"{host}:{pid}:{uuid.uuid4().hex[:8]}"
-    frontier = Frontier(db, owner, settings.lease_seconds)
+    frontier = Frontier(db, owner, settings.lease_seconds, cache_ttl=settings.cache_ttl)
     crawl = frontier.begin_run(
         skip_existing=settings.skip_existing,
         retry_failed=settings.retry_failed,
@@ -259,6 +259,7 @@ def _assemble(
     monitor.add_section("network", network.stats)
     monitor.add_section("progress", progress.stats)
     monitor.add_section("processor", processor.stats)
+    monitor.add_section("cache", began.frontier.preference_sets.stats)
     return processor, handler, progress
 
 

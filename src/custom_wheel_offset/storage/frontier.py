@@ -38,7 +38,7 @@ from custom_wheel_offset.storage.schema import (
     runs,
     vehicles,
 )
-from custom_wheel_offset.storage.targets import fill_fitment_targets
+from custom_wheel_offset.storage.targets import PreferenceSetCache, fill_fitment_targets
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -197,11 +197,20 @@ class FailureSummary:
 class Frontier:
     """Claims, leases, releases and crawl generations over the ``frontier`` table."""
 
-    def __init__(self, db: OptimizedDatabaseManager, owner: str, lease_seconds: float) -> None:
+    def __init__(
+        self,
+        db: OptimizedDatabaseManager,
+        owner: str,
+        lease_seconds: float,
+        *,
+        cache_ttl: float | None = 3600.0,
+    ) -> None:
         self.db = db
         self.owner = owner
         self.lease_seconds = lease_seconds
         self._next_claim_reap = 0.0
+        #: the preference sets every claim names (see storage/targets.py); stats in metrics
+        self.preference_sets = PreferenceSetCache(max_size=4096, ttl=cache_ttl)
 
     # -- run start --------------------------------------------------------------------------
 
@@ -387,7 +396,7 @@ class Frontier:
         ordered = sorted(kinds, key=lambda k: -KIND_PRIORITY[k])
         return self.db.transaction(
             lambda conn: fill_fitment_targets(
-                conn, self._claim(conn, ordered, limit, item_filter, now)
+                conn, self._claim(conn, ordered, limit, item_filter, now), self.preference_sets
             ),
             durable=not self.db.is_sqlite,
             what="claiming items",

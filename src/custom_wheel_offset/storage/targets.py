@@ -5,6 +5,10 @@ are large and shared by thousands of items); the request needs the names
 behind them. One joined query per claim batch reads them, so workers get a
 typed :class:`~custom_wheel_offset.work.FitmentTarget` and nothing in the
 crawl goes back to the database for names.
+
+Preference sets are a few dozen rows that every claim names again, and a set's
+id always names the same three strings: they come from an LRU + TTL cache
+(``PreferenceSetCache``), whose hit rate is the run's metrics ``cache`` section.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from custom_wheel_offset.cache import TTLCache
 from custom_wheel_offset.protocol.records import PreferenceSet, VehicleId
 from custom_wheel_offset.storage.schema import frontier, preference_sets, vehicles
 from custom_wheel_offset.work import FitmentTarget
@@ -23,10 +28,34 @@ if TYPE_CHECKING:
 
     from custom_wheel_offset.storage.frontier import WorkItem
 
-__all__ = ["fill_fitment_targets"]
+__all__ = ["PreferenceSetCache", "fill_fitment_targets"]
+
+#: preference-set id -> its three option strings
+PreferenceSetCache = TTLCache[int, PreferenceSet]
 
 
-def fill_fitment_targets(conn: Connection, items: Sequence[WorkItem]) -> list[WorkItem]:
+def _preference_sets(
+    conn: Connection, ids: set[int], cache: PreferenceSetCache
+) -> dict[int, PreferenceSet]:
+    """The preference sets of ``ids``: cached ones from ``cache``, the rest read (and cached)."""
+    found = {i: p for i in ids if (p := cache.get(i)) is not None}
+    missing = ids - found.keys()
+    if missing:
+        query = select(
+            preference_sets.c.id,
+            preference_sets.c.suspension,
+            preference_sets.c.modification,
+            preference_sets.c.rubbing,
+        ).where(preference_sets.c.id.in_(sorted(missing)))
+        for row in conn.execute(query):
+            found[row.id] = PreferenceSet(row.suspension, row.modification, row.rubbing)
+            cache.set(row.id, found[row.id])
+    return found
+
+
+def fill_fitment_targets(
+    conn: Connection, items: Sequence[WorkItem], cache: PreferenceSetCache | None = None
+) -> list[WorkItem]:
     """Set ``target`` on the fitment items of ``items`` and return ``items``.
 
     An item whose vehicle or preference set has vanished, or whose vehicle has
@@ -38,6 +67,7 @@ def fill_fitment_targets(conn: Connection, items: Sequence[WorkItem]) -> list[Wo
     query = (
         select(
             frontier.c.id,
+            frontier.c.prefset_id,
             vehicles.c.year,
             vehicles.c.make,
             vehicles.c.model,
@@ -45,26 +75,23 @@ def fill_fitment_targets(conn: Connection, items: Sequence[WorkItem]) -> list[Wo
             vehicles.c.drive,
             vehicles.c.vehicle_type,
             vehicles.c.chassis_id,
-            preference_sets.c.suspension,
-            preference_sets.c.modification,
-            preference_sets.c.rubbing,
         )
-        .select_from(
-            frontier.join(vehicles, vehicles.c.id == frontier.c.vehicle_id).join(
-                preference_sets, preference_sets.c.id == frontier.c.prefset_id
-            )
-        )
+        .select_from(frontier.join(vehicles, vehicles.c.id == frontier.c.vehicle_id))
         .where(frontier.c.id.in_(ids))
+    )
+    rows = [row for row in conn.execute(query) if row.vehicle_type is not None]
+    prefs = _preference_sets(
+        conn, {r.prefset_id for r in rows}, cache if cache is not None else PreferenceSetCache()
     )
     targets = {
         row.id: FitmentTarget(
             vehicle=VehicleId(row.year, row.make, row.model, row.trim, row.drive),
             vehicle_type=row.vehicle_type,
             chassis_id=row.chassis_id,
-            prefs=PreferenceSet(row.suspension, row.modification, row.rubbing),
+            prefs=prefs[row.prefset_id],
         )
-        for row in conn.execute(query)
-        if row.vehicle_type is not None
+        for row in rows
+        if row.prefset_id in prefs
     }
     for item in items:
         item.target = targets.get(item.id)
