@@ -128,16 +128,13 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     from custom_wheel_offset.crawl.processor import MultithreadedProcessor
     from custom_wheel_offset.crawl.resolver import FitmentResolver
     from custom_wheel_offset.logsetup import logs_through
-    from custom_wheel_offset.metrics.counters import Counters
-    from custom_wheel_offset.metrics.monitor import PerformanceMonitor
-    from custom_wheel_offset.metrics.report import build_report
-    from custom_wheel_offset.metrics.tracker import activate
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.net.network import OptimizedNetworkManager
     from custom_wheel_offset.progress import make_progress
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, start_run_row
     from custom_wheel_offset.storage.lock import acquire_run_lock
-    from custom_wheel_offset.storage.runs import finish_run_row, progress_snapshot_source
+    from custom_wheel_offset.storage.runs import progress_snapshot_source
     from custom_wheel_offset.storage.workers import heartbeat, register_worker
     from custom_wheel_offset.storage.writer import BatchWriter
 
@@ -145,10 +142,9 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     allocator = limit_malloc_arenas()
     db = OptimizedDatabaseManager.from_settings(settings)
     lock = acquire_run_lock(db, wait=settings.wait, worker_name=settings.worker_name)
-    counters = Counters()
-    monitor = PerformanceMonitor(counters=counters)
-    monitor.note_allocator(allocator)
-    activate(monitor)
+    tracker = MetricTracker()  # the run's one metrics component
+    counters = tracker.counters
+    tracker.note_allocator(allocator)
     network = None
     writer = None
     registered: str | None = None
@@ -178,9 +174,9 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
         register_worker(db, owner=owner, host=host, pid=pid, run_id=run_id)
         registered = owner
         started = time.time()
-        monitor.start_memory_sampler()
+        tracker.start_sampling()
 
-        network = OptimizedNetworkManager(settings, counters, observe=monitor.record)
+        network = OptimizedNetworkManager(settings, counters, tracker=tracker)
         writer = BatchWriter(
             db,
             owner=owner,
@@ -188,7 +184,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             counters=counters,
             batch_size=settings.batch_size * (4 if settings.fast else 1),
             flush_interval=settings.flush_interval * (4 if settings.fast else 1),
-            observe=monitor.record,
+            tracker=tracker,
         )
         writer.start()
         item_filter = ItemFilter(settings.years, settings.makes, settings.models)
@@ -209,7 +205,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             max_blocked=settings.max_blocked,
             limit=settings.limit,
             stop=stop,
-            observe=monitor.record,
+            tracker=tracker,
             heartbeat=lambda done, rate: heartbeat(db, owner=owner, items_done=done, rate=rate),
         )
         progress = make_progress(
@@ -217,12 +213,13 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
             progress_snapshot_source(frontier, counters, kinds),
             overview=_overview_source(counters, network, settings.rate),
         )
-        monitor.add_section("writer", writer.stats)
-        monitor.add_section("pool", db.pool_stats)
-        monitor.add_section("cache", resolver.stats)
-        monitor.add_section("network", network.stats)
-        monitor.add_section("progress", progress.stats)
-        monitor.add_section("processor", processor.stats)
+        tracker.add_section("writer", writer.stats)
+        tracker.add_section("pool", db.pool_stats)
+        tracker.add_section("cache", resolver.stats)
+        tracker.add_section("network", network.stats)
+        tracker.add_section("progress", progress.stats)
+        tracker.add_section("processor", processor.stats)
+        tracker.add_gauges(_series_gauges(network))
 
         outcome, exit_code = "complete", EXIT_OK
         error: BaseException | None = None
@@ -261,9 +258,10 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
         unmatched = _unmatched(db, settings, item_filter, handler) if exit_code == EXIT_OK else []
         if unmatched:
             exit_code = EXIT_NO_MATCH
-        monitor.stop_memory_sampler()
+        tracker.stop_sampling()
         ended = time.time()
-        report = build_report(
+        report = tracker.write_report(
+            db,
             run={
                 "id": run_id,
                 "crawl_id": crawl.crawl_id,
@@ -278,9 +276,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
                 "failed_items": failed,
             },
             settings_public=settings.public_dict(),
-            snapshot=monitor.snapshot(),
         )
-        finish_run_row(db, run_id, outcome=outcome, exit_code=exit_code, report=report)
         log.info(
             "run %d %s in %.1f s: %d request(s), %d item(s) done, %d failed",
             run_id,
@@ -307,7 +303,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
         return result
     finally:
         # A failing step is the run's error only when the run has none of its own.
-        steps = _closing_steps(db, lock, monitor, counters, registered, started, writer, network)
+        steps = _closing_steps(db, lock, tracker, counters, registered, started, writer, network)
         steps.run(raise_first=finished)
 
 
@@ -366,6 +362,23 @@ def _overview_source(counters: Any, network: Any, rate: float) -> Callable[[], A
     return overview
 
 
+def _series_gauges(network: Any) -> Callable[[], dict[str, float | None]]:
+    """Per-host limiter rate, requests in flight, and whether a host is paused by a challenge."""
+
+    def gauges() -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        in_flight = 0
+        for host, limit in network.limiter.stats().items():
+            out[f"host_rate/{host}"] = limit.get("rate")  # None: unlimited
+            in_flight += int(limit.get("in_flight") or 0)
+        out["in_flight"] = float(in_flight)
+        paused = any(c.get("paused_for", 0) > 0 for c in network.gate.stats().values())
+        out["blocked"] = 1.0 if paused else 0.0
+        return out
+
+    return gauges
+
+
 def _give_back(frontier: Any) -> None:
     released = frontier.release_owned()
     if released:
@@ -398,19 +411,18 @@ class _Steps:
 def _closing_steps(
     db: Any,
     lock: Any,
-    monitor: Any,
+    tracker: Any,
     counters: Any,
     registered: str | None,
     started: float,
     writer: Any,
     network: Any,
 ) -> _Steps:
-    """The end of every run, in order: worker row, writer, network, tracker, lock, engine."""
-    from custom_wheel_offset.metrics.tracker import deactivate
+    """The end of every run, in order: sampler, worker row, writer, network, lock, engine."""
     from custom_wheel_offset.storage.workers import stop_worker
 
     steps = _Steps()
-    steps.add("stopping the memory sampler", monitor.stop_memory_sampler)
+    steps.add("stopping the metrics sampler", tracker.stop_sampling)
     if registered is not None:
         done = counters.sum_prefix("items/done")
         rate = done / max(time.time() - started, 1e-9)
@@ -422,7 +434,6 @@ def _closing_steps(
         steps.add("stopping the writer", lambda: writer.stop(timeout=10))
     if network is not None:
         steps.add("closing the network", network.close)
-    steps.add("deactivating the tracker", deactivate)
     steps.add("releasing the run lock", lock.release)
     steps.add("disposing of the database engine", db.dispose)
     return steps

@@ -1,9 +1,10 @@
 """The performance monitor: operation timings, per-thread work, memory samples, sections.
 
-One :class:`PerformanceMonitor` serves a run. :class:`~.tracker.MetricTracker`
-feeds it timings; the run's components register *sections* (writer, pool,
-cache, network, progress statistics) computed when :meth:`snapshot` is
-taken; a daemon thread samples the process's resident set size.
+The internal part of :class:`~.tracker.MetricTracker` (the run's one metrics
+component, and the only caller of :meth:`PerformanceMonitor.record`): it keeps
+the timing statistics, the *sections* the run's components register (writer,
+pool, cache, network, progress statistics) computed when :meth:`snapshot` is
+taken, and the memory samples a daemon thread takes of the process's RSS.
 
 Memory does not grow with the number of timed calls: each operation keeps
 streaming statistics (Welford's mean and variance, min, max) and a uniform
@@ -49,7 +50,9 @@ MIN_TREND_SAMPLES = 5
 GROWTH_MIN_FRACTION = 0.10
 GROWTH_MIN_BYTES = 10 * 1024 * 1024
 
-_RESERVED_SECTIONS = frozenset({"operations", "threads", "counters", "counters_flat", "memory"})
+_RESERVED_SECTIONS = frozenset(
+    {"operations", "threads", "counters", "counters_flat", "memory", "series"}
+)
 
 
 def _round(value: float | None, digits: int = 9) -> float | None:
@@ -233,6 +236,7 @@ class PerformanceMonitor:
         self._allocator: dict[str, Any] = {}
         self._sampler_stop = threading.Event()
         self._sampler_interval: float | None = None
+        self._on_sample: Callable[[int], None] | None = None
 
     # -- operations -----------------------------------------------------------
 
@@ -337,23 +341,34 @@ class PerformanceMonitor:
                 )
         return verdict
 
-    def start_memory_sampler(self, interval: float = 1.0) -> None:
-        """Start the daemon thread sampling RSS every ``interval`` seconds (idempotent)."""
+    def start_memory_sampler(
+        self, interval: float = 1.0, *, on_sample: Callable[[int], None] | None = None
+    ) -> None:
+        """Start the daemon thread sampling RSS every ``interval`` seconds (idempotent).
+
+        ``on_sample(rss)`` runs after each sample on the same thread (the tracker's series).
+        """
         if interval <= 0:
             raise ValueError("interval must be positive")
         if self._sampler is not None and self._sampler.is_alive():
             return
         self._sampler_stop.clear()
         self._sampler_interval = interval
-        self.sample_memory()
+        self._on_sample = on_sample
+        self._sample_and_notify()
         self._sampler = threading.Thread(
             target=self._sample_loop, args=(interval,), name="cwo-memory-sampler", daemon=True
         )
         self._sampler.start()
 
+    def _sample_and_notify(self) -> None:
+        rss = self.sample_memory()
+        if self._on_sample is not None:
+            self._on_sample(rss)
+
     def _sample_loop(self, interval: float) -> None:
         while not self._sampler_stop.wait(interval):
-            self.sample_memory()
+            self._sample_and_notify()
 
     def stop_memory_sampler(self) -> None:
         """Stop the sampler thread and take a last sample (no-op when not running)."""
@@ -363,7 +378,7 @@ class PerformanceMonitor:
         self._sampler_stop.set()
         sampler.join()
         self._sampler = None
-        self.sample_memory()
+        self._sample_and_notify()
 
     def note_allocator(self, settings: dict[str, Any]) -> None:
         """How the C allocator was set up for this run (``allocator.limit_malloc_arenas``)."""

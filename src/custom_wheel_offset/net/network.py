@@ -86,12 +86,12 @@ if TYPE_CHECKING:
     import http.cookiejar
 
     from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.settings import Settings
 
 __all__ = [
     "MAX_REDIRECTS",
     "MAX_RETRY_AFTER",
-    "Observe",
     "OptimizedNetworkManager",
     "host_key",
     "parse_retry_after",
@@ -104,8 +104,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: A response being read (net/transport.py).
 Reply = TransportResponse
-#: ``observe(kind, seconds, ok)``: called once per request sent (every attempt).
-Observe = Callable[[str, float, bool], None]
 
 MAX_REDIRECTS = 5
 #: A server's Retry-After is honoured up to this many seconds; beyond it a typo
@@ -363,8 +361,8 @@ class OptimizedNetworkManager:
     :param limiter: per-host pacing; by default one built from ``settings.rate``
         and ``settings.host_concurrency``.
     :param gate: per-host challenge pauses; by default a fresh :class:`ChallengeGate`.
-    :param observe: optional ``observe(kind, seconds, ok)`` timing hook, called
-        once per request sent (``ok`` is True for a usable 2xx answer).
+    :param tracker: the run's metrics; each request sent is timed as its kind
+        (failed unless it gave a usable 2xx answer). By default one of its own.
 
     Counters (names are a contract with the metrics report):
 
@@ -392,11 +390,15 @@ class OptimizedNetworkManager:
         *,
         limiter: HostRateLimiter | None = None,
         gate: ChallengeGate | None = None,
-        observe: Observe | None = None,
+        tracker: MetricTracker | None = None,
     ) -> None:
         self._settings = settings
         self._counters = counters
-        self._observe = observe
+        if tracker is None:
+            from custom_wheel_offset.metrics.tracker import MetricTracker
+
+            tracker = MetricTracker(counters)
+        self._tracker = tracker
         self._stopping = threading.Event()
         # The default limiter sleeps through the manager, so stop() wakes it.
         self._limiter = limiter or HostRateLimiter(
@@ -648,14 +650,8 @@ class OptimizedNetworkManager:
             self._check_running()
             # Another thread may have met a challenge while this one waited.
             self._check_gate(url, kind, host)
-            started = time.perf_counter()
-            ok = False
-            try:
+            with self._tracker.track(kind):
                 body = self._exchange(url, kind, host, sent_at, headers)
-                ok = True
-            finally:
-                if self._observe is not None:
-                    self._observe(kind, time.perf_counter() - started, ok)
         # Parsing happens outside the slot: it is CPU work, not a request in flight.
         return body if parse is None else parse(body)
 
@@ -1061,8 +1057,7 @@ class OptimizedNetworkManager:
         return policy
 
     def _fetch_robots_once(self, target: str, host: str) -> RobotsPolicy:
-        with self._limiter.slot(host) as sent_at:
-            started = time.perf_counter()
+        with self._limiter.slot(host) as sent_at, self._tracker.track("robots") as timing:
             status: int | None = None
             try:
                 # RFC 9309 2.3.1.2: follow up to five redirects, to any host.
@@ -1085,8 +1080,7 @@ class OptimizedNetworkManager:
                 log.warning("robots.txt of %s could not be read: %s", host, exc)
                 return RobotsPolicy.from_response(None, None)
             finally:
-                if self._observe is not None:
-                    self._observe("robots", time.perf_counter() - started, status is not None)
+                timing.ok = status is not None
         if is_challenge(body):
             self._counters.incr("challenges/robots")
             self._gate.record_challenge(host, "its Human Verification page (bot challenge)")
