@@ -12,7 +12,7 @@ from custom_wheel_offset.cli.options import db_option, settings_from
 __all__ = ["export_cmd", "report_cmd", "status_cmd"]
 
 
-def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
+def open_database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
     """The existing database, opened read-only: these commands never create or migrate."""
     from custom_wheel_offset.storage.access import open_for_reading
 
@@ -142,7 +142,7 @@ def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None)
     from custom_wheel_offset.redact import sanitize
     from custom_wheel_offset.storage.runs import load_run_report
 
-    manager = _database(ctx, db)
+    manager = open_database(ctx, db)
     try:
         # Reports stored by older versions were neither masked nor escaped.
         report = sanitize(load_run_report(manager, run_id))
@@ -192,7 +192,7 @@ def status_cmd(
     from custom_wheel_offset.status import crawl_status, status_lines
 
     settings = settings_from(ctx, db=db, item_attempts=item_attempts)
-    manager = _database(ctx, db)
+    manager = open_database(ctx, db)
     try:
         status = crawl_status(manager, item_attempts=settings.item_attempts)
     finally:

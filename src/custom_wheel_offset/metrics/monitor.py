@@ -367,8 +367,12 @@ class PerformanceMonitor:
             self._on_sample(rss)
 
     def _sample_loop(self, interval: float) -> None:
-        while not self._sampler_stop.wait(interval):
+        # On a fixed schedule (not ``interval`` after each sample), so that
+        # samples never drift across the time series' interval boundaries.
+        due = time.monotonic() + interval
+        while not self._sampler_stop.wait(max(0.0, due - time.monotonic())):
             self._sample_and_notify()
+            due = max(due + interval, time.monotonic())
 
     def stop_memory_sampler(self) -> None:
         """Stop the sampler thread and take a last sample (no-op when not running)."""
