@@ -36,16 +36,18 @@ def test_a_simulated_week_long_run_stays_bounded_and_keeps_its_totals() -> None:
     assert sum(series["counts"]["responses/2xx"]) == expected_requests
     assert set(series["gauges"]["in_flight"]) == {4.0}
     assert len(series["t"]) == len(series["counts"]["requests/fitment"]) == series["points"]
+    assert sum(series["covered_seconds"]) == (WEEK // 60 - 1) * 60.0
 
 
 def test_merging_halves_resolution_and_keeps_gauge_means() -> None:
     series = IntervalSeries(interval=1, max_points=4)
     for t in range(8):
-        series.add(float(t), {"n": 1}, {"g": float(t)})
+        series.add(float(t), {"n": 1}, {"g": float(t)}, covered=1.0)
     assert len(series) == 4 and series.interval == 2
     out = series.to_dict()
     assert out["counts"]["n"] == [2, 2, 2, 2]
     assert out["gauges"]["g"] == [0.5, 2.5, 4.5, 6.5]
+    assert out["covered_seconds"] == [2.0, 2.0, 2.0, 2.0]
     series.add(8.0, {"n": 1})
     assert series.interval == 4 and len(series) == 3
     assert series.totals() == {"n": 9}

@@ -124,6 +124,8 @@ def test_samples_turn_counters_and_gauges_into_the_series() -> None:
     assert "bytes_received" not in series["counts"]
     assert series["gauges"]["host_rate/h"] == [1.5, 1.5]
     assert series["gauges"]["rss_bytes"] == [100 * MIB, 100 * MIB]
+    # the first sample covers nothing; the last came at once after the third
+    assert series["covered_seconds"] == [3.0, 6.0]
 
 
 def test_a_broken_gauge_costs_only_its_own_reading(caplog: pytest.LogCaptureFixture) -> None:

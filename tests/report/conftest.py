@@ -47,6 +47,20 @@ def small_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
     yield Crawl(url, result)
 
 
+@pytest.fixture(scope="session")
+def small_page(small_crawl: Crawl, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``cwo report --html`` of the small crawl, written once through the real CLI."""
+    from click.testing import CliRunner
+
+    from custom_wheel_offset.cli import cli
+
+    target = tmp_path_factory.mktemp("small-page") / "run.html"
+    result = CliRunner().invoke(cli, ["report", "--db", small_crawl.db_url, "--html", str(target)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("run ")  # the summary; no JSON without --out
+    return target
+
+
 @pytest.fixture
 def seeded_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'seeded.db'}"

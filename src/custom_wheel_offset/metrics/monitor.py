@@ -21,6 +21,7 @@ the first time the trend turns ``growing``.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import random
@@ -35,6 +36,7 @@ from custom_wheel_offset.metrics.counters import Counters
 __all__ = [
     "DEFAULT_MAX_MEMORY_SAMPLES",
     "DEFAULT_RESERVOIR_SIZE",
+    "HISTOGRAM_BOUNDS",
     "OperationStats",
     "PerformanceMonitor",
     "memory_trend",
@@ -50,6 +52,10 @@ MIN_TREND_SAMPLES = 5
 GROWTH_MIN_FRACTION = 0.10
 GROWTH_MIN_BYTES = 10 * 1024 * 1024
 
+#: Upper bounds (seconds) of the latency histogram's buckets, doubling from
+#: 0.25 ms to about 33 s; one more bucket counts everything slower.
+HISTOGRAM_BOUNDS: tuple[float, ...] = tuple(0.001 * 2.0**k for k in range(-2, 16))
+
 _RESERVED_SECTIONS = frozenset(
     {"operations", "threads", "counters", "counters_flat", "memory", "series"}
 )
@@ -62,7 +68,18 @@ def _round(value: float | None, digits: int = 9) -> float | None:
 class OperationStats:
     """Streaming statistics of one operation's durations, in bounded memory."""
 
-    __slots__ = ("_m2", "_rng", "count", "errors", "max", "mean", "min", "reservoir", "total")
+    __slots__ = (
+        "_m2",
+        "_rng",
+        "buckets",
+        "count",
+        "errors",
+        "max",
+        "mean",
+        "min",
+        "reservoir",
+        "total",
+    )
 
     def __init__(self, rng: random.Random) -> None:
         self.count = 0
@@ -73,6 +90,7 @@ class OperationStats:
         self.min = math.inf
         self.max = -math.inf
         self.reservoir: list[float] = []
+        self.buckets = [0] * (len(HISTOGRAM_BOUNDS) + 1)
         self._rng = rng
 
     def add(self, seconds: float, ok: bool, reservoir_size: int) -> None:
@@ -88,6 +106,7 @@ class OperationStats:
             self.min = seconds
         if seconds > self.max:
             self.max = seconds
+        self.buckets[bisect.bisect_left(HISTOGRAM_BOUNDS, seconds)] += 1
         # Algorithm R: every duration seen so far is in the sample with equal probability.
         if len(self.reservoir) < reservoir_size:
             self.reservoir.append(seconds)
@@ -123,6 +142,12 @@ class OperationStats:
             "max": None if empty else _round(self.max),
             "stdev": None if empty else _round(self.stdev),
             "sample_size": len(sample),
+            # Every duration, not a sample: counts per bucket whose upper bound
+            # is ``le`` seconds (``null``: slower than the last bound).
+            "histogram": {
+                "le": [round(b, 6) for b in HISTOGRAM_BOUNDS] + [None],
+                "counts": list(self.buckets),
+            },
         }
 
 

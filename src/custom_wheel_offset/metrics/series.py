@@ -60,14 +60,16 @@ def series_channel(counter: str) -> str | None:
 
 
 class _Bucket:
-    __slots__ = ("counts", "gauge_n", "gauge_sum")
+    __slots__ = ("counts", "covered", "gauge_n", "gauge_sum")
 
     def __init__(self) -> None:
+        self.covered = 0.0  # seconds of the run whose counts this interval holds
         self.counts: dict[str, float] = {}
         self.gauge_sum: dict[str, float] = {}
         self.gauge_n: dict[str, int] = {}
 
     def merge(self, other: _Bucket) -> None:
+        self.covered += other.covered
         for name, value in other.counts.items():
             self.counts[name] = self.counts.get(name, 0) + value
         for name, value in other.gauge_sum.items():
@@ -95,8 +97,14 @@ class IntervalSeries:
         t: float,
         counts: Mapping[str, float] | None = None,
         gauges: Mapping[str, float | None] | None = None,
+        covered: float = 0.0,
     ) -> None:
-        """Add ``counts`` (summed) and ``gauges`` (averaged; None = no reading) at time ``t``."""
+        """Add ``counts`` (summed) and ``gauges`` (averaged; None = no reading) at time ``t``.
+
+        ``covered``: the seconds since the previous sample, over which ``counts``
+        happened (a rate is counts over covered seconds: the last sample of a
+        run comes early, and an interval may hold two samples).
+        """
         if self._t0 is None:
             self._t0 = t
         index = int(max(t - self._t0, 0.0) // self.interval)
@@ -106,6 +114,7 @@ class IntervalSeries:
         while len(self._buckets) <= index:
             self._buckets.append(_Bucket())
         bucket = self._buckets[index]
+        bucket.covered += covered
         for name, value in (counts or {}).items():
             if value:
                 bucket.counts[name] = bucket.counts.get(name, 0) + value
@@ -145,6 +154,7 @@ class IntervalSeries:
             "points": len(self._buckets),
             "max_points": self.max_points,
             "t": [round(i * self.interval, 3) for i in range(len(self._buckets))],
+            "covered_seconds": [round(b.covered, 3) for b in self._buckets],
             "counts": {
                 name: [_number(b.counts.get(name, 0)) for b in self._buckets]
                 for name in count_names

@@ -106,6 +106,7 @@ class MetricTracker:
         self._series = IntervalSeries(series_interval, series_points)
         self._series_lock = threading.Lock()
         self._last_counts: dict[str, int] = {}
+        self._last_sample: float | None = None
         self._gauges: list[Gauges] = []
 
     # -- timing -----------------------------------------------------------------------
@@ -180,7 +181,10 @@ class MetricTracker:
             gauges: dict[str, float | None] = {"rss_bytes": float(rss)}
             for fn in self._gauges:
                 gauges.update(self._read_gauges(fn))
-            self._series.add(self._clock(), counts, gauges)
+            now = self._clock()
+            covered = 0.0 if self._last_sample is None else max(now - self._last_sample, 0.0)
+            self._last_sample = now
+            self._series.add(now, counts, gauges, covered)
 
     @staticmethod
     def _read_gauges(fn: Gauges) -> Mapping[str, float | None]:
