@@ -38,7 +38,7 @@ class AuditResult:
 
     def counts(self) -> dict[str, int]:
         """Findings per severity (``warning``, ``error``; zero included)."""
-        tally = Counter(f.severity for f in self.findings)
+        tally: Counter[str] = Counter(f.severity for f in self.findings)
         return {severity: tally.get(severity, 0) for severity in SEVERITIES}
 
     def by_rule(self) -> dict[str, int]:

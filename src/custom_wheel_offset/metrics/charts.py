@@ -199,10 +199,10 @@ def _host_rate(series: Mapping[str, Any], xs: list[float], unit: str, rate: Any)
     configured = float(rate) if isinstance(rate, int | float) and rate > 0 else None
     note = ""
     if configured is not None:
-        drawing.axes.axhline(configured, color="#c62828", linestyle="--", linewidth=1)
-        drawing.axes.annotate(
-            f"--rate {configured:g}", (0, configured), fontsize=7, color="#c62828"
+        drawing.axes.axhline(
+            configured, color="#c62828", linestyle="--", linewidth=1, label=f"--rate {configured:g}"
         )
+        drawing.axes.legend(fontsize=7, loc="upper left", frameon=False, ncols=4)
     else:
         note = "--rate 0: no limit, so the limiter reports no rate"
     drawing.axes.set_ylabel("requests per second")

@@ -114,7 +114,9 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("records gone", _total(items.get("gone"))),
         ("records skipped (--skip-existing)", records.get("skipped", 0)),
     ]
-    failed = items.get("failed") if isinstance(items.get("failed"), Mapping) else {}
+    failed = items.get("failed")
+    if not isinstance(failed, Mapping):
+        failed = {}
     failures = [(f"failed: {code}", n) for code, n in sorted(failed.items()) if code != "_total"]
     lines = "\n".join(escape(line) for line in summary_lines(report))
     return (
