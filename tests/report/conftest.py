@@ -21,8 +21,8 @@ class Crawl:
 def small_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawl]:
     """The small sandbox crawled through ``workflow_v3.run`` into a real SQLite file.
 
-    ``--rate 1000`` gives the limiter a rate to report (the crawl is not slowed:
-    it runs below that on two cores), so the host-rate series has points.
+    ``--rate 1000`` gives the limiter a rate to report (with ``--rate 0`` it
+    reports none), so the host-rate chart has points to count.
     """
     from custom_wheel_offset.crawl import workflow_v3
     from custom_wheel_offset.settings import Settings

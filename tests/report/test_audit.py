@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from tests.report.conftest import Crawl
 
 from custom_wheel_offset.audit import RULES, AuditResult, audit_database, fails
 from custom_wheel_offset.cli import cli
 from custom_wheel_offset.errors import EXIT_AUDIT_FINDINGS
+
+from .conftest import Crawl
 
 AXLE = {
     "stock_diameter": 18.0,

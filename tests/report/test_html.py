@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from tests.report.conftest import Crawl
 
 from custom_wheel_offset.cli import cli
 from custom_wheel_offset.metrics.html import render_html
 from custom_wheel_offset.metrics.tracker import MetricTracker
+
+from .conftest import Crawl
 
 MIB = 1024 * 1024
 # The only URLs an inline SVG carries are its XML namespaces: names, never fetched.

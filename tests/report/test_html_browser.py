@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.report.conftest import Crawl
+
+from .conftest import Crawl
 
 CHROMIUM = Path("/usr/bin/chromium")
 STAGES = {"years", "makes", "models", "model_info", "drives", "vehicle", "options", "fitment"}
