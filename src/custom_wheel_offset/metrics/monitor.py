@@ -216,7 +216,7 @@ def memory_trend(
 
 
 class PerformanceMonitor:
-    """Process-wide performance statistics of one run; every method is thread-safe.
+    """The statistics inside one run's MetricTracker; every method is thread-safe.
 
     ``clock`` (monotonic seconds) and ``rss_source`` (bytes) are injectable for
     tests; by default they are :func:`time.monotonic` and psutil's RSS of this
