@@ -111,3 +111,37 @@ def test_html_needs_matplotlib_or_says_how_to_get_it(
     )
     assert result.exit_code == 2
     assert "custom-wheel-offset[report]" in result.stderr
+
+
+def test_a_run_ended_by_an_error_keeps_its_metrics_and_gets_a_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custom_wheel_offset.crawl import workflow_v3
+    from custom_wheel_offset.errors import DatabaseError
+    from custom_wheel_offset.settings import Settings
+    from custom_wheel_offset.storage.writer import BatchWriter
+
+    class FailingWriter(BatchWriter):
+        """A writer whose database fails at the third transaction (as test_item_failures)."""
+
+        def _commit(self, batch: Any) -> None:
+            if self.batches >= 2:
+                raise DatabaseError("database write failed: disk I/O error")
+            super()._commit(batch)
+
+    monkeypatch.setattr("custom_wheel_offset.storage.writer.BatchWriter", FailingWriter)
+    url = f"sqlite:///{tmp_path / 'failed.db'}"
+    settings = Settings(
+        db=url, sandbox=True, batch_size=5, flush_interval=0.01, quiet=True, progress="off"
+    )
+    with pytest.raises(DatabaseError):
+        workflow_v3.run(settings)
+    target = tmp_path / "failed.html"
+    result = CliRunner().invoke(
+        cli, ["report", "--db", url, "--html", str(target), "--out", str(tmp_path / "r.json")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "run 1: failed (exit code 1)" in result.stdout
+    page = target.read_text(encoding="utf-8")
+    assert "<strong>failed</strong>" in page
+    assert _drawn(page)["latency"] > 0

@@ -30,6 +30,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -148,6 +149,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     network = None
     writer = None
     registered: str | None = None
+    run_row: dict[str, Any] = {}  # the run's identity once its row exists
     started = time.time()
     finished = False
     try:
@@ -171,6 +173,7 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
                 pid=pid,
                 settings_json=json.dumps(settings.public_dict(), ensure_ascii=False),
             )
+        run_row.update(id=run_id, crawl_id=crawl.crawl_id, host=host, pid=pid)
         register_worker(db, owner=owner, host=host, pid=pid, run_id=run_id)
         registered = owner
         started = time.time()
@@ -304,6 +307,14 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     finally:
         # A failing step is the run's error only when the run has none of its own.
         steps = _closing_steps(db, lock, tracker, counters, registered, started, writer, network)
+        if not finished and run_row:
+            # A run ended by an error still leaves its metrics (outcome "failed").
+            failed_run = {**run_row, "started_at": started, "error": sys.exc_info()[1]}
+            steps.add_before(
+                "releasing the run lock",
+                "storing the failed run's metrics",
+                lambda: _store_failed_run(tracker, db, settings, failed_run),
+            )
         steps.run(raise_first=finished)
 
 
@@ -394,6 +405,12 @@ class _Steps:
     def add(self, what: str, step: Callable[[], object]) -> None:
         self._steps.append((what, step))
 
+    def add_before(self, before: str, what: str, step: Callable[[], object]) -> None:
+        """Insert a step before the step named ``before`` (at the end when there is none)."""
+        names = [name for name, _ in self._steps]
+        at = names.index(before) if before in names else len(names)
+        self._steps.insert(at, (what, step))
+
     def run(self, *, raise_first: bool = False) -> None:
         """Run every step; with ``raise_first``, then raise the first step's error, if any."""
         first: Exception | None = None
@@ -406,6 +423,27 @@ class _Steps:
                 first = first or exc
         if raise_first and first is not None:
             raise first
+
+
+def _store_failed_run(tracker: Any, db: Any, settings: Settings, run: dict[str, Any]) -> None:
+    """The metrics JSON of a run that an error ended, stored with outcome ``failed``."""
+    from custom_wheel_offset.errors import EXIT_INTERNAL, CwoError
+
+    error = run.pop("error")
+    ended = time.time()
+    exit_code = error.exit_code if isinstance(error, CwoError) else EXIT_INTERNAL
+    tracker.write_report(
+        db,
+        run={
+            **run,
+            "ended_at": ended,
+            "outcome": "failed",
+            "exit_code": exit_code,
+            "duration_seconds": round(ended - run["started_at"], 3),
+            "error": f"{type(error).__name__}: {error}",
+        },
+        settings_public=settings.public_dict(),
+    )
 
 
 def _closing_steps(
