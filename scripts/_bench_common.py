@@ -564,7 +564,7 @@ SUBSYSTEMS: tuple[tuple[str, str], ...] = (
     ("  requests: get_cookie_header", "get_cookie_header (requests/cookies.py)"),
     ("  urllib3: _encode_invalid_chars (URL re-encoding)", "_encode_invalid_chars (util/url.py)"),
     ("  urllib3: HTTPConnectionPool.urlopen", "urlopen (urllib3/connectionpool.py)"),
-    ("body read (OptimizedNetworkManager._read)", "_read (net/network.py)"),
+    ("body read (responses.read_body)", "read_body (net/responses.py)"),
     ("challenge check of every body", "_is_challenge (net/network.py)"),
     ("fitment page parse (store.parse_fitment_page)", "parse_fitment_page (protocol/store.py)"),
     ("fitment URL building (urls.fitment_url)", "fitment_url (protocol/urls.py)"),
@@ -573,7 +573,7 @@ SUBSYSTEMS: tuple[tuple[str, str], ...] = (
     ("writer: BatchWriter.submit (queue put + notify)", "submit (storage/writer.py)"),
     ("writer: BatchWriter._commit (one transaction)", "_commit (storage/writer.py)"),
     ("dispatcher: Frontier.claim", "claim (storage/frontier.py)"),
-    ("dispatcher: FitmentResolver.resolve", "resolve (crawl/resolver.py)"),
+    ("dispatcher: fitment names read by the claim", "fill_fitment_targets (storage/targets.py)"),
     ("dispatcher: futures.wait", "wait (futures/_base.py)"),
     ("start-up imports", "_find_and_load (<frozen importlib._bootstrap>)"),
 )

@@ -50,8 +50,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from _bench_common import (
     CWO,
     PY,
@@ -170,96 +168,32 @@ def _shown(command: list[str]) -> list[str]:
 def crawl_figures(
     crawl: Crawl, m: ScrapeMeasure, counters: dict[str, Any], report: dict[str, Any], db_path: Path
 ) -> dict[str, Any]:
-    requests_by_kind = {k: v for k, v in counters["requests"].items() if v}
     total_requests = counters["total_requests"]
     pages = counters["requests"].get("fitment", 0)
     run = report.get("run", {})
     run_s = run.get("duration_seconds") or m.wall_s
     stored = stored_counts(db_path) if db_path.exists() else {"vehicles": 0, "fitments": 0}
     records = stored["vehicles"] + stored["fitments"]
-    ideal = crawl.ideal_pages_per_s()
-    pages_per_s = pages / run_s if run_s else 0.0
-    requests_per_s = total_requests / run_s if run_s else 0.0
-    writer = report.get("writer", {})
-    write_op = report.get("operations", {}).get("write_batch", {})
-    memory = report.get("memory", {})
-    faults = {k: v for k, v in counters.get("faults", {}).items() if v}
     out: dict[str, Any] = {
-        "setting": {
-            "size": crawl.size,
-            "latency_ms": crawl.latency_ms,
-            "jitter_ms": crawl.jitter_ms,
-            "page_kb": crawl.page_kb,
-            "workers": crawl.workers,
-            "rate": crawl.rate,
-            "limit": crawl.limit,
-            "seed": crawl.seed,
-        },
+        "setting": _setting(crawl),
         "exit_code": m.exit_code,
         "outcome": run.get("outcome"),
         "wall_s": round(m.wall_s, 2),
         "run_s": round(run_s, 2),
         "fitment_pages": pages,
         "requests_total": total_requests,
-        "requests_by_kind": requests_by_kind,
-        "pages_per_s": round(pages_per_s, 1),
-        "pages_per_s_wall": round(pages / m.wall_s, 1) if m.wall_s else 0.0,
-        "requests_per_s": round(requests_per_s, 1),
-        "ideal_pages_per_s": ideal,
-        "efficiency": round(pages_per_s / ideal, 3) if ideal else None,
-        "request_efficiency": round(requests_per_s / ideal, 3) if ideal else None,
+        "requests_by_kind": {k: v for k, v in counters["requests"].items() if v},
+        **_rates(crawl, m, pages, total_requests, run_s),
         "steady_state": steady_state(m.samples),
-        "cpu_s": round(m.cpu_s, 2),
-        "cpu_user_s": round(m.user_s, 2),
-        "cpu_sys_s": round(m.sys_s, 2),
-        "cpu_ms_per_page": round(1000 * m.cpu_s / pages, 3) if pages else None,
-        "cpu_ms_per_request": round(1000 * m.cpu_s / total_requests, 3) if total_requests else None,
-        "cpu_utilisation": round(m.cpu_s / m.wall_s, 2) if m.wall_s else None,
+        **_cpu(m, pages, total_requests),
         "peak_rss_mb": round(m.maxrss_bytes / MB, 1),
         "rss_samples": rss_trend(m.samples),
-        "report_memory": {
-            "peak_rss_mb": round((memory.get("peak_rss_bytes") or 0) / MB, 1),
-            "trend": memory.get("trend"),
-            "slope_mb_per_min": (
-                round(memory["slope_bytes_per_min"] / MB, 2)
-                if memory.get("slope_bytes_per_min") is not None
-                else None
-            ),
-            "samples": len(memory.get("samples") or []),
-        },
-        "writer": {
-            "rows": writer.get("rows"),
-            "batches": writer.get("batches"),
-            "rows_per_transaction": writer.get("rows_per_transaction"),
-            "transactions_saved_pct": writer.get("transactions_saved_pct"),
-            "busy_s": round(write_op.get("total", 0.0), 3),
-            "rows_per_busy_s": (
-                round(writer["rows"] / write_op["total"])
-                if writer.get("rows") and write_op.get("total")
-                else None
-            ),
-            "rows_per_run_s": round(writer["rows"] / run_s) if writer.get("rows") else None,
-            "busy_share_of_run": round(write_op.get("total", 0.0) / run_s, 3) if run_s else None,
-        },
+        "report_memory": _report_memory(report.get("memory", {})),
+        "writer": _writer(report, run_s),
         "stored": stored,
         "requests_per_record": round(total_requests / records, 4) if records else None,
-        "sandbox": {
-            "peak_requests_1s": counters.get("peak_requests_1s"),
-            "peak_requests_1s_by_host": counters.get("peak_requests_1s_by_host"),
-            "peak_in_flight": counters.get("peak_in_flight"),
-            "statuses": counters.get("statuses"),
-            "faults": faults,
-            "duplicate_ok": sum(counters.get("duplicate_ok", {}).values()),
-        },
-        "operations_ms": {
-            op: {
-                "count": v.get("count"),
-                "mean": round(1000 * (v.get("mean") or 0), 2),
-                "p95": round(1000 * (v.get("p95") or 0), 2),
-            }
-            for op, v in (report.get("operations") or {}).items()
-            if op in ("fitment", "item/fitment", "vehicle", "write_batch")
-        },
+        "sandbox": _sandbox_figures(counters),
+        "operations_ms": _operations_ms(report),
         "cache": report.get("cache"),
         "pool": {k: v for k, v in (report.get("pool") or {}).items() if k != "status"},
         "progress": report.get("progress"),
@@ -268,6 +202,99 @@ def crawl_figures(
     if m.exit_code != 0:
         out["stderr_tail"] = m.stderr_tail[-800:]
     return out
+
+
+def _setting(crawl: Crawl) -> dict[str, Any]:
+    return {
+        "size": crawl.size,
+        "latency_ms": crawl.latency_ms,
+        "jitter_ms": crawl.jitter_ms,
+        "page_kb": crawl.page_kb,
+        "workers": crawl.workers,
+        "rate": crawl.rate,
+        "limit": crawl.limit,
+        "seed": crawl.seed,
+    }
+
+
+def _rates(
+    crawl: Crawl, m: ScrapeMeasure, pages: int, total_requests: int, run_s: float
+) -> dict[str, Any]:
+    ideal = crawl.ideal_pages_per_s()
+    pages_per_s = pages / run_s if run_s else 0.0
+    requests_per_s = total_requests / run_s if run_s else 0.0
+    return {
+        "pages_per_s": round(pages_per_s, 1),
+        "pages_per_s_wall": round(pages / m.wall_s, 1) if m.wall_s else 0.0,
+        "requests_per_s": round(requests_per_s, 1),
+        "ideal_pages_per_s": ideal,
+        "efficiency": round(pages_per_s / ideal, 3) if ideal else None,
+        "request_efficiency": round(requests_per_s / ideal, 3) if ideal else None,
+    }
+
+
+def _cpu(m: ScrapeMeasure, pages: int, total_requests: int) -> dict[str, Any]:
+    return {
+        "cpu_s": round(m.cpu_s, 2),
+        "cpu_user_s": round(m.user_s, 2),
+        "cpu_sys_s": round(m.sys_s, 2),
+        "cpu_ms_per_page": round(1000 * m.cpu_s / pages, 3) if pages else None,
+        "cpu_ms_per_request": round(1000 * m.cpu_s / total_requests, 3) if total_requests else None,
+        "cpu_utilisation": round(m.cpu_s / m.wall_s, 2) if m.wall_s else None,
+    }
+
+
+def _report_memory(memory: dict[str, Any]) -> dict[str, Any]:
+    slope = memory.get("slope_bytes_per_min")
+    return {
+        "peak_rss_mb": round((memory.get("peak_rss_bytes") or 0) / MB, 1),
+        "trend": memory.get("trend"),
+        "slope_mb_per_min": round(slope / MB, 2) if slope is not None else None,
+        "samples": len(memory.get("samples") or []),
+    }
+
+
+def _writer(report: dict[str, Any], run_s: float) -> dict[str, Any]:
+    writer = report.get("writer", {})
+    write_op = report.get("operations", {}).get("write_batch", {})
+    busy = write_op.get("total", 0.0)
+    return {
+        "rows": writer.get("rows"),
+        "batches": writer.get("batches"),
+        "rows_per_transaction": writer.get("rows_per_transaction"),
+        "transactions_saved_pct": writer.get("transactions_saved_pct"),
+        "busy_s": round(busy, 3),
+        "rows_per_busy_s": (
+            round(writer["rows"] / write_op["total"])
+            if writer.get("rows") and write_op.get("total")
+            else None
+        ),
+        "rows_per_run_s": round(writer["rows"] / run_s) if writer.get("rows") else None,
+        "busy_share_of_run": round(busy / run_s, 3) if run_s else None,
+    }
+
+
+def _sandbox_figures(counters: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "peak_requests_1s": counters.get("peak_requests_1s"),
+        "peak_requests_1s_by_host": counters.get("peak_requests_1s_by_host"),
+        "peak_in_flight": counters.get("peak_in_flight"),
+        "statuses": counters.get("statuses"),
+        "faults": {k: v for k, v in counters.get("faults", {}).items() if v},
+        "duplicate_ok": sum(counters.get("duplicate_ok", {}).values()),
+    }
+
+
+def _operations_ms(report: dict[str, Any]) -> dict[str, Any]:
+    return {
+        op: {
+            "count": v.get("count"),
+            "mean": round(1000 * (v.get("mean") or 0), 2),
+            "p95": round(1000 * (v.get("p95") or 0), 2),
+        }
+        for op, v in (report.get("operations") or {}).items()
+        if op in ("fitment", "item/fitment", "vehicle", "write_batch")
+    }
 
 
 def with_minimum(figures: dict[str, Any], crawl: Crawl) -> dict[str, Any]:
@@ -291,6 +318,19 @@ def with_minimum(figures: dict[str, Any], crawl: Crawl) -> dict[str, Any]:
 # ---------------------------------------------------------------- crawl scenarios
 
 
+_STAGE_KEYS = (
+    "exit_code",
+    "run_s",
+    "fitment_pages",
+    "requests_total",
+    "pages_per_s",
+    "efficiency",
+    "cpu_ms_per_page",
+    "operations_ms",
+    "scrape_command",
+)
+
+
 def scenario_latency(
     name: str, crawl: Crawl, share: float, workdir: Path, quick: bool, stage_limit: int
 ) -> dict[str, Any]:
@@ -309,6 +349,42 @@ def scenario_latency(
     assert ideal is not None
     steady = f["steady_state"] or {}
     fitment_share = f["fitment_pages"] / f["requests_total"] if f["requests_total"] else 0.0
+    tree, stage = _fitment_stage_alone(crawl, workdir, stage_limit)
+    f["fitment_stage"] = {
+        "tree_run": {k: tree[k] for k in ("exit_code", "run_s", "requests_total")},
+        **{k: stage[k] for k in _STAGE_KEYS},
+    }
+    floor = share * ideal
+    f["targets"] = [
+        target(
+            f"whole crawl: pages of every kind/s >= {share:.0%} of ideal {ideal:g}",
+            f["requests_per_s"],
+            round(floor, 1),
+            f["requests_per_s"] >= floor and f["exit_code"] == 0,
+            "pages/s",
+        ),
+        target(
+            f"fitment stage: fitment pages/s >= {share:.0%} of ideal {ideal:g}",
+            stage["pages_per_s"],
+            round(floor, 1),
+            stage["pages_per_s"] >= floor and stage["exit_code"] == 0 and tree["exit_code"] == 0,
+            "pages/s",
+        ),
+    ]
+    f["notes"] = (
+        f"whole crawl: {f['pages_per_s']} fitment pages/s, {fitment_share:.1%} of its "
+        f"requests being fitment pages (so at most {fitment_share:.1%} of the ideal); steady "
+        f"state (10-90% of the pages) {steady.get('fitment_per_s')} fitment pages/s; scraper "
+        f"CPU {f['cpu_utilisation']} cores over the run"
+    )
+    f["reproduce"] = crawl.reproduce(name, quick)
+    return f
+
+
+def _fitment_stage_alone(
+    crawl: Crawl, workdir: Path, stage_limit: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """An unmeasured tree run into a fresh database, then the measured fitment stage."""
     with SandboxProcess(
         crawl.size, crawl.seed, crawl.latency_ms, crawl.jitter_ms, crawl.page_kb, crawl.max_rps
     ) as sandbox:
@@ -327,44 +403,7 @@ def scenario_latency(
             sandbox=sandbox,
             extra=["--stages", "fitments"],
         )
-    f["fitment_stage"] = {
-        "tree_run": {k: tree[k] for k in ("exit_code", "run_s", "requests_total")},
-        "exit_code": stage["exit_code"],
-        "run_s": stage["run_s"],
-        "fitment_pages": stage["fitment_pages"],
-        "requests_total": stage["requests_total"],
-        "pages_per_s": stage["pages_per_s"],
-        "efficiency": stage["efficiency"],
-        "cpu_ms_per_page": stage["cpu_ms_per_page"],
-        "operations_ms": stage["operations_ms"],
-        "scrape_command": stage["scrape_command"],
-    }
-    f["targets"] = [
-        target(
-            f"whole crawl: pages of every kind/s >= {share:.0%} of ideal {ideal:g}",
-            f["requests_per_s"],
-            round(share * ideal, 1),
-            f["requests_per_s"] >= share * ideal and f["exit_code"] == 0,
-            "pages/s",
-        ),
-        target(
-            f"fitment stage: fitment pages/s >= {share:.0%} of ideal {ideal:g}",
-            stage["pages_per_s"],
-            round(share * ideal, 1),
-            stage["pages_per_s"] >= share * ideal
-            and stage["exit_code"] == 0
-            and tree["exit_code"] == 0,
-            "pages/s",
-        ),
-    ]
-    f["notes"] = (
-        f"whole crawl: {f['pages_per_s']} fitment pages/s, {fitment_share:.1%} of its "
-        f"requests being fitment pages (so at most {fitment_share:.1%} of the ideal); steady "
-        f"state (10-90% of the pages) {steady.get('fitment_per_s')} fitment pages/s; scraper "
-        f"CPU {f['cpu_utilisation']} cores over the run"
-    )
-    f["reproduce"] = crawl.reproduce(name, quick)
-    return f
+    return tree, stage
 
 
 def scenario_cpu(
@@ -405,31 +444,13 @@ def cpu_breakdown(crawl: Crawl, n: int) -> dict[str, Any]:
     comparison (with and without ``trust_env``, which makes requests look up
     proxy variables and ~/.netrc on every call).
     """
-    import http.client
-    from urllib.parse import urlsplit
-
-    import requests
-    import urllib3
-
     from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.net.network import OptimizedNetworkManager
-    from custom_wheel_offset.protocol import store, urls
-    from custom_wheel_offset.sandbox.catalogue import build_catalogue
+    from custom_wheel_offset.protocol import store
     from custom_wheel_offset.settings import resolve_settings
 
-    catalogue = build_catalogue(crawl.size, crawl.seed)
     with SandboxProcess(crawl.size, crawl.seed, page_kb=crawl.page_kb) as sandbox:
-        targets: list[str] = []
-        for vm in catalogue.iter_vehicles():
-            for prefs in vm.options.preference_sets():
-                targets.append(
-                    urls.fitment_url(
-                        sandbox.store_base, vm.vid, vm.vehicle_type, vm.chassis_id, prefs
-                    )
-                )
-            if len(targets) >= n:
-                break
-        targets = targets[:n]
+        targets = _fitment_urls(crawl, sandbox.store_base, n)
         settings = resolve_settings(
             {
                 "api_base": sandbox.api_base,
@@ -440,48 +461,80 @@ def cpu_breakdown(crawl: Crawl, n: int) -> dict[str, Any]:
             env={},
         )
         network = OptimizedNetworkManager(settings, Counters())
-
-        def per_page(fn: Callable[[str], Any]) -> float:
-            fn(targets[0])  # connection, robots.txt
-            started = time.thread_time()
-            for url in targets:
-                fn(url)
-            return round(1000 * (time.thread_time() - started) / len(targets), 3)
-
         bodies: list[bytes] = []
-        fetch_ms = per_page(lambda u: bodies.append(network.get(u, kind="fitment")))
+        fetch_ms = _per_page(lambda u: bodies.append(network.get(u, kind="fitment")), targets)
         network.close()
         started = time.thread_time()
         for body in bodies:
             store.parse_fitment_page(body)
         parse_ms = round(1000 * (time.thread_time() - started) / len(bodies), 3)
-        plain = requests.Session()
-        requests_ms = per_page(lambda u: plain.get(u, timeout=30).content)
-        plain.close()
-        bare = requests.Session()
-        bare.trust_env = False
-        requests_no_env_ms = per_page(lambda u: bare.get(u, timeout=30).content)
-        bare.close()
-        pool = urllib3.PoolManager(maxsize=1)
-        urllib3_ms = per_page(lambda u: pool.request("GET", u, timeout=30.0).data)
-        pool.clear()
-        split = urlsplit(sandbox.store_base)
-        connection = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
-
-        def raw_get(url: str) -> bytes:
-            parts = urlsplit(url)
-            connection.request(
-                "GET", f"{parts.path}?{parts.query}", headers={"Accept-Encoding": "identity"}
-            )
-            return connection.getresponse().read()
-
-        http_client_ms = per_page(raw_get)
-        connection.close()
+        baselines = _client_baselines(targets, sandbox.store_base)
     return {
         "pages": len(targets),
         "mean_body_kb": round(sum(map(len, bodies)) / len(bodies) / 1024, 1),
         "network_get_ms": fetch_ms,
         "parse_fitment_page_ms": parse_ms,
+        **baselines,
+    }
+
+
+def _fitment_urls(crawl: Crawl, store_base: str, n: int) -> list[str]:
+    """The first ``n`` fitment URLs of the crawl's catalogue, served at ``store_base``."""
+    from custom_wheel_offset.protocol import urls
+    from custom_wheel_offset.sandbox.catalogue import build_catalogue
+
+    targets: list[str] = []
+    for vm in build_catalogue(crawl.size, crawl.seed).iter_vehicles():
+        for prefs in vm.options.preference_sets():
+            targets.append(
+                urls.fitment_url(store_base, vm.vid, vm.vehicle_type, vm.chassis_id, prefs)
+            )
+        if len(targets) >= n:
+            break
+    return targets[:n]
+
+
+def _per_page(fn: Callable[[str], Any], targets: list[str]) -> float:
+    """Thread CPU milliseconds per call of ``fn``, after one warm-up (connection, robots.txt)."""
+    fn(targets[0])
+    started = time.thread_time()
+    for url in targets:
+        fn(url)
+    return round(1000 * (time.thread_time() - started) / len(targets), 3)
+
+
+def _client_baselines(targets: list[str], store_base: str) -> dict[str, float]:
+    """The same GETs by bare clients: requests (with and without trust_env), urllib3,
+    http.client."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    import requests
+    import urllib3
+
+    plain = requests.Session()
+    requests_ms = _per_page(lambda u: plain.get(u, timeout=30).content, targets)
+    plain.close()
+    bare = requests.Session()
+    bare.trust_env = False
+    requests_no_env_ms = _per_page(lambda u: bare.get(u, timeout=30).content, targets)
+    bare.close()
+    pool = urllib3.PoolManager(maxsize=1)
+    urllib3_ms = _per_page(lambda u: pool.request("GET", u, timeout=30.0).data, targets)
+    pool.clear()
+    split = urlsplit(store_base)
+    connection = http.client.HTTPConnection(split.hostname, split.port, timeout=30)
+
+    def raw_get(url: str) -> bytes:
+        parts = urlsplit(url)
+        connection.request(
+            "GET", f"{parts.path}?{parts.query}", headers={"Accept-Encoding": "identity"}
+        )
+        return connection.getresponse().read()
+
+    http_client_ms = _per_page(raw_get, targets)
+    connection.close()
+    return {
         "plain_requests_get_ms": requests_ms,
         "requests_trust_env_false_ms": requests_no_env_ms,
         "urllib3_poolmanager_ms": urllib3_ms,
@@ -598,6 +651,26 @@ def scenario_waste(crawl: Crawl, workdir: Path, quick: bool) -> dict[str, Any]:
     return f
 
 
+_INCREMENTAL_FULL_KEYS = (
+    "exit_code",
+    "wall_s",
+    "run_s",
+    "requests_total",
+    "fitment_pages",
+    "stored",
+    "cpu_s",
+)
+_INCREMENTAL_RERUN_KEYS = (
+    "exit_code",
+    "outcome",
+    "wall_s",
+    "run_s",
+    "requests_total",
+    "requests_by_kind",
+    "cpu_s",
+)
+
+
 def scenario_incremental(crawl: Crawl, workdir: Path, quick: bool) -> dict[str, Any]:
     db_path = workdir / "incremental.db"
     with SandboxProcess(
@@ -615,30 +688,8 @@ def scenario_incremental(crawl: Crawl, workdir: Path, quick: bool) -> dict[str, 
     )
     out = {
         "setting": full["setting"],
-        "full": {
-            k: full[k]
-            for k in (
-                "exit_code",
-                "wall_s",
-                "run_s",
-                "requests_total",
-                "fitment_pages",
-                "stored",
-                "cpu_s",
-            )
-        },
-        "rerun": {
-            k: rerun[k]
-            for k in (
-                "exit_code",
-                "outcome",
-                "wall_s",
-                "run_s",
-                "requests_total",
-                "requests_by_kind",
-                "cpu_s",
-            )
-        },
+        "full": {k: full[k] for k in _INCREMENTAL_FULL_KEYS},
+        "rerun": {k: rerun[k] for k in _INCREMENTAL_RERUN_KEYS},
         "rows_before": before,
         "rows_after": after,
         "rerun_wall_ratio": round(ratio, 4) if ratio is not None else None,
@@ -788,13 +839,9 @@ def _seed_vehicles(db: Any, n_vehicles: int) -> tuple[list[int], list[int]]:
 
 def bench_writer(path: Path, n: int, *, fast: bool) -> dict[str, Any]:
     """Push ``n`` fitment outcomes through BatchWriter into a fresh SQLite file."""
-    from sqlalchemy import insert, select
-
     from custom_wheel_offset.metrics.counters import Counters
-    from custom_wheel_offset.protocol.records import AxleRanges, FitmentPage
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
-    from custom_wheel_offset.storage.schema import frontier
-    from custom_wheel_offset.storage.writer import BatchWriter, FitmentResult, Outcome
+    from custom_wheel_offset.storage.writer import BatchWriter
 
     path.unlink(missing_ok=True)
     db = OptimizedDatabaseManager(f"sqlite:///{path}", synchronous_full=not fast)
@@ -803,38 +850,7 @@ def bench_writer(path: Path, n: int, *, fast: bool) -> dict[str, Any]:
     per_vehicle = 24
     vids, pids = _seed_vehicles(db, -(-n // per_vehicle))
     pairs = [(v, p) for v in vids for p in pids][:n]
-    now = time.time()
-    with db.begin() as conn:
-        for start in range(0, n, 20000):
-            conn.execute(
-                insert(frontier),
-                [
-                    {
-                        "key": f"fitment/{v}/{p}",
-                        "kind": "fitment",
-                        "status": "leased",
-                        "vehicle_id": v,
-                        "prefset_id": p,
-                        "lease_owner": owner,
-                        "lease_expires": now + 3600,
-                        "attempts": 0,
-                        "not_before": 0.0,
-                        "updated_at": now,
-                    }
-                    for v, p in pairs[start : start + 20000]
-                ],
-            )
-        ids = list(conn.execute(select(frontier.c.id).order_by(frontier.c.id)).scalars())
-    front = AxleRanges(17.0, 22.0, 7.5, 10.0, 15.0, 45.0)
-    rear = AxleRanges(18.0, 22.0, 8.5, 11.0, 20.0, 50.0)
-    block = '<div class="fitment-range" data-axle="front">' + "x" * 280 + "</div>"
-    pages = [FitmentPage("ok", "5x114.3", "5x4.5", front, rear, block), FitmentPage.no_data()]
-    outcomes = [
-        Outcome(
-            item_id, "fitment", "done", result=FitmentResult(v, p, pages[0] if i % 10 else pages[1])
-        )
-        for i, (item_id, (v, p)) in enumerate(zip(ids, pairs, strict=True))
-    ]
+    outcomes = _fitment_outcomes(_leased_fitment_items(db, owner, pairs), pairs)
     batch_size = 500 * (4 if fast else 1)
     writer = BatchWriter(
         db,
@@ -846,17 +862,7 @@ def bench_writer(path: Path, n: int, *, fast: bool) -> dict[str, Any]:
     )
     writer.start()
     started = time.perf_counter()
-    quarter_rates = []
-    quarter = -(-n // 4)
-    for start in range(0, n, quarter):
-        # Drained per quarter: does the rate hold while the fitments table grows?
-        q_started = time.perf_counter()
-        for outcome in outcomes[start : start + quarter]:
-            writer.submit(outcome)
-        writer.drain()
-        quarter_rates.append(
-            round(len(outcomes[start : start + quarter]) / (time.perf_counter() - q_started))
-        )
+    quarter_rates = _submit_by_quarter(writer, outcomes)
     seconds = time.perf_counter() - started
     writer.stop()
     with db.read() as conn:
@@ -879,12 +885,114 @@ def bench_writer(path: Path, n: int, *, fast: bool) -> dict[str, Any]:
     }
 
 
+def _leased_fitment_items(db: Any, owner: str, pairs: list[tuple[int, int]]) -> list[int]:
+    """Fitment items of ``pairs`` leased by ``owner``, inserted 20,000 a statement; their ids."""
+    from sqlalchemy import insert, select
+
+    from custom_wheel_offset.storage.schema import frontier
+
+    now = time.time()
+    with db.begin() as conn:
+        for start in range(0, len(pairs), 20000):
+            conn.execute(
+                insert(frontier),
+                [
+                    {
+                        "key": f"fitment/{v}/{p}",
+                        "kind": "fitment",
+                        "status": "leased",
+                        "vehicle_id": v,
+                        "prefset_id": p,
+                        "lease_owner": owner,
+                        "lease_expires": now + 3600,
+                        "attempts": 0,
+                        "not_before": 0.0,
+                        "updated_at": now,
+                    }
+                    for v, p in pairs[start : start + 20000]
+                ],
+            )
+        return list(conn.execute(select(frontier.c.id).order_by(frontier.c.id)).scalars())
+
+
+def _fitment_outcomes(ids: list[int], pairs: list[tuple[int, int]]) -> list[Any]:
+    """One done outcome per item: nine in ten an ordinary page, one in ten "no data"."""
+    from custom_wheel_offset.protocol.records import AxleRanges, FitmentPage
+    from custom_wheel_offset.work import FitmentResult, Outcome
+
+    front = AxleRanges(17.0, 22.0, 7.5, 10.0, 15.0, 45.0)
+    rear = AxleRanges(18.0, 22.0, 8.5, 11.0, 20.0, 50.0)
+    block = '<div class="fitment-range" data-axle="front">' + "x" * 280 + "</div>"
+    pages = [FitmentPage("ok", "5x114.3", "5x4.5", front, rear, block), FitmentPage.no_data()]
+    return [
+        Outcome(
+            item_id, "fitment", "done", result=FitmentResult(v, p, pages[0] if i % 10 else pages[1])
+        )
+        for i, (item_id, (v, p)) in enumerate(zip(ids, pairs, strict=True))
+    ]
+
+
+def _submit_by_quarter(writer: Any, outcomes: list[Any]) -> list[int]:
+    """Rows per second of each quarter, drained in turn: does the rate hold as the table grows?"""
+    rates = []
+    quarter = -(-len(outcomes) // 4)
+    for start in range(0, len(outcomes), quarter):
+        started = time.perf_counter()
+        part = outcomes[start : start + quarter]
+        for outcome in part:
+            writer.submit(outcome)
+        writer.drain()
+        rates.append(round(len(part) / (time.perf_counter() - started)))
+    return rates
+
+
 def bench_claim(path: Path, n_done: int, n_pending: int = 5) -> dict[str, Any]:
     """Time Frontier.claim (and the idle check) among ``n_done`` done rows."""
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.storage.frontier import KIND_PRIORITY, Frontier, ItemFilter
+
+    seed_s = _seed_claim_rows(path, n_done, n_pending)
+    db = OptimizedDatabaseManager(f"sqlite:///{path}")
+    frontier = Frontier(db, "bench:1:claim", 300.0)
+    kinds = tuple(KIND_PRIORITY)
+    frontier.open_counts(kinds, ItemFilter())  # engine and pool created outside the timing
+    claimed, claim_s = _timed(lambda: frontier.claim(kinds, 20, ItemFilter()))
+
+    def release_and_count() -> tuple[int, int, Any]:
+        frontier.release_owned()
+        return frontier.open_counts(kinds, ItemFilter())
+
+    (ready, waiting, _), open_counts_s = _timed(release_and_count)
+    second, second_claim_s = _timed(lambda: frontier.claim(kinds, 20, ItemFilter()))
+    _, stage_counts_s = _timed(frontier.stage_counts)
+    db.dispose()
+    return {
+        "done_rows": n_done,
+        "pending": n_pending,
+        "claimed": len(claimed),
+        "claimed_again": len(second),
+        "seed_s": round(seed_s, 2),
+        "claim_s": round(claim_s, 4),
+        "second_claim_s": round(second_claim_s, 4),
+        "release_and_open_counts_s": round(open_counts_s, 4),
+        "open_counts_ready": ready,
+        "open_counts_waiting": waiting,
+        "stage_counts_s (status/progress, full scan)": round(stage_counts_s, 3),
+        "db_mb": round(path.stat().st_size / MB, 1),
+    }
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def _seed_claim_rows(path: Path, n_done: int, n_pending: int) -> float:
+    """A fresh database with ``n_done`` done and ``n_pending`` pending fitment rows; seconds."""
     import sqlite3
 
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
-    from custom_wheel_offset.storage.frontier import KIND_PRIORITY, Frontier, ItemFilter
 
     path.unlink(missing_ok=True)
     db = OptimizedDatabaseManager(f"sqlite:///{path}")
@@ -910,39 +1018,7 @@ def bench_claim(path: Path, n_done: int, n_pending: int = 5) -> dict[str, Any]:
     conn.commit()
     conn.execute("ANALYZE")
     conn.close()
-    seed_s = time.perf_counter() - started
-    db = OptimizedDatabaseManager(f"sqlite:///{path}")
-    frontier = Frontier(db, "bench:1:claim", 300.0)
-    kinds = tuple(KIND_PRIORITY)
-    frontier.open_counts(kinds, ItemFilter())  # engine and pool created outside the timing
-    started = time.perf_counter()
-    claimed = frontier.claim(kinds, 20, ItemFilter())
-    claim_s = time.perf_counter() - started
-    started = time.perf_counter()
-    frontier.release_owned()
-    ready, waiting, _ = frontier.open_counts(kinds, ItemFilter())
-    open_counts_s = time.perf_counter() - started
-    started = time.perf_counter()
-    second = frontier.claim(kinds, 20, ItemFilter())
-    second_claim_s = time.perf_counter() - started
-    started = time.perf_counter()
-    frontier.stage_counts()
-    stage_counts_s = time.perf_counter() - started
-    db.dispose()
-    return {
-        "done_rows": n_done,
-        "pending": n_pending,
-        "claimed": len(claimed),
-        "claimed_again": len(second),
-        "seed_s": round(seed_s, 2),
-        "claim_s": round(claim_s, 4),
-        "second_claim_s": round(second_claim_s, 4),
-        "release_and_open_counts_s": round(open_counts_s, 4),
-        "open_counts_ready": ready,
-        "open_counts_waiting": waiting,
-        "stage_counts_s (status/progress, full scan)": round(stage_counts_s, 3),
-        "db_mb": round(path.stat().st_size / MB, 1),
-    }
+    return time.perf_counter() - started
 
 
 # ---------------------------------------------------------------- start-up
@@ -1050,6 +1126,23 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+_HEADLINE_KEYS = (
+    "wall_s",
+    "run_s",
+    "fitment_pages",
+    "requests_total",
+    "pages_per_s",
+    "ideal_pages_per_s",
+    "efficiency",
+    "requests_per_s",
+    "cpu_ms_per_page",
+    "cpu_utilisation",
+    "peak_rss_mb",
+    "requests_per_record",
+    "exit_code",
+)
+
+
 def print_scenario(name: str, result: dict[str, Any]) -> None:
     code = result.get("code") or {}
     dirty = (
@@ -1065,24 +1158,27 @@ def print_scenario(name: str, result: dict[str, Any]) -> None:
     if "error" in result:
         print(f"  ERROR: {result['error']}")
         return
-    keys = (
-        "wall_s",
-        "run_s",
-        "fitment_pages",
-        "requests_total",
-        "pages_per_s",
-        "ideal_pages_per_s",
-        "efficiency",
-        "requests_per_s",
-        "cpu_ms_per_page",
-        "cpu_utilisation",
-        "peak_rss_mb",
-        "requests_per_record",
-        "exit_code",
-    )
-    shown = {k: result[k] for k in keys if k in result}
+    shown = {k: result[k] for k in _HEADLINE_KEYS if k in result}
     if shown:
         print("  " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    _print_sections(name, result)
+    _print_scenario_specific(name, result)
+    _print_profile(result)
+    if result.get("notes"):
+        print(f"  notes: {result['notes']}")
+    if result.get("stderr_tail"):
+        print(f"  stderr: {result['stderr_tail'][-400:]}")
+    for t in result.get("targets", []):
+        verdict = {True: "MET", False: "NOT MET", None: "n/a"}[t["met"]]
+        print(
+            f"  [{verdict}] {t['target']}: measured {_fmt(t['measured'])} "
+            f"(limit {_fmt(t['limit'])}{' ' + t['unit'] if t['unit'] else ''})"
+        )
+    if result.get("reproduce"):
+        print(f"  reproduce: {result['reproduce']}")
+
+
+def _print_sections(name: str, result: dict[str, Any]) -> None:
     if result.get("operations_ms"):
         print(f"  operations (ms): {_fmt(result['operations_ms'])}")
     if result.get("steady_state"):
@@ -1091,6 +1187,9 @@ def print_scenario(name: str, result: dict[str, Any]) -> None:
         print(f"  writer: {_fmt(result['writer'])}")
     if result.get("fitment_stage"):
         print(f"  fitment stage: {_fmt(result['fitment_stage'])}")
+
+
+def _print_scenario_specific(name: str, result: dict[str, Any]) -> None:
     for key in ("rss_samples", "report_memory"):
         if key in result and name == "memory":
             print(f"  {key}: {_fmt(result[key])}")
@@ -1115,6 +1214,9 @@ def print_scenario(name: str, result: dict[str, Any]) -> None:
             f"  protocol minimum: {pm['total']} requests, {pm['requests_per_record']} per "
             f"record; extra by kind: {pm['extra_by_kind'] or 'none'}"
         )
+
+
+def _print_profile(result: dict[str, Any]) -> None:
     if result.get("breakdown_one_thread"):
         print(
             f"  CPU per page, each step alone in one thread: {_fmt(result['breakdown_one_thread'])}"
@@ -1130,18 +1232,6 @@ def print_scenario(name: str, result: dict[str, Any]) -> None:
         print("  top self:")
         for row in (prof.get("top_self") or [])[:12]:
             print(f"    {row[1]:>7}  {row[0]}")
-    if result.get("notes"):
-        print(f"  notes: {result['notes']}")
-    if result.get("stderr_tail"):
-        print(f"  stderr: {result['stderr_tail'][-400:]}")
-    for t in result.get("targets", []):
-        verdict = {True: "MET", False: "NOT MET", None: "n/a"}[t["met"]]
-        print(
-            f"  [{verdict}] {t['target']}: measured {_fmt(t['measured'])} "
-            f"(limit {_fmt(t['limit'])}{' ' + t['unit'] if t['unit'] else ''})"
-        )
-    if result.get("reproduce"):
-        print(f"  reproduce: {result['reproduce']}")
 
 
 def _compact(result: dict[str, Any]) -> dict[str, Any]:
@@ -1156,7 +1246,7 @@ def _compact(result: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short version (a few minutes)")
     parser.add_argument(
@@ -1182,6 +1272,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary databases")
     parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     # A plain SIGTERM must still stop the sandbox and the scraper (context managers run).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
@@ -1215,37 +1310,45 @@ def main(argv: list[str] | None = None) -> int:
     )
     with tmp as workdir_name:
         for name in chosen:
-            workdir = Path(workdir_name) / name
-            workdir.mkdir()
-            started = time.monotonic()
-            load_before = [round(x, 2) for x in os.getloadavg()]
-            try:
-                result = table[name](workdir)
-            except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others
-                result = {"error": f"{type(exc).__name__}: {exc}", "targets": []}
-                all_met = False
-            result["elapsed_s"] = round(time.monotonic() - started, 1)
-            # Other processes on this 2-core machine skew timings: say how busy it was,
-            # and which code ran (others may be changing src/ meanwhile).
-            result["code"] = provenance(Path(__file__).resolve().parent.parent)
-            result["loadavg_before"] = load_before
-            result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+            result = _run_scenario(name, table[name], Path(workdir_name) / name)
             results["scenarios"][name] = result
             print_scenario(name, result)
             print(json.dumps({name: _compact(result)}, default=str), flush=True)
-            all_met = all_met and all(t["met"] is not False for t in result.get("targets", []))
-            Path(args.out).write_text(
-                json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8"
-            )
+            # A scenario that raised fails the run like an unmet target.
+            met = "error" not in result and all(t["met"] is not False for t in result["targets"])
+            all_met = all_met and met
+            _write(args.out, results)
     summary = {
         name: [t["met"] for t in r.get("targets", [])] for name, r in results["scenarios"].items()
     }
     results["all_targets_met"] = all_met
-    Path(args.out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    _write(args.out, results)
     if args.keep:
         print(f"databases kept in {workdir_name}")
     print(f"\nresults written to {args.out}; targets met per scenario: {summary}")
     return 0 if all_met else 1
+
+
+def _run_scenario(name: str, scenario: Callable[[Path], Any], workdir: Path) -> dict[str, Any]:
+    """One scenario's result, with its time, the load around it and the code it ran."""
+    workdir.mkdir()
+    started = time.monotonic()
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    try:
+        result: dict[str, Any] = scenario(workdir)
+    except Exception as exc:  # noqa: BLE001 - one broken scenario must not hide the others
+        result = {"error": f"{type(exc).__name__}: {exc}", "targets": []}
+    result["elapsed_s"] = round(time.monotonic() - started, 1)
+    # Other processes on this 2-core machine skew timings: say how busy it was,
+    # and which code ran (others may be changing src/ meanwhile).
+    result["code"] = provenance(Path(__file__).resolve().parent.parent)
+    result["loadavg_before"] = load_before
+    result["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    return result
+
+
+def _write(out: str, results: dict[str, Any]) -> None:
+    Path(out).write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

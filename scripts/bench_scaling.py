@@ -165,7 +165,7 @@ def problems(run: dict[str, Any], expected: dict[str, int]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--db",
@@ -184,8 +184,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", default="bench_scaling.json", help="JSON results file")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark's schemas")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
     config = SandboxConfig(size=args.size, seed=args.seed)
     truth_vehicles, truth_fitments = truth_records(config)
     expected = {"vehicles": len(truth_vehicles), "fitments": len(truth_fitments)}
@@ -193,24 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     schemas = Schemas(args.db)
     try:
         with tempfile.TemporaryDirectory(prefix="cwo-bench-") as tmp:
-            one = crawl(1, schemas.new("p1"), bases, args, Path(tmp))
-            print(f"1 process x {args.workers} workers: {one['wall_seconds']:.1f} s", flush=True)
-            many = crawl(args.processes, schemas.new(f"p{args.processes}"), bases, args, Path(tmp))
-            print(
-                f"{args.processes} processes x {args.workers} workers: "
-                f"{many['wall_seconds']:.1f} s",
-                flush=True,
-            )
-            failures = [
-                f"{run['processes']} process(es): {p}"
-                for run in (one, many)
-                for p in problems(run, expected)
-            ]
-            if failures:
-                for line in failures:
-                    print("FAILED:", line)
-                for log in sorted(Path(tmp).glob("*.log")):
-                    print(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}")
+            one, many, failures = _both_runs(args, schemas, bases, expected, Path(tmp))
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=10)
@@ -236,6 +222,34 @@ def main(argv: list[str] | None = None) -> int:
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"speed-up with {args.processes} processes: {speedup:.2f}x (results in {args.out})")
     return 0 if not failures else 1
+
+
+def _both_runs(
+    args: argparse.Namespace,
+    schemas: Schemas,
+    bases: dict[str, str],
+    expected: dict[str, int],
+    tmp: Path,
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """One process, then ``--processes`` of them: both runs and what went wrong in either."""
+    one = crawl(1, schemas.new("p1"), bases, args, tmp)
+    print(f"1 process x {args.workers} workers: {one['wall_seconds']:.1f} s", flush=True)
+    many = crawl(args.processes, schemas.new(f"p{args.processes}"), bases, args, tmp)
+    print(
+        f"{args.processes} processes x {args.workers} workers: {many['wall_seconds']:.1f} s",
+        flush=True,
+    )
+    failures = [
+        f"{run['processes']} process(es): {p}"
+        for run in (one, many)
+        for p in problems(run, expected)
+    ]
+    if failures:
+        for line in failures:
+            print("FAILED:", line)
+        for log in sorted(tmp.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}")
+    return one, many, failures
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from custom_wheel_offset.sandbox import FaultConfig, SandboxConfig, start_sandbox
+from custom_wheel_offset.sandbox import SIZES, FaultConfig, SandboxConfig, start_sandbox
 from custom_wheel_offset.sandbox.truth import write_truth
 
 CHAOS_FAULTS = {
@@ -202,71 +202,85 @@ def run_challenge_window(
         "challenge_for": args.challenge_for,
         "latency_ms": args.latency_ms,
     }
-    ok = True
     with start_sandbox(SandboxConfig(size=args.size, seed=args.seed, faults=faults)) as sb:
         # Two host names for one server: API work must go on while the store is paused.
         api_base = sb.api_base.replace("127.0.0.1", "localhost")
-        # 1. The window comes and goes; the run waits it out and completes by itself.
-        db_url = f"sqlite:///{work / 'window.db'}"
-        sb.set_faults(faults)  # the window's clock starts with the run
-        code, output, seconds = cwo(
-            *scrape_args(api_base, sb.store_base, db_url, args), timeout=args.timeout
+        ok, figures["waits_out_the_window"] = _waits_out_the_window(
+            args, work, truth, sb, faults, api_base
         )
-        counters = sb.counters()
-        exports = export_equals_truth(db_url, truth, work)
-        frontier = open_or_failed(status_of(db_url))
-        figures["waits_out_the_window"] = {
+        blocked_ok, figures["max_blocked"] = _max_blocked_then_next_run(
+            args, work, truth, sb, faults, api_base
+        )
+    return ok and blocked_ok, figures
+
+
+def _cwo_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("cwo:")]
+
+
+def _waits_out_the_window(
+    args: argparse.Namespace, work: Path, truth: Path, sb: Any, faults: FaultConfig, api_base: str
+) -> tuple[bool, dict[str, Any]]:
+    """1. The window comes and goes; the run waits it out and completes by itself."""
+    db_url = f"sqlite:///{work / 'window.db'}"
+    sb.set_faults(faults)  # the window's clock starts with the run
+    code, output, seconds = cwo(
+        *scrape_args(api_base, sb.store_base, db_url, args), timeout=args.timeout
+    )
+    counters = sb.counters()
+    exports = export_equals_truth(db_url, truth, work)
+    frontier = open_or_failed(status_of(db_url))
+    ok = code == 0 and all(v.startswith("equal") for v in exports.values())
+    ok &= frontier == {"failed": 0, "pending": 0, "leased": 0}
+    ok &= counters["faults"].get("challenge_window", 0) > 0
+    return ok, {
+        "exit_code": code,
+        "seconds": round(seconds, 1),
+        "challenged": counters["faults"].get("challenge_window", 0),
+        "exports": exports,
+        "frontier": frontier,
+        "summary": _cwo_lines(output),
+    }
+
+
+def _max_blocked_then_next_run(
+    args: argparse.Namespace, work: Path, truth: Path, sb: Any, faults: FaultConfig, api_base: str
+) -> tuple[bool, dict[str, Any]]:
+    """2. --max-blocked shorter than the window: exit 5, then the next run completes."""
+    db_url = f"sqlite:///{work / 'blocked.db'}"
+    sb.reset_counters()
+    sb.set_faults(faults)
+    blocked = f"{args.max_blocked:g}s"
+    code, output, seconds = cwo(
+        *scrape_args(api_base, sb.store_base, db_url, args),
+        "--max-blocked",
+        blocked,
+        timeout=args.timeout,
+    )
+    first = {"exit_code": code, "seconds": round(seconds, 1), "message": _cwo_lines(output)}
+    ok = code == 5
+    sb.set_faults(FaultConfig(latency_ms=args.latency_ms))  # the site lets us in again
+    code, output, seconds = cwo(
+        *scrape_args(api_base, sb.store_base, db_url, args), timeout=args.timeout
+    )
+    exports = export_equals_truth(db_url, truth, work)
+    ok &= code == 0 and all(v.startswith("equal") for v in exports.values())
+    return ok, {
+        "max_blocked": blocked,
+        "first_run": first,
+        "next_run": {
             "exit_code": code,
             "seconds": round(seconds, 1),
-            "challenged": counters["faults"].get("challenge_window", 0),
             "exports": exports,
-            "frontier": frontier,
-            "summary": [line for line in output.splitlines() if line.startswith("cwo:")],
-        }
-        ok &= code == 0 and all(v.startswith("equal") for v in exports.values())
-        ok &= frontier == {"failed": 0, "pending": 0, "leased": 0}
-        ok &= counters["faults"].get("challenge_window", 0) > 0
-
-        # 2. --max-blocked shorter than the window: exit 5, then the next run completes.
-        db_url = f"sqlite:///{work / 'blocked.db'}"
-        sb.reset_counters()
-        sb.set_faults(faults)
-        blocked = f"{args.max_blocked:g}s"
-        code, output, seconds = cwo(
-            *scrape_args(api_base, sb.store_base, db_url, args),
-            "--max-blocked",
-            blocked,
-            timeout=args.timeout,
-        )
-        first = {
-            "exit_code": code,
-            "seconds": round(seconds, 1),
-            "message": [line for line in output.splitlines() if line.startswith("cwo:")],
-        }
-        ok &= code == 5
-        sb.set_faults(FaultConfig(latency_ms=args.latency_ms))  # the site lets us in again
-        code, output, seconds = cwo(
-            *scrape_args(api_base, sb.store_base, db_url, args), timeout=args.timeout
-        )
-        exports = export_equals_truth(db_url, truth, work)
-        figures["max_blocked"] = {
-            "max_blocked": blocked,
-            "first_run": first,
-            "next_run": {
-                "exit_code": code,
-                "seconds": round(seconds, 1),
-                "exports": exports,
-                "summary": [line for line in output.splitlines() if line.startswith("cwo:")],
-            },
-        }
-        ok &= code == 0 and all(v.startswith("equal") for v in exports.values())
-    return ok, figures
+            "summary": _cwo_lines(output),
+        },
+    }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", choices=("chaos", "challenge-window"), default="chaos")
-    parser.add_argument("--size", default="small", choices=("tiny", "small", "medium", "large"))
+    parser.add_argument("--size", default="small", choices=SIZES)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=10)
     parser.add_argument(
@@ -303,6 +317,11 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the databases and exports here (default: a temp dir)",
     )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.hold_seconds <= args.read_timeout:
         parser.error("--hold-seconds must be longer than --read-timeout")

@@ -7,6 +7,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# No test asserts wall-clock time, so hypothesis' per-example deadline is off: on a
+# busy machine it failed correct code. Locally every run explores new examples; CI
+# (.ci/run sets HYPOTHESIS_PROFILE=ci) replays the same derandomized ones, so a
+# submission never fails on a never-seen example; bugs found locally become tests.
+settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", settings.get_profile("dev"), derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 @pytest.fixture(autouse=True)

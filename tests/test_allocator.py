@@ -13,6 +13,12 @@ from custom_wheel_offset import allocator
 ON_GLIBC = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
 
 
+@pytest.fixture(autouse=True)
+def _forget_what_was_applied(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each test starts as a fresh process would; monkeypatch restores the real record.
+    monkeypatch.setattr(allocator, "_applied", None)
+
+
 def _no_libc(*args: object, **kwargs: object) -> None:
     raise AssertionError("the C library must not be touched")
 
@@ -45,3 +51,19 @@ def test_a_c_library_without_glibc_symbols_is_unavailable(monkeypatch: pytest.Mo
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(ctypes, "CDLL", lambda name: Musl())
     assert allocator.limit_malloc_arenas() == {"malloc_arena_max": None, "source": "unavailable"}
+
+
+def test_state_says_default_until_limited_and_then_what_was_done(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.setattr(sys, "platform", "darwin")
+    monkeypatch.setattr(ctypes, "CDLL", _no_libc)
+    assert allocator.allocator_state() == {"malloc_arena_max": None, "source": "default"}
+    allocator.limit_malloc_arenas()
+    assert allocator.allocator_state() == {"malloc_arena_max": None, "source": "unavailable"}
+
+
+def test_state_names_the_users_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "3")
+    assert allocator.allocator_state() == {"malloc_arena_max": "3", "source": "environment"}

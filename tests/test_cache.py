@@ -1,9 +1,6 @@
-"""TTLCache: expiry, LRU eviction, statistics, single-flight loading."""
+"""TTLCache: expiry, LRU eviction, statistics."""
 
 from __future__ import annotations
-
-import threading
-import time
 
 import pytest
 
@@ -92,76 +89,6 @@ def test_pushing_out_an_expired_entry_counts_as_expiration() -> None:
     stats = cache.stats()
     assert stats["expirations"] == 1
     assert stats["evictions"] == 0
-
-
-def test_invalidate_and_clear() -> None:
-    cache: TTLCache[str, int] = TTLCache(clock=FakeClock())
-    cache.set("a", 1)
-    cache.set("b", 2)
-    assert cache.invalidate("a") is True
-    assert cache.invalidate("a") is False
-    assert cache.get("a") is None
-    cache.clear()
-    assert cache.get("b") is None
-    assert len(cache) == 0
-
-
-def test_get_or_load_loads_once_and_caches_none() -> None:
-    cache: TTLCache[str, int | None] = TTLCache(clock=FakeClock())
-    calls: list[str] = []
-
-    def loader() -> int | None:
-        calls.append("x")
-        return None
-
-    assert cache.get_or_load("k", loader) is None
-    assert cache.get_or_load("k", loader) is None
-    assert calls == ["x"]
-    stats = cache.stats()
-    assert (stats["hits"], stats["misses"]) == (1, 1)
-
-
-def test_get_or_load_error_stores_nothing() -> None:
-    cache: TTLCache[str, int] = TTLCache(clock=FakeClock())
-
-    def broken() -> int:
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError):
-        cache.get_or_load("k", broken)
-    assert cache.get_or_load("k", lambda: 7) == 7
-    assert cache.stats()["size"] == 1
-
-
-def test_get_or_load_is_single_flight_across_threads() -> None:
-    cache: TTLCache[str, int] = TTLCache()
-    calls = 0
-    calls_lock = threading.Lock()
-    barrier = threading.Barrier(8)
-
-    def loader() -> int:
-        nonlocal calls
-        with calls_lock:
-            calls += 1
-        time.sleep(0.05)  # long enough for the other threads to arrive and wait
-        return 42
-
-    results: list[int] = []
-
-    def worker() -> None:
-        barrier.wait()
-        results.append(cache.get_or_load("k", loader))
-
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert results == [42] * 8
-    assert calls == 1
-    stats = cache.stats()
-    assert stats["misses"] == 1
-    assert stats["hits"] == 7
 
 
 def test_invalid_arguments() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from custom_wheel_offset.redact import (
+    Scrubber,
     escape_control,
     is_secret_name,
     mask_text,
@@ -73,11 +74,13 @@ def test_every_url_in_a_text_is_masked_and_the_sentence_kept() -> None:
     )
 
 
-def test_safe_url_of_the_network_is_the_same_masker() -> None:
-    from custom_wheel_offset.net.network import safe_url
-
-    assert safe_url(f"http://{SECRET}@proxy:3128/x") == "http://***@proxy:3128/x"
-    assert safe_url(f"failed: http://a:b@h/?key={SECRET}") == "failed: http://a:***@h/?key=***"
+def test_a_scrubber_masks_urls_and_blanks_known_secret_values() -> None:
+    scrub = Scrubber([SECRET, "cookie-value-123", "short", f"{SECRET}-longer"])
+    # Longest first, so a secret that contains another is replaced whole; short ones are kept.
+    assert scrub.secrets == (f"{SECRET}-longer", "cookie-value-123", SECRET)
+    text = f"failed: http://a:b@h/?key=x sent cookie-value-123 and {SECRET}-longer, short"
+    assert scrub(text) == "failed: http://a:***@h/?key=*** sent *** and ***, short"
+    assert Scrubber()(f"http://{SECRET}@proxy:3128/x") == "http://***@proxy:3128/x"
 
 
 def test_control_characters_are_escaped_and_letters_kept() -> None:

@@ -20,7 +20,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["ARENAS", "limit_malloc_arenas"]
+__all__ = ["ARENAS", "allocator_state", "limit_malloc_arenas"]
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +28,39 @@ log = logging.getLogger(__name__)
 ARENAS = 2
 # From glibc's <malloc.h>.
 _M_ARENA_MAX = -8
+# What limit_malloc_arenas did in this process (glibc cannot be asked back).
+_applied: dict[str, Any] | None = None
+
+
+def allocator_state() -> dict[str, Any]:
+    """What the allocator was told, for the metrics, without changing anything.
+
+    ``source`` is ``"cwo"`` after :func:`limit_malloc_arenas`, ``"environment"``
+    when ``MALLOC_ARENA_MAX`` is set, else ``"default"`` (glibc's own choice).
+    """
+    if _applied is not None:
+        return dict(_applied)
+    preset = os.environ.get("MALLOC_ARENA_MAX")
+    if preset:
+        return {"malloc_arena_max": preset, "source": "environment"}
+    return {"malloc_arena_max": None, "source": "default"}
 
 
 def limit_malloc_arenas(arenas: int = ARENAS) -> dict[str, Any]:
     """Ask glibc for at most ``arenas`` malloc arenas; say what was done.
 
-    Call it before the worker threads start: arenas that exist stay.
-    Returns ``{"malloc_arena_max": n or None, "source": ...}`` for the metrics,
-    ``source`` being ``"cwo"``, ``"environment"`` or ``"unavailable"``.
+    A process-wide change: the CLI makes it (``cwo scrape``), a library caller
+    of ``workflow_v3.run`` may. Call it before the worker threads start:
+    arenas that exist stay. Returns ``{"malloc_arena_max": n or None,
+    "source": ...}`` for the metrics, ``source`` being ``"cwo"``,
+    ``"environment"`` or ``"unavailable"``; :func:`allocator_state` says it again.
     """
+    global _applied
+    _applied = _limit(arenas)
+    return dict(_applied)
+
+
+def _limit(arenas: int) -> dict[str, Any]:
     preset = os.environ.get("MALLOC_ARENA_MAX")
     if preset:
         return {"malloc_arena_max": preset, "source": "environment"}

@@ -3,10 +3,6 @@
 Used for answers that rarely change within a run (the preference options of
 a vehicle type, for instance); its :meth:`TTLCache.stats` go into the run's
 metrics JSON under ``cache``.
-
-``get_or_load`` runs the loader outside the cache's lock, and at most once at
-a time per key: when ten workers ask for the same missing key together, one
-loads it and the others wait for that answer instead of each fetching it.
 """
 
 from __future__ import annotations
@@ -23,16 +19,6 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 _MISSING: Any = object()
-
-
-class _KeyLock:
-    """A per-key lock with a count of the threads that hold or wait for it."""
-
-    __slots__ = ("lock", "users")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
 
 
 class TTLCache(Generic[K, V]):
@@ -59,7 +45,6 @@ class TTLCache(Generic[K, V]):
         self._lock = threading.Lock()
         # key -> (expires_at, value); oldest (least recently used) first.
         self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
-        self._loading: dict[K, _KeyLock] = {}
         self._hits = 0
         self._misses = 0
         self._evictions = 0
@@ -108,50 +93,6 @@ class TTLCache(Generic[K, V]):
         """Store ``value`` (replacing any entry) with a fresh time to live."""
         with self._lock:
             self._store(key, value)
-
-    def get_or_load(self, key: K, loader: Callable[[], V]) -> V:
-        """The cached value, or ``loader()``'s result, stored before it is returned.
-
-        One thread loads a missing key while others asking for it wait; a
-        loader that raises stores nothing and the exception propagates (the
-        next caller tries again). Only the loading call counts as a miss.
-        """
-        with self._lock:
-            value = self._lookup(key)
-            if value is not _MISSING:
-                self._hits += 1
-                return value
-            key_lock = self._loading.get(key)
-            if key_lock is None:
-                key_lock = self._loading[key] = _KeyLock()
-            key_lock.users += 1
-        try:
-            with key_lock.lock:
-                with self._lock:
-                    value = self._lookup(key)
-                    if value is not _MISSING:
-                        self._hits += 1
-                        return value
-                    self._misses += 1
-                value = loader()
-                with self._lock:
-                    self._store(key, value)
-                return value
-        finally:
-            with self._lock:
-                key_lock.users -= 1
-                if key_lock.users == 0:
-                    del self._loading[key]
-
-    def invalidate(self, key: K) -> bool:
-        """Drop ``key``; True when an entry was there."""
-        with self._lock:
-            return self._data.pop(key, None) is not None
-
-    def clear(self) -> None:
-        """Drop every entry (statistics are kept)."""
-        with self._lock:
-            self._data.clear()
 
     def __len__(self) -> int:
         with self._lock:

@@ -157,16 +157,23 @@ class TruncatedBodyError(ParseError):
     """The body was cut short (no closing tag, JSON ends early): worth fetching again."""
 
     code = "truncated"
+    #: Counted as ``retry_reason/truncated`` when an attempt fails with it.
+    retry_reason = "truncated"
 
 
 class FetchError(CwoError):
     """A request did not produce a usable body.
 
+    ``retry_reason`` is the short name of why an attempt failed, counted as
+    ``retry_reason/<reason>`` when it is retried (``timeout``, ``http_5xx``...;
+    net/failures.py maps transport faults to it); ``None`` when the raiser named none.
+
     Its ``code``, unless given where the error is raised (``code=``), comes from
-    what the network layer already records: the ``retry_reason`` it tags
-    transport faults with, else an HTTP status of 400 or more (``http_404``),
+    that ``retry_reason``, else an HTTP status of 400 or more (``http_404``),
     else the class's ``default_code``.
     """
+
+    retry_reason: str | None = None
 
     def __init__(
         self,
@@ -175,19 +182,22 @@ class FetchError(CwoError):
         url: str | None = None,
         status: int | None = None,
         code: str | None = None,
+        retry_reason: str | None = None,
     ):
         super().__init__(message)
         self.url = url
         self.status = status
         self._code = code
+        if retry_reason is not None:
+            self.retry_reason = retry_reason
 
     @property  # type: ignore[override]
     def code(self) -> str:
         if self._code:
             return self._code
-        tagged = getattr(self, "retry_reason", None)
+        tagged = self.retry_reason
         if tagged and tagged not in ("http_5xx", "http_408"):
-            return _RETRY_REASON_CODES.get(str(tagged), str(tagged))
+            return _RETRY_REASON_CODES.get(tagged, tagged)
         if self.status is not None and self.status >= 400:
             return f"http_{self.status}"
         return self.default_code
@@ -205,6 +215,8 @@ class TransientFetchError(FetchError):
 
 class RateLimitedError(TransientFetchError):
     """HTTP 429; ``retry_after`` is the server's Retry-After in seconds, if it sent one."""
+
+    retry_reason = "http_429"
 
     def __init__(
         self, message: str, *, url: str | None = None, retry_after: float | None = None
@@ -231,7 +243,7 @@ class PermanentFetchError(FetchError):
     default_code = "permanent"
 
 
-# retry_reason tags of net.network that are not already a code of their own.
+# Retry reasons that are not already a code of their own.
 _RETRY_REASON_CODES: dict[str, str] = {
     "other": "connection",
 }

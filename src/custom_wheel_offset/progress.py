@@ -30,7 +30,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, TextIO, TypeAlias
+from typing import TYPE_CHECKING, Any, TextIO, TypeAlias
+
+if TYPE_CHECKING:
+    from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.storage.frontier import Frontier
 
 from custom_wheel_offset.progress_view import (
     DEFAULT_WINDOW_SECONDS,
@@ -60,6 +64,7 @@ __all__ = [
     "StageProgress",
     "format_eta",
     "make_progress",
+    "progress_snapshot_source",
 ]
 
 logger = logging.getLogger(__name__)
@@ -379,3 +384,37 @@ def make_progress(
             clock=clock,
         )
     raise ValueError(f"unknown progress mode {mode!r}; use auto, rich, plain or off")
+
+
+def progress_snapshot_source(
+    frontier: Frontier, counters: Counters, kinds: tuple[str, ...]
+) -> Callable[[], dict[str, StageProgress]]:
+    """A cheap snapshot function: one database count at start, then counters only.
+
+    ``kinds`` are the run's kinds; a stage with none of them is left out.
+    """
+    from custom_wheel_offset.storage.frontier import STAGE_KINDS
+
+    baseline = frontier.stage_counts()
+    stages = {
+        stage: tuple(k for k in stage_kinds if k in kinds)
+        for stage, stage_kinds in STAGE_KINDS.items()
+    }
+
+    def snapshot() -> dict[str, StageProgress]:
+        out: dict[str, StageProgress] = {}
+        for stage, stage_kinds in stages.items():
+            if not stage_kinds:
+                continue
+            total = done = failed = 0
+            for kind in stage_kinds:
+                base = baseline.get(kind, {})
+                # Gone items are no work of any run (storage.gone).
+                present = sum(n for status, n in base.items() if status != "gone")
+                total += present + counters.get(f"items/discovered/{kind}")
+                done += base.get("done", 0) + counters.get(f"items/done/{kind}")
+                failed += base.get("failed", 0) + counters.get(f"items/failed/{kind}")
+            out[stage] = StageProgress(stage=stage, done=done, discovered=total, failed=failed)
+        return out
+
+    return snapshot

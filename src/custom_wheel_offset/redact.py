@@ -28,17 +28,21 @@ controls (newline and tab included), DEL, C1 controls and the Unicode
 direction overrides become visible escapes (``\\x1b``, ``\\x9b``,
 ``\\u202e``), so ``ESC ] 0 ; title BEL`` can no longer retitle a terminal and
 one record stays one line. Other non-ASCII text (``Škoda``, ``日本``) is kept.
+
+A :class:`Scrubber` also blanks out secrets known by value (a proxy password,
+the values of the user's cookies) wherever they appear in a text.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
 __all__ = [
     "SECRET_NAME_PARTS",
+    "Scrubber",
     "escape_control",
     "is_secret_name",
     "mask_text",
@@ -152,3 +156,24 @@ def sanitize(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [sanitize(v) for v in value]
     return value
+
+
+class Scrubber:
+    """``scrubber(text)``: :func:`mask_text`, then every known secret value replaced by ``***``.
+
+    Values shorter than :attr:`MIN_LENGTH` are ignored: they would blank out
+    ordinary words, and credentials inside URLs are masked by pattern anyway.
+    """
+
+    MIN_LENGTH = 6
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        unique = {s for s in secrets if len(s) >= self.MIN_LENGTH}
+        # Longest first, so a secret containing another is replaced whole.
+        self.secrets: tuple[str, ...] = tuple(sorted(unique, key=len, reverse=True))
+
+    def __call__(self, text: str) -> str:
+        text = mask_text(text)
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        return text

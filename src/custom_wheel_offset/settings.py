@@ -24,6 +24,7 @@ from custom_wheel_offset.redact import mask_url
 __all__ = [
     "DEFAULT_API_BASE",
     "DEFAULT_STORE_BASE",
+    "SANDBOX_SIZES",
     "STAGES",
     "Settings",
     "resolve_settings",
@@ -34,6 +35,8 @@ DEFAULT_STORE_BASE = "https://www.customwheeloffset.com"
 DEFAULT_DB_URL = "sqlite:///data/cwo.db"
 SANDBOX_DB_URL = "sqlite:///data/sandbox.db"
 STAGES = ("tree", "vehicles", "preferences", "fitments")
+#: The sandbox's catalogue sizes, smallest first (``--sandbox-size``, ``sandbox --size``).
+SANDBOX_SIZES: tuple[str, ...] = ("tiny", "small", "medium", "large")
 DEFAULT_CONFIG_FILE = Path("config/cwo.toml")
 
 
@@ -193,7 +196,7 @@ def _parse_stages(name: str, raw: Any) -> tuple[str, ...]:
 _CHOICES = {
     "progress": ("auto", "rich", "plain", "off"),
     "log_format": ("text", "json"),
-    "sandbox_size": ("tiny", "small", "medium", "large"),
+    "sandbox_size": SANDBOX_SIZES,
 }
 _SPECIAL = {
     "years": _parse_years,

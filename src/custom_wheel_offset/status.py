@@ -31,12 +31,12 @@ def crawl_status(
     for stage, kinds in STAGE_KINDS.items():
         totals = {"done": 0, "pending": 0, "leased": 0, "failed": 0, "gone": 0}
         for kind in kinds:
-            for status, n in counts.get(kind, {}).items():
-                totals[status] = totals.get(status, 0) + n
+            for state, n in counts.get(kind, {}).items():
+                totals[state] = totals.get(state, 0) + n
         totals["total"] = sum(totals.values())
         stages[stage] = totals
     failures = frontier.failure_summary(item_attempts=item_attempts, groups=reasons)
-    status = {
+    status: dict[str, Any] = {
         "stages": stages,
         # Items the site no longer has, per stage and the crawl in which they went.
         "gone": [

@@ -12,6 +12,7 @@ import trustme
 
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.network import OptimizedNetworkManager
+from custom_wheel_offset.net.transport import Transport
 from custom_wheel_offset.settings import Settings
 from proxy_helper import LocalProxy
 
@@ -126,3 +127,17 @@ def make_manager(
     yield make
     for mgr in managers:
         mgr.close()
+
+
+@pytest.fixture
+def transport() -> Iterator[Transport]:
+    """The real transport alone (quick timeouts), for the parts that read its responses."""
+    import requests.certs
+
+    plain = Transport(
+        connect_timeout=1.0, read_timeout=1.0, total_timeout=5.0, ca_bundle=requests.certs.where()
+    )
+    try:
+        yield plain
+    finally:
+        plain.close()

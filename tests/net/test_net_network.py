@@ -23,11 +23,8 @@ from custom_wheel_offset.errors import (
 )
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.challenge import ChallengeGate
-from custom_wheel_offset.net.network import (
-    host_key,
-    parse_retry_after,
-    safe_url,
-)
+from custom_wheel_offset.net.cookies import COOKIE_HEADER_PATHS
+from custom_wheel_offset.net.responses import parse_retry_after
 from custom_wheel_offset.settings import Settings
 
 from .helpers import Reply, ScriptedServer
@@ -554,19 +551,6 @@ def test_stop_wakes_a_thread_in_backoff(server: ScriptedServer, make_manager: An
 # -- helpers ------------------------------------------------------------------------------
 
 
-def test_host_key() -> None:
-    assert host_key("https://www.CustomWheelOffset.com/store") == "www.customwheeloffset.com"
-    assert host_key("https://www.customwheeloffset.com:443/") == "www.customwheeloffset.com"
-    assert host_key("http://127.0.0.1:8765/x") == "127.0.0.1:8765"
-    assert host_key("http://user:pw@h.example:81/") == "h.example:81"
-    assert host_key("http://[::1]:9000/") == "[::1]:9000"
-
-
-def test_safe_url_masks_passwords() -> None:
-    assert safe_url("http://bob:hunter2@proxy:3128/x") == "http://bob:***@proxy:3128/x"
-    assert safe_url("https://h.example/a?email=a@b.c") == "https://h.example/a?email=a@b.c"
-
-
 def test_parse_retry_after() -> None:
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after(" 1.5 ") == 1.5
@@ -667,13 +651,11 @@ def test_remembered_cookie_headers_stay_bounded_over_many_paths(
     server: ScriptedServer, make_manager: Any
 ) -> None:
     """API paths name the vehicle: a header remembered per path must not pile up."""
-    from custom_wheel_offset.net.network import COOKIE_HEADER_PATHS
-
     paths = [f"/api/2024/Make/Model{i}/Trim/FWD" for i in range(COOKIE_HEADER_PATHS + 8)]
     for path in paths:
         server.route(path, Reply(body=b"{}"))
     mgr = make_manager()
     for path in paths:
         assert mgr.get(server.url(path)) == b"{}"
-    remembered = mgr._local.headers[1]  # this thread's (session, {path: header}) pair
+    remembered = mgr._sender.sessions.remembered(mgr.session())  # this thread's headers
     assert 0 < len(remembered) <= COOKIE_HEADER_PATHS

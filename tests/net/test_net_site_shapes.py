@@ -22,7 +22,7 @@ from custom_wheel_offset.crawl.items import ItemHandler
 from custom_wheel_offset.errors import ChallengeError, PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.net.challenge import ChallengeGate
-from custom_wheel_offset.net.network import same_site_redirect
+from custom_wheel_offset.net.redirects import same_site_redirect
 from custom_wheel_offset.protocol import urls
 from custom_wheel_offset.storage.frontier import ItemFilter, WorkItem
 
@@ -175,7 +175,7 @@ def test_http_to_https_redirect_is_followed_and_warned_about_once(
         server.route(path, Reply(302, b"", headers={"Location": tls_server.url(path)}))
         tls_server.route(path, Reply(body=b"secure"))
     mgr = make_manager()
-    with caplog.at_level(logging.WARNING, logger="custom_wheel_offset.net.network"):
+    with caplog.at_level(logging.WARNING, logger="custom_wheel_offset.net.redirects"):
         for path in ("/a", "/a", "/b[1]"):
             assert mgr.get(server.url(path), kind="vehicle") == b"secure"
     assert tls_server.count("/a") == 2
@@ -216,7 +216,7 @@ def test_apex_to_www_redirect_is_followed_through_a_proxy(
     server.route(f"{apex}/t", Reply(body=b"apex"))
     server.route(f"{apex}/away", Reply(302, b"", headers={"Location": "http://other.example/"}))
     mgr = make_manager(proxy=server.url(""))
-    with caplog.at_level(logging.WARNING, logger="custom_wheel_offset.net.network"):
+    with caplog.at_level(logging.WARNING, logger="custom_wheel_offset.net.redirects"):
         assert mgr.get(f"{apex}/store/wheels") == b"page"
         assert mgr.get(f"{www}/back") == b"apex"
     assert sum("redirects to" in r.getMessage() for r in caplog.records) == 2  # one per host

@@ -156,3 +156,20 @@ def test_stray_end_tags_around_the_real_block() -> None:
 
 def page_with(*parts: str) -> bytes:
     return pages.page(*parts).encode()
+
+
+def test_a_bolt_element_left_open_around_the_block_is_refused() -> None:
+    # Found by hypothesis (test_fitment_page_on_page_like_markup): the unclosed
+    # span swallowed the block, and the saved raw block held the block twice.
+    block = (
+        '<div class="store-ymm-fitrange full-size"><nobr>Front &amp; Rear</nobr>'
+        '<span class="store-conf-range">Diameter: <b>17" to 20"</b></span>'
+        '<span class="store-conf-range">Width: <b>7" to 9.5"</b></span>'
+        '<span class="store-conf-range">Offset: <b>-12mm to +35mm</b></span></div>'
+    )
+    body = (
+        '<html><body><span class="store-bp">\n' + block + '\n<span class="store-bp" '
+        'data-bp="5x4.5,5x114.3">5x114.3mm</span></body></html>'
+    ).encode()
+    with pytest.raises(ParseError, match="wraps a fit-range block"):
+        parse_fitment_page(body)

@@ -123,14 +123,6 @@ def test_fitment_url_exact() -> None:
     assert "&DRChassisID=&vehicle_type=Car&" in no_chassis
 
 
-def test_robots_and_host() -> None:
-    assert urls.robots_url(STORE + "/") == f"{STORE}/robots.txt"
-    assert urls.host_of(f"{STORE}/store/wheels?year=2024") == STORE
-    assert urls.host_of("HTTP://LocalHost:8080/x/y") == "http://localhost:8080"
-    with pytest.raises(ValueError, match="absolute"):
-        urls.host_of("/store/wheels")
-
-
 # --------------------------------------------------------------------------- round trips
 
 

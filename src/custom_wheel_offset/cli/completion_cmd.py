@@ -24,9 +24,10 @@ def completion_cmd(shell: str) -> None:
     """
     from click.shell_completion import get_completion_class
 
-    from custom_wheel_offset.cli import cli
-
+    # The root group from the context, not an import of it: the group imports
+    # this module to register the command.
+    root = click.get_current_context().find_root().command
     completion_class = get_completion_class(shell)
     if completion_class is None:  # click knows the three shells of the Choice above
         raise click.UsageError(f"no completion for {shell}")
-    click.echo(completion_class(cli, {}, "cwo", "_CWO_COMPLETE").source())
+    click.echo(completion_class(root, {}, "cwo", "_CWO_COMPLETE").source())

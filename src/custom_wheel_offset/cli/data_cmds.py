@@ -154,7 +154,6 @@ def report_cmd(
 
         cwo report --html run.html
     """
-    from custom_wheel_offset.metrics.html import html_report
     from custom_wheel_offset.metrics.report import summary_lines
     from custom_wheel_offset.redact import sanitize
     from custom_wheel_offset.storage.runs import load_run_report
@@ -165,7 +164,7 @@ def report_cmd(
     try:
         # Reports stored by older versions were neither masked nor escaped.
         report = sanitize(load_run_report(manager, run_id))
-        page = html_report(manager, report) if html_out is not None else None
+        page = _html_page(manager, report) if html_out is not None else None
     finally:
         manager.dispose()
     json_out = out if out is not None else (None if html_out is not None else "-")
@@ -186,6 +185,15 @@ def _write_json(report: dict[str, Any], out: str | None) -> None:
     else:
         with _open_out(out) as fh:
             fh.write(text)
+
+
+def _html_page(manager: Any, report: dict[str, Any]) -> str:
+    """The page of ``report`` with the coverage and the audit of the database."""
+    from custom_wheel_offset.audit import audit_database
+    from custom_wheel_offset.metrics.html import render_html
+    from custom_wheel_offset.storage.coverage import coverage
+
+    return render_html(report, coverage=coverage(manager), audit=audit_database(manager))
 
 
 def _require_matplotlib() -> None:

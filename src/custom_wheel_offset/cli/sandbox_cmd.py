@@ -22,10 +22,10 @@ __all__ = ["sandbox"]
 
 logger = logging.getLogger(__name__)
 
-SIZE_CHOICES = ("tiny", "small", "medium", "large")
-
 
 def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    from custom_wheel_offset.sandbox.config import SIZES
+
     func = click.option(
         "--seed",
         type=int,
@@ -35,7 +35,7 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(func)
     func = click.option(
         "--size",
-        type=click.Choice(SIZE_CHOICES),
+        type=click.Choice(SIZES),
         default="tiny",
         show_default=True,
         help="Catalogue size: tiny ~20 vehicles, small ~250, medium ~3,000, large ~30,000.",
@@ -50,6 +50,128 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         "omits them, their vehicle URL answers 404, their fitment pages carry no data, and the "
         "truth leaves them out.",
     )(func)
+    return func
+
+
+_RATE = click.FloatRange(0, 1)
+_SECONDS = click.FloatRange(min=0)
+_COUNT = click.IntRange(min=0)
+
+# One row per fault option of `serve`: flag, FaultConfig field, type, default, help.
+# Each field arrives under its FaultConfig name, so the command passes them on whole.
+_FAULT_OPTIONS: tuple[tuple[str, str, click.ParamType, float | None, str], ...] = (
+    ("--latency-ms", "latency_ms", _SECONDS, 0.0, "Delay added to every request, in milliseconds."),
+    (
+        "--jitter-ms",
+        "jitter_ms",
+        _SECONDS,
+        0.0,
+        "Extra random delay per request, uniform in [0, JITTER] milliseconds.",
+    ),
+    ("--error-rate", "error_rate", _RATE, 0.0, "Probability of answering 500, 502, 503 or 504."),
+    (
+        "--rate-429",
+        "rate_429",
+        _RATE,
+        0.0,
+        "Probability of answering 429 Too Many Requests with Retry-After.",
+    ),
+    (
+        "--retry-after",
+        "retry_after",
+        _COUNT,
+        1,
+        "Seconds sent in the Retry-After header of --rate-429 answers.",
+    ),
+    (
+        "--hold-rate",
+        "hold_rate",
+        _RATE,
+        0.0,
+        "Probability of holding a request --hold-seconds before answering it.",
+    ),
+    (
+        "--hold-seconds",
+        "hold_seconds",
+        _SECONDS,
+        60.0,
+        "How long a held request waits (long enough to outlast a client timeout).",
+    ),
+    (
+        "--reset-rate",
+        "reset_rate",
+        _RATE,
+        0.0,
+        "Probability of resetting the connection (TCP RST) without an answer.",
+    ),
+    (
+        "--truncate-rate",
+        "truncate_rate",
+        _RATE,
+        0.0,
+        "Probability of cutting a JSON or HTML body short.",
+    ),
+    (
+        "--challenge-rate",
+        "challenge_rate",
+        _RATE,
+        0.0,
+        "Probability that a store request gets the Human Verification page.",
+    ),
+    (
+        "--challenge-after",
+        "challenge_after",
+        _SECONDS,
+        None,
+        "Open a challenge window this many seconds after start: every store "
+        "request is challenged while it lasts.",
+    ),
+    (
+        "--challenge-for",
+        "challenge_for",
+        _SECONDS,
+        60.0,
+        "How long the challenge window lasts, in seconds.",
+    ),
+    (
+        "--max-rps",
+        "max_rps",
+        _SECONDS,
+        0.0,
+        "Server-side limit on requests in any 1 s window (all hosts); above it "
+        "answer 429 with Retry-After: 1. 0 = no limit.",
+    ),
+    (
+        "--p-forbidden",
+        "forbidden_rate",
+        _RATE,
+        0.0,
+        'Probability that a fitment-API request gets 403 {"message":"Forbidden"}.',
+    ),
+    (
+        "--forbidden-after",
+        "forbidden_after",
+        _COUNT,
+        None,
+        "After this many fitment-API requests, answer every API request "
+        "Forbidden (403) for --forbidden-for seconds.",
+    ),
+    (
+        "--forbidden-for",
+        "forbidden_for",
+        _SECONDS,
+        60.0,
+        "How long the Forbidden window lasts, in seconds.",
+    ),
+)
+
+
+def _fault_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    # Applied last row first, so --help lists them in the table's order.
+    for flag, field, kind, default, text in reversed(_FAULT_OPTIONS):
+        func = click.option(
+            flag, field, type=kind, default=default, show_default=default is not None, help=text
+        )(func)
     return func
 
 
@@ -86,121 +208,7 @@ def sandbox() -> None:
     show_default=True,
     help="Approximate size of a fitment page in KB (padding of realistic markup).",
 )
-@click.option(
-    "--latency-ms",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Delay added to every request, in milliseconds.",
-)
-@click.option(
-    "--jitter-ms",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Extra random delay per request, uniform in [0, JITTER] milliseconds.",
-)
-@click.option(
-    "--error-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Probability of answering 500, 502, 503 or 504.",
-)
-@click.option(
-    "--rate-429",
-    "rate_429",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Probability of answering 429 Too Many Requests with Retry-After.",
-)
-@click.option(
-    "--retry-after",
-    type=click.IntRange(min=0),
-    default=1,
-    show_default=True,
-    help="Seconds sent in the Retry-After header of --rate-429 answers.",
-)
-@click.option(
-    "--hold-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Probability of holding a request --hold-seconds before answering it.",
-)
-@click.option(
-    "--hold-seconds",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="How long a held request waits (long enough to outlast a client timeout).",
-)
-@click.option(
-    "--reset-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Probability of resetting the connection (TCP RST) without an answer.",
-)
-@click.option(
-    "--truncate-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Probability of cutting a JSON or HTML body short.",
-)
-@click.option(
-    "--challenge-rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Probability that a store request gets the Human Verification page.",
-)
-@click.option(
-    "--challenge-after",
-    type=click.FloatRange(min=0),
-    default=None,
-    help="Open a challenge window this many seconds after start: every store "
-    "request is challenged while it lasts.",
-)
-@click.option(
-    "--challenge-for",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="How long the challenge window lasts, in seconds.",
-)
-@click.option(
-    "--max-rps",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="Server-side limit on requests in any 1 s window (all hosts); above it "
-    "answer 429 with Retry-After: 1. 0 = no limit.",
-)
-@click.option(
-    "--p-forbidden",
-    "forbidden_rate",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help='Probability that a fitment-API request gets 403 {"message":"Forbidden"}.',
-)
-@click.option(
-    "--forbidden-after",
-    type=click.IntRange(min=0),
-    default=None,
-    help="After this many fitment-API requests, answer every API request "
-    "Forbidden (403) for --forbidden-for seconds.",
-)
-@click.option(
-    "--forbidden-for",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="How long the Forbidden window lasts, in seconds.",
-)
+@_fault_options
 @click.option(
     "--robots-disallow",
     multiple=True,
@@ -214,23 +222,8 @@ def serve(
     size: str,
     remove_vehicles: int,
     page_kb: int,
-    latency_ms: float,
-    jitter_ms: float,
-    error_rate: float,
-    rate_429: float,
-    retry_after: int,
-    hold_rate: float,
-    hold_seconds: float,
-    reset_rate: float,
-    truncate_rate: float,
-    challenge_rate: float,
-    challenge_after: float | None,
-    challenge_for: float,
-    max_rps: float,
-    forbidden_rate: float,
-    forbidden_after: int | None,
-    forbidden_for: float,
     robots_disallow: tuple[str, ...],
+    **faults: Any,
 ) -> None:
     """Serve the sandbox until Ctrl-C.
 
@@ -259,29 +252,11 @@ def serve(
     from custom_wheel_offset.sandbox.server import start_sandbox
 
     try:
-        faults = FaultConfig(
-            latency_ms=latency_ms,
-            jitter_ms=jitter_ms,
-            error_rate=error_rate,
-            rate_429=rate_429,
-            retry_after=retry_after,
-            hold_rate=hold_rate,
-            hold_seconds=hold_seconds,
-            reset_rate=reset_rate,
-            truncate_rate=truncate_rate,
-            challenge_rate=challenge_rate,
-            challenge_after=challenge_after,
-            challenge_for=challenge_for,
-            max_rps=max_rps,
-            forbidden_rate=forbidden_rate,
-            forbidden_after=forbidden_after,
-            forbidden_for=forbidden_for,
-        )
         config = SandboxConfig(
             size=size,
             seed=seed,
             page_kb=page_kb,
-            faults=faults,
+            faults=FaultConfig(**faults),
             robots_disallow=robots_disallow,
             remove_vehicles=remove_vehicles,
         )
@@ -290,32 +265,40 @@ def serve(
         raise click.ClickException(str(exc)) from exc
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc}") from exc
+    with running:
+        _announce(running)
+        logger.info("sandbox %s seed %s serving; Ctrl-C to stop", size, seed)
+        _wait_for_ctrl_c_or_sigterm()
+        logger.info("sandbox stopping after %d requests", running.counters()["total_requests"])
 
+
+def _announce(running: Any) -> None:
+    """The first four lines of output: both bases, the counters, the scrape command."""
+    click.echo(f"api_base={running.api_base}")
+    click.echo(f"store_base={running.store_base}")
+    click.echo(f"counters={running.counters_url}", nl=True)
+    # The exact command to crawl it: both bases, and --rate 0 (the live-site
+    # default of 2 requests/s would apply otherwise, without a word).
+    click.echo(
+        f"scrape=cwo scrape --api-base {running.api_base} --store-base {running.store_base} "
+        "--rate 0 --db sqlite:///data/sandbox.db"
+    )
+    click.get_text_stream("stdout").flush()
+
+
+def _wait_for_ctrl_c_or_sigterm() -> None:
     stop = threading.Event()
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    with running:
-        click.echo(f"api_base={running.api_base}")
-        click.echo(f"store_base={running.store_base}")
-        click.echo(f"counters={running.counters_url}", nl=True)
-        # The exact command to crawl it: both bases, and --rate 0 (the live-site
-        # default of 2 requests/s would apply otherwise, without a word).
-        click.echo(
-            f"scrape=cwo scrape --api-base {running.api_base} --store-base {running.store_base} "
-            "--rate 0 --db sqlite:///data/sandbox.db"
-        )
-        click.get_text_stream("stdout").flush()
-        logger.info("sandbox %s seed %s serving; Ctrl-C to stop", size, seed)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+    try:
+        while not stop.wait(0.5):
             pass
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
-        logger.info("sandbox stopping after %d requests", running.counters()["total_requests"])
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 @sandbox.command("truth")

@@ -2,11 +2,60 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING, Any
+
 import click
 
 from custom_wheel_offset.cli.options import db_option, parse_duration, settings_from
+from custom_wheel_offset.errors import EXIT_SIGINT, EXIT_SIGTERM
+from custom_wheel_offset.settings import SANDBOX_SIZES
 
-__all__ = ["scrape"]
+if TYPE_CHECKING:
+    from custom_wheel_offset.crawl.workflow_v3 import RunResult, StopRequest
+
+__all__ = ["StopOnSignals", "scrape"]
+
+log = logging.getLogger(__name__)
+
+
+class StopOnSignals:
+    """First SIGINT/SIGTERM: ask the run to stop cleanly. Second SIGINT: leave now.
+
+    The command's, not the library's: ``workflow_v3.run`` only watches its stop
+    event, so a test, a notebook or a service calling it keeps its own handlers.
+    Installed only on the main thread (Python's rule); the previous handlers
+    come back on exit.
+    """
+
+    def __init__(self, stop: StopRequest) -> None:
+        self.stop = stop
+        self.received: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, _frame: object) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            # Every batch is one transaction: leaving mid-way loses only what
+            # was in flight, which the next run redoes.
+            os._exit(EXIT_SIGINT)
+        self.received = signum
+        log.warning(
+            "%s received: finishing in-flight work, then stopping", signal.Signals(signum).name
+        )
+        self.stop.request(EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 @click.command()
@@ -37,7 +86,7 @@ __all__ = ["scrape"]
 )
 @click.option(
     "--sandbox-size",
-    type=click.Choice(["tiny", "small", "medium", "large"]),
+    type=click.Choice(SANDBOX_SIZES),
     default=None,
     help="Catalogue size of --sandbox (default tiny).",
 )
@@ -196,14 +245,21 @@ def scrape(
     bot challenge, 6 a --years/--makes/--models value matched nothing,
     130/143 interrupted (SIGINT/SIGTERM), 1 internal error.
 
+    Process-wide, this command (not the library's run) handles SIGINT and
+    SIGTERM: the first finishes in-flight items and stops cleanly, a second
+    SIGINT exits at once (every batch is one transaction). It also asks glibc
+    for at most two malloc arenas before the worker threads start, unless
+    MALLOC_ARENA_MAX is set (a crawl's many threads otherwise fragment memory).
+
     Example:
 
         cwo scrape --sandbox --workers 10
 
         cwo scrape --workers 10 --skip-existing --years 2020-2026 --makes Toyota,Ford
     """
+    from custom_wheel_offset.allocator import limit_malloc_arenas
     from custom_wheel_offset.crawl import workflow_v3
-    from custom_wheel_offset.logsetup import configure_logging, summary_line
+    from custom_wheel_offset.logsetup import configure_logging
     from custom_wheel_offset.storage.access import check_for_writing
 
     settings = settings_from(
@@ -219,15 +275,25 @@ def scrape(
         log_format=settings.log_format,
     )
     check_for_writing(settings)
-    result = workflow_v3.run(settings)
+    # Before any thread of the run exists: arenas already created stay.
+    limit_malloc_arenas()
+    stop = workflow_v3.StopRequest()
+    with StopOnSignals(stop):
+        result = workflow_v3.run(settings, stop=stop)
+    _echo_summary(result, settings.log_format)
+    ctx.exit(result.exit_code)
+
+
+def _echo_summary(result: RunResult, log_format: str) -> None:
+    """The closing lines on stderr: counts, gone records, what the user needs to know."""
+    from custom_wheel_offset.logsetup import summary_line
     from custom_wheel_offset.metrics.report import gone_line, summary_lines
 
     line = "; ".join(summary_lines(result.report)[:3])
     fields = {"run_id": result.run_id, "outcome": result.outcome, "exit_code": result.exit_code}
-    click.echo(summary_line(line, settings.log_format, summary=True, **fields), err=True)
+    click.echo(summary_line(line, log_format, summary=True, **fields), err=True)
     gone = gone_line(result.report)
     if gone:
-        click.echo(summary_line(gone, settings.log_format, **fields), err=True)
+        click.echo(summary_line(gone, log_format, **fields), err=True)
     if result.message:
-        click.echo(summary_line(result.message, settings.log_format, **fields), err=True)
-    ctx.exit(result.exit_code)
+        click.echo(summary_line(result.message, log_format, **fields), err=True)

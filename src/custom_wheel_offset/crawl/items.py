@@ -43,15 +43,10 @@ from custom_wheel_offset.errors import (
     failure_code,
 )
 from custom_wheel_offset.protocol import api, store, urls
-from custom_wheel_offset.protocol.records import PreferenceOptions, PreferenceSet, VehicleId
+from custom_wheel_offset.protocol.records import PreferenceOptions, VehicleId
 from custom_wheel_offset.storage.frontier import ItemFilter, NewItem, WorkItem
 from custom_wheel_offset.storage.gone import GONE_CODES
-from custom_wheel_offset.storage.writer import (
-    FitmentResult,
-    OptionsResult,
-    Outcome,
-    VehicleResult,
-)
+from custom_wheel_offset.work import FitmentResult, OptionsResult, Outcome, VehicleResult
 
 if TYPE_CHECKING:
     from custom_wheel_offset.metrics.counters import Counters
@@ -330,14 +325,12 @@ class ItemHandler:
         return Outcome(item.id, item.kind, "done", result=OptionsResult(vtype, options))
 
     def _fitment(self, item: WorkItem) -> Outcome:
-        x = item.extra
-        if not x:
+        t = item.target
+        if t is None:
             raise PermanentFetchError(
                 f"fitment item {item.key} names a vehicle or preference set that no longer exists"
             )
-        vehicle: VehicleId = x["vehicle"]
-        prefs: PreferenceSet = x["prefs"]
-        url = urls.fitment_url(self.store, vehicle, x["vehicle_type"], x["chassis_id"], prefs)
+        url = urls.fitment_url(self.store, t.vehicle, t.vehicle_type, t.chassis_id, t.prefs)
         page = self._get(url, kind="fitment", parse=store.parse_fitment_page)
         assert item.vehicle_id is not None and item.prefset_id is not None
         return Outcome(

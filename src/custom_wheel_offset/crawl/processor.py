@@ -28,12 +28,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from custom_wheel_offset.errors import BlockedError
-from custom_wheel_offset.protocol.urls import host_of
+from custom_wheel_offset.net.redirects import host_key
 from custom_wheel_offset.storage.frontier import STORE_KINDS
 
 if TYPE_CHECKING:
     from custom_wheel_offset.crawl.items import ItemHandler
-    from custom_wheel_offset.crawl.resolver import FitmentResolver
     from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.net.network import OptimizedNetworkManager
@@ -70,7 +69,6 @@ class MultithreadedProcessor:
         frontier: Frontier,
         writer: BatchWriter,
         handler: ItemHandler,
-        resolver: FitmentResolver,
         network: OptimizedNetworkManager,
         counters: Counters,
         store_base: str,
@@ -87,10 +85,9 @@ class MultithreadedProcessor:
         self.frontier = frontier
         self.writer = writer
         self.handler = handler
-        self.resolver = resolver
         self.network = network
         self.counters = counters
-        self.store_host = host_of(store_base)
+        self.store_host = host_key(store_base)
         self.max_blocked = max_blocked
         self.limit = limit
         self.stop = stop or threading.Event()
@@ -180,7 +177,6 @@ class MultithreadedProcessor:
         return ProcessorSummary(self._claimed, self._completed, self.stop.is_set(), limit_reached)
 
     def _start(self, executor: ThreadPoolExecutor, batch: list[WorkItem]) -> None:
-        self.resolver.resolve(batch)
         self._claimed += len(batch)
         self.counters.incr("items/claimed", len(batch))
         with self._lock:  # in the table before a worker can finish (and remove) it

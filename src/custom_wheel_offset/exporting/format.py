@@ -11,11 +11,13 @@ order; SQLite BINARY and PostgreSQL ``COLLATE "C"`` agree with it for UTF-8).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any
 
 from custom_wheel_offset.protocol.records import (
+    AXLE_RANGE_KEYS,
+    AXLE_SPEC_KEYS,
     AxleRanges,
     AxleSpec,
     FitmentPage,
@@ -38,24 +40,6 @@ __all__ = [
     "vehicle_sort_key",
 ]
 
-AXLE_SPEC_KEYS = (
-    "stock_diameter",
-    "stock_width",
-    "stock_offset",
-    "stock_tire",
-    "diameter_min",
-    "diameter_max",
-    "width_min",
-    "width_max",
-)
-AXLE_RANGE_KEYS = (
-    "diameter_min",
-    "diameter_max",
-    "width_min",
-    "width_max",
-    "offset_min",
-    "offset_max",
-)
 IDENTITY_KEYS = ("year", "make", "model", "trim", "drive")
 PREFERENCE_KEYS = ("suspension", "modification", "rubbing")
 
@@ -182,8 +166,3 @@ def csv_row(record: Mapping[str, Any], *, raw: bool = False) -> dict[str, Any]:
     """The record flattened, with ``None`` as an empty cell and formula-looking
     text defused (see :func:`csv_cell`)."""
     return {k: csv_cell(v, raw=raw) for k, v in flatten(record).items()}
-
-
-def iter_jsonl(records: Iterable[Mapping[str, Any]]) -> Iterator[str]:
-    for record in records:
-        yield jsonl_line(record)

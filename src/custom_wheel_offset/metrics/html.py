@@ -5,8 +5,11 @@ and the audit's result, and returns the page: a summary, charts over time
 (from the report's ``series``), a latency histogram per endpoint kind, the
 data coverage and the audit's findings. Charts are inline SVG drawn by
 matplotlib (:mod:`.charts`); there is no script, stylesheet, font or image
-from anywhere else, so the file reads the same offline. :func:`html_report`
-gathers the three inputs from a database.
+from anywhere else, so the file reads the same offline. From Python::
+
+    render_html(load_run_report(db, None), coverage=coverage(db), audit=audit_database(db))
+
+(``storage.runs``, ``storage.coverage``, ``audit``); `cwo report --html` does that.
 """
 
 from __future__ import annotations
@@ -20,9 +23,8 @@ from custom_wheel_offset.metrics.report import summary_lines
 if TYPE_CHECKING:
     from custom_wheel_offset.audit import AuditResult
     from custom_wheel_offset.metrics.charts import Chart
-    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["html_report", "render_html"]
+__all__ = ["render_html"]
 
 #: Findings listed in the page; the rest are counted (``cwo audit --json`` lists all).
 MAX_FINDINGS = 100
@@ -39,14 +41,6 @@ figure svg{width:100%;height:auto}.note{color:#616161;font-style:italic}
 .outcome-complete{color:#2e7d32}.outcome-failed_items,.outcome-blocked{color:#c62828}
 .outcome-interrupted,.outcome-partial{color:#ef6c00}pre{white-space:pre-wrap}
 """
-
-
-def html_report(db: OptimizedDatabaseManager, report: Mapping[str, Any]) -> str:
-    """The page of ``report`` (a run's metrics JSON) with the coverage and audit of ``db``."""
-    from custom_wheel_offset.audit import audit_database
-    from custom_wheel_offset.storage.coverage import coverage
-
-    return render_html(report, coverage=coverage(db), audit=audit_database(db))
 
 
 def render_html(

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.metrics.monitor import PerformanceMonitor
@@ -39,9 +39,6 @@ from custom_wheel_offset.metrics.series import (
     IntervalSeries,
     series_channel,
 )
-
-if TYPE_CHECKING:
-    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
 __all__ = ["Gauges", "MetricTracker", "Timing"]
 
@@ -218,16 +215,17 @@ class MetricTracker:
 
     def write_report(
         self,
-        db: OptimizedDatabaseManager,
+        save: Callable[[dict[str, Any]], object],
         *,
         run: Mapping[str, Any],
         settings_public: Mapping[str, Any],
     ) -> dict[str, Any]:
-        """Store the metrics JSON with the run's row (what `cwo report` reads); returns it."""
-        from custom_wheel_offset.storage.runs import finish_run_row
+        """Build the metrics JSON and write it through ``save``; returns it.
 
+        The run assembly passes a ``save`` that stores it with the run's row
+        (``storage.runs.finish_run_row``), which is what `cwo report` reads; the
+        tracker itself knows no database, so every room can use it.
+        """
         report = self.report(run=run, settings_public=settings_public)
-        finish_run_row(
-            db, int(run["id"]), outcome=run["outcome"], exit_code=run["exit_code"], report=report
-        )
+        save(report)
         return report

@@ -17,22 +17,42 @@ The parser is cwo's own rather than ``MozillaCookieJar.load`` because that
 one puts the offending line, cookie value included, into its error message.
 Errors here are :class:`~custom_wheel_offset.errors.ConfigError` naming the
 file and the line or entry, never a cookie value. Expired cookies are left out.
+
+A :class:`SessionPool` gives each worker thread its own ``requests.Session``
+(its cookie jar and default headers; the transport does the sending): the
+store keeps the selected vehicle in the PHP session, so one thread's
+select-then-ask calls share one jar and no other thread uses it. The pool
+also remembers each thread's request headers (the Cookie header included)
+per path, because asking the jar costs more than the rest of a request.
 """
 
 from __future__ import annotations
 
+import copy
 import http.cookiejar
 import json
 import logging
+import threading
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from custom_wheel_offset.errors import ConfigError
 
-__all__ = ["load_cookie_file"]
+if TYPE_CHECKING:
+    import requests
+
+    from custom_wheel_offset.net.transport import TransportResponse
+
+__all__ = ["COOKIE_HEADER_PATHS", "COOKIE_HEADER_TTL", "SessionPool", "load_cookie_file"]
+
+#: Seconds a thread reuses the headers it computed for one path, and how many
+#: paths it remembers (the fitment pages share one path; API paths do not).
+COOKIE_HEADER_TTL = 30.0
+COOKIE_HEADER_PATHS = 64
 
 log = logging.getLogger(__name__)
 
@@ -231,3 +251,112 @@ def _json_expiry(where: str, entry: Mapping[str, Any]) -> int | None:
         except ValueError:
             raise ConfigError(f"{where}: expiry is neither a number nor an ISO date") from None
     raise ConfigError(f"{where}: expiry is neither a number nor an ISO date")
+
+
+# -- one session per thread --------------------------------------------------------------
+
+
+def request_headers(session: requests.Session, url: str) -> dict[str, str]:
+    """The session's default headers, with the Cookie header its jar holds for ``url``."""
+    headers = dict(session.headers)
+    # The standard library's cookie matching (requests' jar is an http.cookiejar.CookieJar).
+    probe = urllib.request.Request(url)
+    session.cookies.add_cookie_header(probe)
+    cookie = probe.get_header("Cookie")
+    if cookie:
+        headers["Cookie"] = cookie
+    return headers
+
+
+class SessionPool:
+    """One ``requests.Session`` per thread, with the user agent and the user's cookies.
+
+    :param user_agent: the ``User-Agent`` of every request.
+    :param cookies: the user's cookies (``--cookies``); each session gets its own copy.
+    """
+
+    def __init__(self, user_agent: str, cookies: http.cookiejar.CookieJar | None = None) -> None:
+        self._user_agent = user_agent
+        self._cookies = cookies
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._sessions: list[requests.Session] = []
+        self._created = 0
+        self._generation = 0
+
+    def session(self) -> requests.Session:
+        """This thread's session: created on first use, then reused until :meth:`close`."""
+        local = self._local
+        if getattr(local, "generation", None) == self._generation:
+            return local.session  # type: ignore[no-any-return]
+        session = self._new_session()
+        with self._lock:
+            self._sessions.append(session)
+            self._created += 1
+            local.session, local.generation = session, self._generation
+        return session
+
+    def _new_session(self) -> requests.Session:
+        import requests
+
+        session = requests.Session()
+        session.headers["User-Agent"] = self._user_agent
+        # gzip only: decoded by urllib3 without optional packages (br, zstd).
+        session.headers["Accept-Encoding"] = "gzip"
+        if self._cookies is not None:
+            # A copy per session: each thread's jar then evolves on its own.
+            for cookie in self._cookies:
+                session.cookies.set_cookie(copy.copy(cookie))
+        return session
+
+    def headers(
+        self, session: requests.Session, url: str, extra: Mapping[str, str] | None = None
+    ) -> Mapping[str, str]:
+        """The session's headers with its Cookie header for ``url``, and ``extra`` on top.
+
+        Remembered per thread, scheme, host, path (the query plays no part
+        in cookie matching) and extra headers until a response sets a cookie,
+        and for at most :data:`COOKIE_HEADER_TTL` seconds so an expiring cookie
+        is not sent on.
+        """
+        remembered = self.remembered(session)
+        path = url.partition("?")[0]
+        # The extra headers are part of the key: select and the option lists
+        # share a path with one set, and another set must never be reused for it.
+        key: Any = path if not extra else (path, tuple(extra.items()))
+        now = time.monotonic()
+        entry = remembered.get(key)
+        if entry is None or now - entry[0] > COOKIE_HEADER_TTL:
+            if len(remembered) >= COOKIE_HEADER_PATHS:
+                # API paths name the vehicle: one per vehicle, never asked again.
+                remembered.clear()
+            prepared = request_headers(session, url)
+            if extra:
+                prepared.update(extra)
+            entry = remembered[key] = (now, prepared)
+        return entry[1]
+
+    def remembered(self, session: requests.Session) -> dict[Any, tuple[float, dict[str, str]]]:
+        """This thread's remembered headers for ``session``: ``{key: (when, headers)}``."""
+        cached = getattr(self._local, "headers", None)
+        if cached is None or cached[0] is not session:
+            cached = self._local.headers = (session, {})
+        return cached[1]  # type: ignore[no-any-return]
+
+    def store_cookies(self, session: requests.Session, resp: TransportResponse, url: str) -> None:
+        """Put the cookies ``resp`` sets into ``session``'s jar; ValueError for a bad header."""
+        session.cookies.extract_cookies(resp, urllib.request.Request(url))  # type: ignore[arg-type]
+        self._local.headers = (session, {})
+
+    def close(self) -> None:
+        """Close every session; threads that go on get new ones."""
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+            self._generation += 1
+        for session in sessions:
+            session.close()
+
+    def stats(self) -> dict[str, int]:
+        """``sessions_created`` and ``sessions_open``."""
+        with self._lock:
+            return {"sessions_created": self._created, "sessions_open": len(self._sessions)}

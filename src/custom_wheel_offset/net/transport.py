@@ -73,7 +73,7 @@ WATCHDOG_IDLE_EXIT = 60.0
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def content_length(headers: Mapping[str, str]) -> int | None:
+def content_length(headers: Mapping[str, str] | http.client.HTTPMessage) -> int | None:
     """The declared body length, or ``None`` when absent or not a plain decimal number."""
     declared = (headers.get("Content-Length") or "").strip()
     return int(declared) if _DIGITS.fullmatch(declared) else None

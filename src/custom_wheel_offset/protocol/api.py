@@ -36,6 +36,7 @@ __all__ = [
     "parse_names",
     "parse_vehicle",
     "parse_years",
+    "short_repr",
 ]
 
 # Plausibility bounds, inclusive. A value outside them is a site bug or a
@@ -63,7 +64,8 @@ _YEAR_TEXT = re.compile(r"[0-9]+")
 # --------------------------------------------------------------------------- JSON
 
 
-def _short(value: Any, limit: int = 60) -> str:
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: for parse errors of both hosts."""
     # Reasons end up in logs and the database; a 100 KB value must not.
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -87,6 +89,10 @@ def _kind(value: Any) -> str:
     return type(value).__name__  # pragma: no cover - json.loads makes nothing else
 
 
+# A grammar step's answer: the next index and state, or the verdict on the whole text.
+_Step = tuple[int, str] | bool
+
+
 def _is_json_prefix(text: str) -> bool:
     """True when ``text`` is a proper prefix of some valid JSON document.
 
@@ -107,78 +113,89 @@ def _is_json_prefix(text: str) -> bool:
             # Ran out where more was expected: cut short. A complete top-level
             # value would have parsed, so "after" with an empty stack is not a prefix.
             return bool(stack) or state != "after"
-        c = text[i]
-        if state == "after":
-            if not stack:
-                return False  # extra data after a complete document
-            if c == ",":
-                state = "value" if stack[-1] == "[" else "key"
-            elif (c == "]" and stack[-1] == "[") or (c == "}" and stack[-1] == "{"):
-                stack.pop()
-            else:
-                return False
-            i += 1
-            continue
-        if state == "colon":
-            if c != ":":
-                return False
-            state = "value"
-            i += 1
-            continue
-        if state in ("key", "key}"):
-            if c == "}" and state == "key}":
-                stack.pop()
-                state = "after"
-                i += 1
-                continue
-            if c != '"':
-                return False
-            end = _string_end(text, i)
-            if end is None:
-                return True
-            if end < 0:
-                return False
-            i = end
-            state = "colon"
-            continue
-        # state is "value" or "value]"
-        if c == "]" and state == "value]":
-            stack.pop()
-            state = "after"
-            i += 1
-        elif c in "[{":
-            stack.append(c)
-            state = "value]" if c == "[" else "key}"
-            i += 1
-        elif c == '"':
-            end = _string_end(text, i)
-            if end is None:
-                return True
-            if end < 0:
-                return False
-            i = end
-            state = "after"
-        else:
-            rest = text[i : i + 10]
-            for literal in _LITERALS:
-                if text.startswith(literal, i):
-                    i += len(literal)
-                    state = "after"
-                    break
-                if i + len(rest) == n and literal.startswith(rest):
-                    return True  # cut inside a literal ("tr", "-Inf")
-            else:
-                if c not in "-0123456789":
-                    return False
-                prefix = _NUMBER_PREFIX.match(text, i)
-                assert prefix is not None  # the prefix pattern matches "" at worst
-                if prefix.end() == n:
-                    return prefix.end() > i  # cut inside a number ("1.", "2e-")
-                full = _NUMBER.match(text, i)
-                if full is None or full.end() != prefix.end():
-                    return False  # "1.]" or "-x": wrong, not short
-                i = full.end()
-                state = "after"
+        step = _STEPS[state](text, i, stack, state)
+        if isinstance(step, bool):
+            return step
+        i, state = step
+
+
+def _after_value(text: str, i: int, stack: list[str], state: str) -> _Step:
+    c = text[i]
+    if not stack:
+        return False  # extra data after a complete document
+    if c == ",":
+        return i + 1, "value" if stack[-1] == "[" else "key"
+    if (c == "]" and stack[-1] == "[") or (c == "}" and stack[-1] == "{"):
+        stack.pop()
+        return i + 1, "after"
+    return False
+
+
+def _colon(text: str, i: int, stack: list[str], state: str) -> _Step:
+    return (i + 1, "value") if text[i] == ":" else False
+
+
+def _key(text: str, i: int, stack: list[str], state: str) -> _Step:
+    c = text[i]
+    if c == "}" and state == "key}":
+        stack.pop()
+        return i + 1, "after"
+    if c != '"':
+        return False
+    return _string(text, i, "colon")
+
+
+def _string(text: str, i: int, then: str) -> _Step:
+    end = _string_end(text, i)
+    if end is None:
+        return True
+    if end < 0:
+        return False
+    return end, then
+
+
+def _value(text: str, i: int, stack: list[str], state: str) -> _Step:
+    c = text[i]
+    if c == "]" and state == "value]":
+        stack.pop()
+        return i + 1, "after"
+    if c in "[{":
+        stack.append(c)
+        return i + 1, "value]" if c == "[" else "key}"
+    if c == '"':
+        return _string(text, i, "after")
+    return _scalar(text, i)
+
+
+def _scalar(text: str, i: int) -> _Step:
+    """A literal (``true``, ``NaN``, ...) or a number starting at ``i``."""
+    n = len(text)
+    rest = text[i : i + 10]
+    for literal in _LITERALS:
+        if text.startswith(literal, i):
+            return i + len(literal), "after"
+        if i + len(rest) == n and literal.startswith(rest):
+            return True  # cut inside a literal ("tr", "-Inf")
+    if text[i] not in "-0123456789":
+        return False
+    prefix = _NUMBER_PREFIX.match(text, i)
+    assert prefix is not None  # the prefix pattern matches "" at worst
+    if prefix.end() == n:
+        return prefix.end() > i  # cut inside a number ("1.", "2e-")
+    full = _NUMBER.match(text, i)
+    if full is None or full.end() != prefix.end():
+        return False  # "1.]" or "-x": wrong, not short
+    return full.end(), "after"
+
+
+_STEPS = {
+    "after": _after_value,
+    "colon": _colon,
+    "key": _key,
+    "key}": _key,
+    "value": _value,
+    "value]": _value,
+}
 
 
 def _string_end(text: str, start: int) -> int | None:
@@ -240,7 +257,7 @@ def load_json(body: bytes, what: str) -> Any:
             ) from exc
         raise ParseError(
             f"{what}: body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno});"
-            f" it starts with {_short(text[:40])}"
+            f" it starts with {short_repr(text[:40])}"
         ) from exc
     except RecursionError as exc:
         raise ParseError(f"{what}: JSON is nested too deeply") from exc
@@ -255,7 +272,7 @@ def _check_text(value: str, where: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ParseError(f"{where} = {_short(value)} is not valid Unicode text") from None
+        raise ParseError(f"{where} = {short_repr(value)} is not valid Unicode text") from None
     return value
 
 
@@ -291,7 +308,7 @@ def is_forbidden(body: bytes) -> bool:
 
 def _name(item: Any, where: str) -> str:
     if isinstance(item, bool) or item is None or isinstance(item, float | list | dict):
-        raise ParseError(f"{where} is {_kind(item)} ({_short(item)}), not a name")
+        raise ParseError(f"{where} is {_kind(item)} ({short_repr(item)}), not a name")
     if isinstance(item, int):
         # A model called 86 may arrive as the number 86; its URL form is "86".
         return str(item)
@@ -330,16 +347,16 @@ def parse_years(body: bytes) -> list[int]:
     for index, item in enumerate(items):
         where = f"years: item {index}"
         if isinstance(item, bool) or not isinstance(item, int | str):
-            raise ParseError(f"{where} is {_kind(item)} ({_short(item)}), not a year")
+            raise ParseError(f"{where} is {_kind(item)} ({short_repr(item)}), not a year")
         if isinstance(item, str):
             if not _YEAR_TEXT.fullmatch(item.strip()):
-                raise ParseError(f"{where} = {_short(item)} is not a year")
+                raise ParseError(f"{where} = {short_repr(item)} is not a year")
             year = int(item.strip())
         else:
             year = item
         low, high = YEAR_BOUNDS
         if not low <= year <= high:
-            raise ParseError(f"{where} = {_short(item)} is outside {low}..{high}")
+            raise ParseError(f"{where} = {short_repr(item)} is outside {low}..{high}")
         seen.setdefault(year, None)
     return list(seen)
 
@@ -409,7 +426,7 @@ def _text_field(obj: dict[str, Any], key: str) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, str):
-        raise ParseError(f"vehicle: key {key!r} = {_short(value)} is {_kind(value)}, not text")
+        raise ParseError(f"vehicle: key {key!r} = {short_repr(value)} is {_kind(value)}, not text")
     return _check_text(value, f"vehicle: key {key!r}")
 
 
@@ -425,8 +442,8 @@ def _bolt_pattern(obj: dict[str, Any]) -> str | None:
         return alias
     if alias is not None and plain.strip().casefold() != alias.strip().casefold():
         raise ParseError(
-            f"vehicle: key 'boltpattern' = {_short(plain)} and key 'boltpatternMm' = "
-            f"{_short(alias)} disagree"
+            f"vehicle: key 'boltpattern' = {short_repr(plain)} and key 'boltpatternMm' = "
+            f"{short_repr(alias)} disagree"
         )
     return plain
 
@@ -453,7 +470,7 @@ def _flag(obj: dict[str, Any], key: str) -> bool | None:
         return bool(value)
     if isinstance(value, str) and value.strip().casefold() in _FLAG_WORDS:
         return _FLAG_WORDS[value.strip().casefold()]
-    raise ParseError(f"vehicle: key {key!r} = {_short(value)} is not a yes/no flag")
+    raise ParseError(f"vehicle: key {key!r} = {short_repr(value)} is not a yes/no flag")
 
 
 def _chassis(obj: dict[str, Any]) -> str | None:
@@ -464,15 +481,15 @@ def _chassis(obj: dict[str, Any]) -> str | None:
     if isinstance(value, str):
         return _check_text(value, where)
     if isinstance(value, bool):
-        raise ParseError(f"{where} = {_short(value)} is a boolean, not a chassis id")
+        raise ParseError(f"{where} = {short_repr(value)} is a boolean, not a chassis id")
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
         # 1234.0 is how some JSON encoders write the integer 1234; 1234.5 is no id.
         if math.isfinite(value) and value.is_integer() and abs(value) < 2**53:
             return str(int(value))
-        raise ParseError(f"{where} = {_short(value)} is not an integral chassis id")
-    raise ParseError(f"{where} = {_short(value)} is {_kind(value)}, not a chassis id")
+        raise ParseError(f"{where} = {short_repr(value)} is not an integral chassis id")
+    raise ParseError(f"{where} = {short_repr(value)} is {_kind(value)}, not a chassis id")
 
 
 def _number(value: Any, where: str) -> float | None:
@@ -480,23 +497,23 @@ def _number(value: Any, where: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool):
-        raise ParseError(f"{where} = {_short(value)} is a boolean, not a number")
+        raise ParseError(f"{where} = {short_repr(value)} is a boolean, not a number")
     if isinstance(value, int | float):
         try:
             number = float(value)
         except OverflowError:
-            raise ParseError(f"{where} = {_short(value)} is too large") from None
+            raise ParseError(f"{where} = {short_repr(value)} is too large") from None
     elif isinstance(value, str):
         text = value.strip()
         if not text:
             return None
         if not _PLAIN_DECIMAL.fullmatch(text):
-            raise ParseError(f"{where} = {_short(value)} is not a number")
+            raise ParseError(f"{where} = {short_repr(value)} is not a number")
         number = float(text)
     else:
-        raise ParseError(f"{where} = {_short(value)} is {_kind(value)}, not a number")
+        raise ParseError(f"{where} = {short_repr(value)} is {_kind(value)}, not a number")
     if not math.isfinite(number):
-        raise ParseError(f"{where} = {_short(value)} is not a finite number")
+        raise ParseError(f"{where} = {short_repr(value)} is not a finite number")
     return number
 
 

@@ -7,10 +7,12 @@ signed millimetres, the hub bore millimetres.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 __all__ = [
+    "AXLE_RANGE_KEYS",
+    "AXLE_SPEC_KEYS",
     "AxleRanges",
     "AxleSpec",
     "FitmentPage",
@@ -46,6 +48,11 @@ class AxleSpec:
     diameter_max: float | None = None
     width_min: float | None = None
     width_max: float | None = None
+
+
+#: The fields of :class:`AxleSpec`, in order: the export format's ``front``/``rear``
+#: keys and the database's ``front_*``/``rear_*`` columns both come from here.
+AXLE_SPEC_KEYS: tuple[str, ...] = tuple(f.name for f in fields(AxleSpec))
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,10 @@ class AxleRanges:
     width_max: float | None = None
     offset_min: float | None = None
     offset_max: float | None = None
+
+
+#: The fields of :class:`AxleRanges`, in order (export keys and database columns).
+AXLE_RANGE_KEYS: tuple[str, ...] = tuple(f.name for f in fields(AxleRanges))
 
 
 FitmentStatus = Literal["ok", "no_data"]

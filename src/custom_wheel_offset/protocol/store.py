@@ -43,6 +43,7 @@ from custom_wheel_offset.protocol.api import (
     WIDTH_BOUNDS,
     check_range,
     load_json,
+    short_repr,
 )
 from custom_wheel_offset.protocol.records import AxleRanges, FitmentPage
 
@@ -63,12 +64,6 @@ CHALLENGE_REASON: Final = "challenge page, not data"
 _OPTION_KINDS: Final = ("suspension", "trimming", "rubbing")
 
 
-def _describe(value: object) -> str:
-    # Reasons end up in logs and the database; a 100 KB value must not.
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 # --------------------------------------------------------------------------- options
 
 
@@ -87,19 +82,19 @@ def parse_options(body: bytes, which: str) -> tuple[str, ...]:
     if isinstance(data, str):
         data = [data]
     if not isinstance(data, list):
-        got = "an object" if isinstance(data, dict) else _describe(data)
+        got = "an object" if isinstance(data, dict) else short_repr(data)
         raise ParseError(f"{what}: expected a JSON list of strings, got {got}")
     seen: dict[str, None] = {}
     for index, item in enumerate(data):
         where = f"{what}: item {index}"
         if not isinstance(item, str):
-            raise ParseError(f"{where} is {_describe(item)}, not an option string")
+            raise ParseError(f"{where} is {short_repr(item)}, not an option string")
         if item == "":
             raise ParseError(f"{where} is an empty string, not an option")
         try:
             item.encode("utf-8")  # a lone surrogate ("\ud800") cannot travel in a URL
         except UnicodeEncodeError:
-            raise ParseError(f"{where} = {_describe(item)} is not valid Unicode text") from None
+            raise ParseError(f"{where} = {short_repr(item)} is not valid Unicode text") from None
         seen.setdefault(item, None)
     return tuple(seen)
 
@@ -926,6 +921,11 @@ def _bolts(page: _Page, blocks: list[_Found]) -> list[tuple[_Found, bool]]:
         element = _element_at(page, start, tag_end, _BOLT, "bolt pattern element")
         if element is None:
             continue
+        if any(_has_class(e, _FIT_RANGE) for e in element.iterdescendants("*")):
+            # A bolt element left open before a block swallows it: saving that
+            # element would save the block twice, and which text is the pattern
+            # is anyone's guess.
+            raise ParseError(f"bolt pattern element at byte {start} wraps a fit-range block")
         owner = bisect_right(starts, start - 1) - 1  # the last block starting before it
         if owner >= 0 and left[starts[owner]] > 0:
             left[starts[owner]] -= 1  # one of that block's own: already taken

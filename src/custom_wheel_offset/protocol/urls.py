@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from custom_wheel_offset.protocol.records import PreferenceSet, VehicleId
 
@@ -25,13 +25,11 @@ __all__ = [
     "YMM_KINDS",
     "drives_url",
     "fitment_url",
-    "host_of",
     "makes_url",
     "model_info_url",
     "models_url",
     "options_url",
     "request_headers",
-    "robots_url",
     "select_vehicle_url",
     "vehicle_url",
     "years_url",
@@ -200,20 +198,3 @@ def request_headers(kind: str, store_base: str) -> dict[str, str]:
     if kind in API_KINDS:
         return {"Referer": f"{base}/"}
     return {}
-
-
-def robots_url(store_base: str) -> str:
-    """``{store}/robots.txt``."""
-    return f"{_base(store_base)}/robots.txt"
-
-
-def host_of(url: str) -> str:
-    """``scheme://netloc`` of an absolute URL: the key of per-host rate limiting.
-
-    The host is lower-cased (host names are case-insensitive, and
-    ``WWW.Example.com`` must share a limit with ``www.example.com``).
-    """
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        raise ValueError(f"not an absolute URL: {url!r}")
-    return f"{parts.scheme}://{parts.netloc.lower()}"

@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass, field
 
 from custom_wheel_offset.errors import ConfigError
+from custom_wheel_offset.settings import SANDBOX_SIZES
 
 __all__ = ["SIZES", "FaultConfig", "SandboxConfig"]
 
-SIZES: tuple[str, ...] = ("tiny", "small", "medium", "large")
+SIZES: tuple[str, ...] = SANDBOX_SIZES
 
 
 def _rate(name: str, value: float) -> None:

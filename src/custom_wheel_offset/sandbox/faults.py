@@ -46,10 +46,6 @@ class FaultDecision:
     truncate_keep_length: bool = False
     truncate_fraction: float = 0.5
 
-    @property
-    def clean(self) -> bool:
-        return self.fault is None
-
 
 NO_FAULT = FaultDecision()
 

@@ -441,9 +441,6 @@ class PageTemplate:
             self.after,
         )
 
-    def render(self, title: str, section: str) -> bytes:
-        return b"".join(self.parts(title, section))
-
 
 @functools.lru_cache(maxsize=8)
 def page_template(page_kb: int) -> PageTemplate:

@@ -14,7 +14,6 @@ path or the masked URL, with a hint saying what to do.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,13 +23,11 @@ from custom_wheel_offset.redact import mask_url
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["check_for_writing", "check_schema", "open_for_reading"]
+__all__ = ["check_for_writing", "open_for_reading"]
 
 # Directories that cwo creates itself: those of its default databases.
 _DEFAULT_URLS = ("sqlite:///data/cwo.db", "sqlite:///data/sandbox.db")
 _LIKELY = Path("data/sandbox.db")
-# cwo's revisions are four-digit numbers (migrations/versions/NNNN_*.py).
-_CWO_REVISION = re.compile(r"^\d{4}$")
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -105,46 +102,13 @@ def open_for_reading(settings: Any, *, check: bool = True) -> OptimizedDatabaseM
     try:
         _probe(db)
         if check:
+            from custom_wheel_offset.storage.migrations import check_schema
+
             check_schema(db)
     except BaseException:
         db.dispose()
         raise
     return db
-
-
-def check_schema(db: OptimizedDatabaseManager) -> None:
-    """Refuse a database that is not cwo's, or whose schema is older or newer than this cwo."""
-    from sqlalchemy import inspect
-
-    from custom_wheel_offset.storage.migrations import HEAD_REVISION, UNVERSIONED, _version_of
-
-    where = mask_url(db.url)
-    with db.read() as conn:
-        found = _version_of(conn)
-        tables = sorted(inspect(conn).get_table_names()) if found is None else []
-    if found == HEAD_REVISION:
-        return
-    if found is None and not tables:
-        raise DatabaseAccessError(
-            f"database {where} is empty: no crawl has written to it",
-            hint="run `cwo scrape` with this --db first, or give the database of an earlier crawl",
-        )
-    if found is None or (not _CWO_REVISION.match(found) and found != UNVERSIONED):
-        shown = ", ".join(tables[:5]) if tables else f"alembic revision {found}"
-        raise DatabaseAccessError(
-            f"database {where} is not a cwo database ({shown}); it was left untouched",
-            hint="check --db (env CWO_DB): cwo reads and changes only databases it created",
-        )
-    if found != UNVERSIONED and found > HEAD_REVISION:
-        raise DatabaseAccessError(
-            f"database {where} is at schema {found}, newer than this cwo knows ({HEAD_REVISION})",
-            hint="upgrade cwo on this machine to the version that wrote the database",
-        )
-    raise DatabaseAccessError(
-        f"database {where} has an older cwo schema ({found}; this cwo needs {HEAD_REVISION})",
-        hint=f"run `cwo db upgrade --db {where}` (or `cwo scrape`, which upgrades it), "
-        "then run this command again",
-    )
 
 
 def check_for_writing(settings: Any) -> None:

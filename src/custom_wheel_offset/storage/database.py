@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -110,10 +110,6 @@ class OptimizedDatabaseManager:
     @property
     def is_sqlite(self) -> bool:
         return self.url.startswith("sqlite")
-
-    @property
-    def dialect(self) -> str:
-        return "sqlite" if self.is_sqlite else "postgresql"
 
     @property
     def engine(self) -> Engine:
@@ -285,7 +281,7 @@ class OptimizedDatabaseManager:
         cwo's and at the current version, and says what to run when it is not.
         """
         if self.readonly:
-            from custom_wheel_offset.storage.access import check_schema
+            from custom_wheel_offset.storage.migrations import check_schema
 
             check_schema(self)
             return
@@ -406,7 +402,3 @@ def retryable_sqlstate(exc: BaseException | None) -> str | None:
         orig = getattr(exc, "orig", None)
         exc = orig if orig is not None else exc.__cause__
     return None
-
-
-def rows_as_dicts(rows: Sequence[Any]) -> list[Mapping[str, Any]]:
-    return [row._mapping for row in rows]

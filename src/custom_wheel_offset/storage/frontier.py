@@ -21,17 +21,19 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, or_, select, update
 
 from custom_wheel_offset.storage.schema import crawls, frontier, runs
+from custom_wheel_offset.storage.targets import fill_fitment_targets
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+    from custom_wheel_offset.work import FitmentTarget
 
 __all__ = [
     "KIND_PRIORITY",
@@ -106,7 +108,7 @@ class NewItem:
 
 @dataclass(slots=True)
 class WorkItem:
-    """A claimed row. Fitment items carry ids; the processor resolves them to names."""
+    """A claimed row. A fitment item also carries its target, read by the claim."""
 
     id: int
     key: str
@@ -115,7 +117,7 @@ class WorkItem:
     attempts: int
     vehicle_id: int | None = None
     prefset_id: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    target: FitmentTarget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +315,9 @@ class Frontier:
         now = time.time()
         ordered = sorted(kinds, key=lambda k: -KIND_PRIORITY[k])
         return self.db.transaction(
-            lambda conn: self._claim(conn, ordered, limit, item_filter, now),
+            lambda conn: fill_fitment_targets(
+                conn, self._claim(conn, ordered, limit, item_filter, now)
+            ),
             durable=not self.db.is_sqlite,
             what="claiming items",
         )

@@ -1,32 +1,30 @@
-"""The ``runs`` table and the live progress numbers read by the progress display."""
+"""The ``runs`` table: a run's row, its outcome and stored report, the last runs."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
 from custom_wheel_offset.errors import CwoError
-from custom_wheel_offset.storage.frontier import STAGE_KINDS
-from custom_wheel_offset.storage.schema import runs
+from custom_wheel_offset.storage.schema import runs, workers
+from custom_wheel_offset.storage.workers import (
+    STALE_AFTER_SECONDS,
+    lease_seconds_of_runs,
+    process_gone,
+)
 
 if TYPE_CHECKING:
-    from custom_wheel_offset.metrics.counters import Counters
-    from custom_wheel_offset.progress import StageProgress
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
-    from custom_wheel_offset.storage.frontier import Frontier
 
 __all__ = [
     "NO_HEARTBEAT",
     "PROCESS_GONE",
     "finish_run_row",
     "latest_runs",
-    "lease_seconds_of_runs",
     "load_run_report",
-    "progress_snapshot_source",
 ]
 
 
@@ -90,8 +88,6 @@ def latest_runs(db: OptimizedDatabaseManager, limit: int = 5) -> list[dict[str, 
 
 
 def _open_run_outcome(run: dict[str, Any], beat: float | None, lease: float | None) -> str:
-    from custom_wheel_offset.storage.workers import STALE_AFTER_SECONDS, process_gone
-
     gone = process_gone(run["host"], run["pid"], run["started_at"])
     if gone:
         return PROCESS_GONE
@@ -103,8 +99,6 @@ def _open_run_outcome(run: dict[str, Any], beat: float | None, lease: float | No
 
 
 def _last_heartbeats(db: OptimizedDatabaseManager, run_ids: set[int]) -> dict[int, float]:
-    from custom_wheel_offset.storage.schema import workers
-
     if not run_ids:
         return {}
     with db.read() as conn:
@@ -112,25 +106,6 @@ def _last_heartbeats(db: OptimizedDatabaseManager, run_ids: set[int]) -> dict[in
             select(workers.c.run_id, workers.c.heartbeat_at).where(workers.c.run_id.in_(run_ids))
         ).all()
     return {r.run_id: r.heartbeat_at for r in rows}
-
-
-def lease_seconds_of_runs(db: OptimizedDatabaseManager, run_ids: set[int]) -> dict[int, float]:
-    """Each run's ``--lease-seconds``, from its stored settings (absent if not recorded)."""
-    if not run_ids:
-        return {}
-    with db.read() as conn:
-        rows = conn.execute(
-            select(runs.c.id, runs.c.settings_json).where(runs.c.id.in_(run_ids))
-        ).all()
-    out: dict[int, float] = {}
-    for r in rows:
-        try:
-            lease = json.loads(r.settings_json).get("lease_seconds")
-        except (ValueError, AttributeError):  # an unreadable or non-object settings row
-            continue
-        if isinstance(lease, (int, float)) and lease > 0:
-            out[r.id] = float(lease)
-    return out
 
 
 def load_run_report(db: OptimizedDatabaseManager, run_id: int | None) -> dict[str, Any]:
@@ -156,34 +131,3 @@ def load_run_report(db: OptimizedDatabaseManager, run_id: int | None) -> dict[st
         )
     report: dict[str, Any] = json.loads(row.metrics_json)
     return report
-
-
-def progress_snapshot_source(
-    frontier: Frontier, counters: Counters, kinds: tuple[str, ...]
-) -> Callable[[], dict[str, StageProgress]]:
-    """A cheap snapshot function: one database count at start, then counters only."""
-    from custom_wheel_offset.progress import StageProgress
-
-    baseline = frontier.stage_counts()
-    stages = {
-        stage: tuple(k for k in stage_kinds if k in kinds)
-        for stage, stage_kinds in STAGE_KINDS.items()
-    }
-
-    def snapshot() -> dict[str, StageProgress]:
-        out: dict[str, StageProgress] = {}
-        for stage, stage_kinds in stages.items():
-            if not stage_kinds:
-                continue
-            total = done = failed = 0
-            for kind in stage_kinds:
-                base = baseline.get(kind, {})
-                # Gone items are no work of any run (storage.gone).
-                present = sum(n for status, n in base.items() if status != "gone")
-                total += present + counters.get(f"items/discovered/{kind}")
-                done += base.get("done", 0) + counters.get(f"items/done/{kind}")
-                failed += base.get("failed", 0) + counters.get(f"items/failed/{kind}")
-            out[stage] = StageProgress(stage=stage, done=done, discovered=total, failed=failed)
-        return out
-
-    return snapshot

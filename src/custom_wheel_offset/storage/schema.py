@@ -32,7 +32,7 @@ from sqlalchemy import (
     text,
 )
 
-from custom_wheel_offset.exporting.format import AXLE_RANGE_KEYS, AXLE_SPEC_KEYS
+from custom_wheel_offset.protocol.records import AXLE_RANGE_KEYS, AXLE_SPEC_KEYS
 
 __all__ = [
     "AXLE_RANGE_FIELDS",
@@ -57,7 +57,8 @@ metadata = MetaData(
     }
 )
 
-# One column per key of the export format's front/rear objects.
+# One column per field of the records' axles (the export format's front/rear keys
+# come from the same tuples; neither side reads the other).
 AXLE_SPEC_FIELDS = AXLE_SPEC_KEYS
 AXLE_RANGE_FIELDS = AXLE_RANGE_KEYS
 

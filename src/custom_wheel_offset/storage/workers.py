@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from custom_wheel_offset.storage.schema import workers
+from custom_wheel_offset.storage.schema import runs, workers
 
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STALE_AFTER_SECONDS",
     "heartbeat",
+    "lease_seconds_of_runs",
     "list_workers",
     "process_gone",
     "register_worker",
@@ -106,8 +108,6 @@ def worker_state(row: dict[str, Any], *, now: float, lease_seconds: float | None
 
 def list_workers(db: OptimizedDatabaseManager, *, limit: int = 20) -> list[dict[str, Any]]:
     """The last ``limit`` workers, each with its ``state`` (see :func:`worker_state`)."""
-    from custom_wheel_offset.storage.runs import lease_seconds_of_runs
-
     now = time.time()
     with db.read() as conn:
         rows = conn.execute(select(workers).order_by(workers.c.id.desc()).limit(limit)).all()
@@ -117,4 +117,23 @@ def list_workers(db: OptimizedDatabaseManager, *, limit: int = 20) -> list[dict[
         m = dict(r._mapping)
         m["state"] = worker_state(m, now=now, lease_seconds=leases.get(m["run_id"]))
         out.append(m)
+    return out
+
+
+def lease_seconds_of_runs(db: OptimizedDatabaseManager, run_ids: set[int]) -> dict[int, float]:
+    """Each run's ``--lease-seconds``, from its stored settings (absent if not recorded)."""
+    if not run_ids:
+        return {}
+    with db.read() as conn:
+        rows = conn.execute(
+            select(runs.c.id, runs.c.settings_json).where(runs.c.id.in_(run_ids))
+        ).all()
+    out: dict[int, float] = {}
+    for r in rows:
+        try:
+            lease = json.loads(r.settings_json).get("lease_seconds")
+        except (ValueError, AttributeError):  # an unreadable or non-object settings row
+            continue
+        if isinstance(lease, (int, float)) and lease > 0:
+            out[r.id] = float(lease)
     return out

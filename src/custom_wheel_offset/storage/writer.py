@@ -25,8 +25,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String as SAString
 from sqlalchemy import and_, bindparam, cast, literal, select, true, tuple_, update
@@ -34,12 +33,7 @@ from sqlalchemy import and_, bindparam, cast, literal, select, true, tuple_, upd
 from custom_wheel_offset.errors import DatabaseError
 from custom_wheel_offset.exporting.format import flatten, vehicle_record
 from custom_wheel_offset.metrics.counters import Counters
-from custom_wheel_offset.protocol.records import (
-    FitmentPage,
-    PreferenceOptions,
-    VehicleId,
-    VehicleSpec,
-)
+from custom_wheel_offset.protocol.records import VehicleId
 from custom_wheel_offset.redact import safe_text
 from custom_wheel_offset.storage import gone
 from custom_wheel_offset.storage.frontier import NewItem
@@ -51,6 +45,7 @@ from custom_wheel_offset.storage.schema import (
     preference_sets,
     vehicles,
 )
+from custom_wheel_offset.work import FitmentResult, OptionsResult, Outcome, VehicleResult
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -61,45 +56,6 @@ if TYPE_CHECKING:
 __all__ = ["BatchWriter", "FitmentResult", "OptionsResult", "Outcome", "VehicleResult"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class VehicleResult:
-    vehicle: VehicleId
-    spec: VehicleSpec
-
-
-@dataclass(frozen=True, slots=True)
-class OptionsResult:
-    vehicle_type: str
-    options: PreferenceOptions
-
-
-@dataclass(frozen=True, slots=True)
-class FitmentResult:
-    vehicle_id: int
-    prefset_id: int
-    page: FitmentPage
-
-
-OutcomeStatus = Literal["done", "retry", "failed", "release"]
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What became of one claimed item."""
-
-    item_id: int
-    kind: str
-    status: OutcomeStatus
-    result: VehicleResult | OptionsResult | FitmentResult | None = None
-    children: list[NewItem] = field(default_factory=list)
-    error: str | None = None
-    not_before: float = 0.0
-    code: str | None = None  # retry and failed: errors.failure_code of what went wrong
-    # A listing's outcome: the key of every child the site listed, kept or not by
-    # the run's filter. A child listed before and missing here is gone.
-    listed: frozenset[str] | None = None
 
 
 class BatchWriter:
@@ -423,7 +379,7 @@ class BatchWriter:
             tally.incr("writer/outcomes_not_leased", len(others) - len(mine))
         # A failed item keeps its code and counts one more failed run; a release
         # (run stopping, bot challenge) is no fault of the item: its code stays.
-        coded = {"failure_code": bindparam("b_code")}
+        coded: dict[str, Any] = {"failure_code": bindparam("b_code")}
         for status, values in (
             ("retry", {"status": "pending", **coded}),
             ("failed", {"status": "failed", **coded, "failed_runs": frontier.c.failed_runs + 1}),

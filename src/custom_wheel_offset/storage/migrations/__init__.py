@@ -37,6 +37,7 @@ reference (``vehicles``, ``preference_sets``) needs that handled explicitly.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,6 +52,7 @@ __all__ = [
     "HEAD_REVISION",
     "KNOWN_REVISIONS",
     "alembic_config",
+    "check_schema",
     "current_revision",
     "upgrade_to",
     "upgrade_to_head",
@@ -65,6 +67,9 @@ KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
 
 UNVERSIONED = "unversioned"
 """What :func:`current_revision` reports for tables created before migrations existed."""
+
+# cwo's revisions are four-digit numbers (versions/NNNN_*.py).
+_CWO_REVISION = re.compile(r"^\d{4}$")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
@@ -146,3 +151,39 @@ def upgrade_to(db: OptimizedDatabaseManager, revision: str) -> None:
                 log.info("schema upgraded from %s to %s", found or "an empty database", target)
         except CommandError as exc:
             raise DatabaseError(f"cannot migrate the database schema: {exc}") from exc
+
+
+def check_schema(db: OptimizedDatabaseManager) -> None:
+    """Refuse a database that is not cwo's, or whose schema is older or newer than this cwo."""
+    from sqlalchemy import inspect
+
+    from custom_wheel_offset.errors import DatabaseAccessError
+    from custom_wheel_offset.redact import mask_url
+
+    where = mask_url(db.url)
+    with db.read() as conn:
+        found = _version_of(conn)
+        tables = sorted(inspect(conn).get_table_names()) if found is None else []
+    if found == HEAD_REVISION:
+        return
+    if found is None and not tables:
+        raise DatabaseAccessError(
+            f"database {where} is empty: no crawl has written to it",
+            hint="run `cwo scrape` with this --db first, or give the database of an earlier crawl",
+        )
+    if found is None or (not _CWO_REVISION.match(found) and found != UNVERSIONED):
+        shown = ", ".join(tables[:5]) if tables else f"alembic revision {found}"
+        raise DatabaseAccessError(
+            f"database {where} is not a cwo database ({shown}); it was left untouched",
+            hint="check --db (env CWO_DB): cwo reads and changes only databases it created",
+        )
+    if found != UNVERSIONED and found > HEAD_REVISION:
+        raise DatabaseAccessError(
+            f"database {where} is at schema {found}, newer than this cwo knows ({HEAD_REVISION})",
+            hint="upgrade cwo on this machine to the version that wrote the database",
+        )
+    raise DatabaseAccessError(
+        f"database {where} has an older cwo schema ({found}; this cwo needs {HEAD_REVISION})",
+        hint=f"run `cwo db upgrade --db {where}` (or `cwo scrape`, which upgrades it), "
+        "then run this command again",
+    )

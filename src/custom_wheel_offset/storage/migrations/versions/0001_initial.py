@@ -48,6 +48,16 @@ def _range_columns(prefix: str) -> list[sa.Column[object]]:
 
 def upgrade() -> None:
     """Create the first release's tables and indexes."""
+    _create_crawls()
+    _create_frontier()
+    _create_preference_options()
+    _create_preference_sets()
+    _create_runs()
+    _create_vehicles()
+    _create_fitments()
+
+
+def _create_crawls() -> None:
     op.create_table(
         "crawls",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -56,6 +66,9 @@ def upgrade() -> None:
         sa.Column("mode", sa.String(length=16), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_crawls")),
     )
+
+
+def _create_frontier() -> None:
     op.create_table(
         "frontier",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -95,6 +108,9 @@ def upgrade() -> None:
         sqlite_where=sa.text("status = 'pending'"),
         postgresql_where=sa.text("status = 'pending'"),
     )
+
+
+def _create_preference_options() -> None:
     op.create_table(
         "preference_options",
         sa.Column("vehicle_type", sa.Text(), nullable=False),
@@ -104,6 +120,9 @@ def upgrade() -> None:
         sa.Column("fetched_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("vehicle_type", name=op.f("pk_preference_options")),
     )
+
+
+def _create_preference_sets() -> None:
     op.create_table(
         "preference_sets",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -121,6 +140,9 @@ def upgrade() -> None:
             name=op.f("uq_preference_sets_vehicle_type_suspension_modification_rubbing"),
         ),
     )
+
+
+def _create_runs() -> None:
     op.create_table(
         "runs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -135,6 +157,9 @@ def upgrade() -> None:
         sa.Column("metrics_json", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
+
+
+def _create_vehicles() -> None:
     op.create_table(
         "vehicles",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -166,6 +191,9 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_vehicles_vehicle_type", "vehicles", ["vehicle_type"], unique=False)
+
+
+def _create_fitments() -> None:
     op.create_table(
         "fitments",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),

@@ -1,0 +1,1 @@
+"""Tests of custom_wheel_offset.crawl on real parts (a sandbox on loopback, SQLite files)."""
