@@ -51,6 +51,13 @@ class Settings:
     # what
     skip_existing: bool = False
     retry_failed: bool = False
+    # Rolling refresh (docs/history.md): re-fetch the vehicle and fitment pages last
+    # confirmed longer ago than this many seconds, oldest first, at most
+    # refresh_budget of them per run (None: all of them).
+    refresh_older_than: float | None = None
+    refresh_budget: int | None = None
+    # `cwo status`: records not confirmed within this many seconds are past the window.
+    freshness_window: float = 30 * 86400.0
     years: tuple[int, int] | None = None
     makes: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
@@ -193,6 +200,29 @@ def _parse_stages(name: str, raw: Any) -> tuple[str, ...]:
     return tuple(s for s in STAGES if s in stages)
 
 
+_AGE = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _parse_age(name: str, raw: Any) -> float | None:
+    """An age: seconds as a number, or a number with a unit: ``90s``, ``15m``, ``12h``, ``30d``."""
+    if raw is None:
+        return None
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        value = float(raw)
+    else:
+        text = str(raw).strip().lower()
+        unit = text[-1:] if text[-1:] in _AGE else "s"
+        try:
+            value = float(text[:-1] if text[-1:] in _AGE else text) * _AGE[unit]
+        except ValueError:
+            raise ConfigError(
+                f"{name}: expected an age like 30d, 12h, 15m, 90s or seconds, got {raw!r}"
+            ) from None
+    if value < 0:
+        raise ConfigError(f"{name}: an age cannot be negative, got {raw!r}")
+    return value
+
+
 _CHOICES = {
     "progress": ("auto", "rich", "plain", "off"),
     "log_format": ("text", "json"),
@@ -203,6 +233,8 @@ _SPECIAL = {
     "makes": _parse_list,
     "models": _parse_list,
     "stages": _parse_stages,
+    "refresh_older_than": _parse_age,
+    "freshness_window": _parse_age,
 }
 
 
@@ -240,6 +272,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError(f"rate must be 0 (unlimited) or positive, got {s.rate}")
     if s.max_attempts < 1 or s.item_attempts < 1:
         raise ConfigError("max_attempts and item_attempts must be at least 1")
+    if s.refresh_budget is not None and s.refresh_budget < 1:
+        raise ConfigError(
+            f"refresh_budget must be a positive number of pages, got {s.refresh_budget}"
+        )
+    if s.freshness_window <= 0:
+        raise ConfigError(f"freshness_window must be positive, got {s.freshness_window}")
     if s.limit is not None and s.limit < 1:
         raise ConfigError(f"limit must be a positive number of items, got {s.limit}")
     if s.batch_size < 1 or s.flush_interval <= 0:

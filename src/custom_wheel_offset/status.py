@@ -1,4 +1,5 @@
-"""`cwo status`: per stage, items done, pending, leased, failed and gone; why; the last runs."""
+"""`cwo status`: per stage, items done, pending, leased, failed and gone; why; freshness;
+the last runs."""
 
 from __future__ import annotations
 
@@ -9,17 +10,26 @@ from custom_wheel_offset.redact import sanitize
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["crawl_status", "status_lines"]
+__all__ = ["crawl_status", "freshness_lines", "status_lines"]
 
 
 def crawl_status(
-    db: OptimizedDatabaseManager, *, reasons: int = 20, item_attempts: int | None = None
+    db: OptimizedDatabaseManager,
+    *,
+    reasons: int = 20,
+    item_attempts: int | None = None,
+    window: float = 30 * 86400.0,
+    budget: int | None = None,
 ) -> dict[str, Any]:
-    """Stages, failures grouped by code (totals by ``COUNT``), workers and the last runs.
+    """Stages, failures grouped by code (totals by ``COUNT``), freshness, workers and runs.
 
     ``failed_past_limit`` counts failed items that failed in ``item_attempts``
     runs: a new run no longer re-opens them (``--retry-failed`` does).
+    ``freshness`` (storage.freshness): record ages, those older than ``window``
+    seconds, the last complete crawl and the refresh cycle at ``budget``.
     """
+    import time
+
     from custom_wheel_offset.storage.frontier import STAGE_KINDS, Frontier
     from custom_wheel_offset.storage.runs import latest_runs
     from custom_wheel_offset.storage.workers import list_workers
@@ -50,6 +60,7 @@ def crawl_status(
         "failures": [
             {"code": g.code, "count": g.count, "example": g.example} for g in failures.groups
         ],
+        "freshness": _freshness(db, time.time(), window, budget),
         "runs": latest_runs(db),
         "workers": list_workers(db),
     }
@@ -57,6 +68,56 @@ def crawl_status(
     # both show URLs masked and control characters escaped.
     result: dict[str, Any] = sanitize(status)
     return result
+
+
+def _freshness(
+    db: OptimizedDatabaseManager, now: float, window: float, budget: int | None
+) -> dict[str, Any]:
+    from custom_wheel_offset.storage.freshness import freshness
+
+    with db.read() as conn:
+        return freshness(conn, now=now, window=window, budget=budget)
+
+
+def _span(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def freshness_lines(f: dict[str, Any]) -> list[str]:
+    """The freshness block of `cwo status` (see storage.freshness)."""
+    import datetime as dt
+
+    lines = [
+        f"freshness of {f['records']} records: age median {_span(f['age_median_seconds'])}, "
+        f"90th percentile {_span(f['age_p90_seconds'])}, "
+        f"oldest {_span(f['age_oldest_seconds'])}; "
+        f"{f['past_window']} older than {_span(f['window_seconds'])}"
+    ]
+    crawl = f["last_complete_crawl"]
+    if crawl:
+        ended = dt.datetime.fromtimestamp(crawl["finished_at"], dt.UTC)
+        lines.append(
+            f"  last complete crawl: {crawl['id']} ({crawl['mode']}), "
+            f"finished {ended.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
+    c = f["refresh_cycle"]
+    if c["fetch_seconds"] is not None:
+        text = (
+            f"  full refresh: {c['record_pages']} pages take {_span(c['fetch_seconds'])} "
+            f"at the observed {c['observed_requests_per_second']} requests/s"
+        )
+        if c["runs"]:
+            text += (
+                f"; {c['runs']} run(s) of --refresh-budget {c['budget']}, "
+                f"{_span(c['seconds_per_run'])} of fetching each"
+            )
+        lines.append(text)
+    return lines
 
 
 def status_lines(status: dict[str, Any]) -> list[str]:
@@ -93,6 +154,9 @@ def status_lines(status: dict[str, Any]) -> list[str]:
                 f"  {status['failed_past_limit']} of them failed in {status['item_attempts']} "
                 "run(s) and are no longer retried (--item-attempts); --retry-failed takes them"
             )
+    if status.get("freshness") and status["freshness"]["records"]:
+        lines.append("")
+        lines.extend(freshness_lines(status["freshness"]))
     if status["workers"]:
         lines.append("")
         lines.append("workers:")

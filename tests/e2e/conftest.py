@@ -21,13 +21,16 @@ def truth_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from custom_wheel_offset.sandbox import SandboxConfig
     from custom_wheel_offset.sandbox.truth import write_truth
 
-    cache: dict[tuple[str, int, int], Path] = {}
+    cache: dict[tuple[str, int, int, int], Path] = {}
 
-    def get(size: str = "tiny", seed: int = 1, remove_vehicles: int = 0) -> Path:
-        key = (size, seed, remove_vehicles)
+    def get(size: str = "tiny", seed: int = 1, remove_vehicles: int = 0, edition: int = 1) -> Path:
+        key = (size, seed, remove_vehicles, edition)
         if key not in cache:
-            out = tmp_path_factory.mktemp(f"truth-{size}-{seed}-{remove_vehicles}")
-            write_truth(SandboxConfig(size=size, seed=seed, remove_vehicles=remove_vehicles), out)
+            out = tmp_path_factory.mktemp(f"truth-{size}-{seed}-{remove_vehicles}-{edition}")
+            config = SandboxConfig(
+                size=size, seed=seed, remove_vehicles=remove_vehicles, edition=edition
+            )
+            write_truth(config, out)
             cache[key] = out
         return cache[key]
 
@@ -48,6 +51,7 @@ def sandbox() -> Any:
         seed: int = 1,
         robots_disallow: tuple[str, ...] = (),
         remove_vehicles: int = 0,
+        edition: int = 1,
         **faults: Any,
     ) -> Any:
         config = SandboxConfig(
@@ -56,6 +60,7 @@ def sandbox() -> Any:
             faults=FaultConfig(**faults),
             robots_disallow=robots_disallow,
             remove_vehicles=remove_vehicles,
+            edition=edition,
         )
         return start_sandbox(config)
 

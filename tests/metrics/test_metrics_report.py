@@ -41,7 +41,8 @@ def make_snapshot() -> dict[str, Any]:
     counters.incr("retry_reason/timeout", 1)
     counters.incr("records/added/vehicle", 40)
     counters.incr("records/added/fitment", 60)
-    counters.incr("records/updated/vehicle", 5)
+    counters.incr("records/changed/vehicle", 5)
+    counters.incr("records/unchanged/fitment", 7)
     counters.incr("records/skipped", 3)
     counters.incr("records/failed/fitment", 2)
     rss = iter(range(100 * MIB, 200 * MIB, MIB))
@@ -106,12 +107,13 @@ def test_requests_retries_and_records_are_derived_from_counters() -> None:
     assert report["retries"]["by_reason"] == {"429": 9, "timeout": 1}
     assert report["retries"]["total"] == 10
     records = report["records"]
-    assert (records["added"], records["updated"], records["skipped"], records["failed"]) == (
-        100,
-        5,
-        3,
-        2,
-    )
+    assert (
+        records["added"],
+        records["changed"],
+        records["unchanged"],
+        records["skipped"],
+        records["failed"],
+    ) == (100, 5, 7, 3, 2)
     assert records["by_kind"]["added"] == {"fitment": 60, "vehicle": 40}
 
 

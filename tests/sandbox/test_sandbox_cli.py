@@ -38,12 +38,13 @@ SERVE_OPTIONS = (
     "--forbidden-after",
     "--forbidden-for",
     "--robots-disallow",
+    "--edition",
 )
 
 
 def test_group_is_named_sandbox() -> None:
     assert isinstance(sandbox, click.Group) and sandbox.name == "sandbox"
-    assert set(sandbox.commands) == {"serve", "truth"}
+    assert set(sandbox.commands) == {"serve", "truth", "changes"}
 
 
 def test_serve_help_mentions_every_option() -> None:

@@ -30,6 +30,7 @@ from custom_wheel_offset.storage.schema import (
     crawls,
     fitments,
     frontier,
+    history,
     metadata,
     preference_options,
     preference_sets,
@@ -238,8 +239,20 @@ def _insert_first_release_rows(db: OptimizedDatabaseManager) -> dict[str, list[d
     return rows
 
 
-# Columns later revisions added to the tables of the first release (0003, 0004).
-ADDED_LATER = {"failure_code", "failed_runs", "gone_crawl", "parent_id"}
+# Columns later revisions added to the tables of the first release (0003, 0004, 0006).
+ADDED_LATER = {
+    "failure_code",
+    "failed_runs",
+    "gone_crawl",
+    "parent_id",
+    "first_seen",
+    "last_seen",
+    "last_changed",
+    "first_crawl",
+    "seen_crawl",
+    "changed_crawl",
+    "content_hash",
+}
 
 
 def _read_rows(db: OptimizedDatabaseManager) -> dict[str, list[dict[str, Any]]]:
@@ -389,6 +402,39 @@ def test_upgrade_to_gone_marks_links_listed_rows_to_their_listing(
         (8, None, None),
         (9, None, None),
     ]
+
+
+def test_upgrade_to_history_back_fills_seen_times_from_the_fetch_times(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    """0006: first_seen/last_seen/last_changed from fetched_at, the crawls from crawl_id."""
+    upgrade_to(manager, "0004")
+    rows = _insert_first_release_rows(manager)
+    upgrade_to_head(manager)
+    assert current_revision(manager) == HEAD_REVISION
+    with manager.read() as conn:
+        for table in (vehicles, fitments):
+            got = conn.execute(
+                select(
+                    table.c.first_seen,
+                    table.c.last_seen,
+                    table.c.last_changed,
+                    table.c.first_crawl,
+                    table.c.seen_crawl,
+                    table.c.changed_crawl,
+                    table.c.content_hash,
+                ).order_by(table.c.id)
+            ).all()
+            expected = [
+                (r["fetched_at"],) * 3 + (r.get("crawl_id"),) * 3 + (None,)
+                for r in sorted(rows[table.name], key=lambda r: r["id"])
+            ]
+            assert [tuple(g) for g in got] == expected
+            assert got
+        assert conn.execute(select(history)).all() == []
+        assert conn.execute(select(preference_sets.c.gone_crawl)).scalars().all() == [None] * len(
+            rows["preference_sets"]
+        )
 
 
 @pytest.mark.parametrize("with_workers", [False, True], ids=["first-release", "with-workers"])

@@ -87,7 +87,7 @@ def test_vehicle_and_options_fan_out_fitment_items_then_fitments_export(any_db) 
     assert counters.get("items/discovered/fitment") == 8
     # A vehicle type's first options are added, not updated (a first crawl said "updated 3").
     assert counters.get("records/added/preference_options") == 1
-    assert counters.get("records/updated/preference_options") == 0
+    assert counters.get("records/changed/preference_options") == 0
     fit_items = f.claim(["fitment"], 100, ItemFilter())
     page = FitmentPage(
         "ok",

@@ -135,7 +135,7 @@ def _leaves(group: click.Group) -> list[click.Command]:
 def _register() -> None:
     from custom_wheel_offset.cli.audit_cmd import audit_cmd
     from custom_wheel_offset.cli.completion_cmd import completion_cmd
-    from custom_wheel_offset.cli.data_cmds import export_cmd, report_cmd, status_cmd
+    from custom_wheel_offset.cli.data_cmds import diff_cmd, export_cmd, report_cmd, status_cmd
     from custom_wheel_offset.cli.db_cmd import db_group
     from custom_wheel_offset.cli.sandbox_cmd import sandbox
     from custom_wheel_offset.cli.scrape_cmd import scrape
@@ -143,6 +143,7 @@ def _register() -> None:
     commands = (
         scrape,
         export_cmd,
+        diff_cmd,
         report_cmd,
         status_cmd,
         audit_cmd,

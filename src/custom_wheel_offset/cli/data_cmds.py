@@ -1,4 +1,4 @@
-"""`cwo export`, `cwo report`, `cwo status`: read what crawls stored."""
+"""`cwo export`, `cwo diff`, `cwo report`, `cwo status`: read what crawls stored."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import click
 
 from custom_wheel_offset.cli.options import db_option, settings_from
 
-__all__ = ["export_cmd", "report_cmd", "status_cmd"]
+__all__ = ["diff_cmd", "export_cmd", "report_cmd", "status_cmd"]
 
 
 def open_database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
@@ -113,6 +113,88 @@ def export_cmd(
     finally:
         manager.dispose()
     click.echo(f"cwo: exported {count} {what}", err=True)
+
+
+@click.command("diff")
+@click.option(
+    "--since",
+    default=None,
+    metavar="CRAWL_ID|DATE",
+    envvar="CWO_SINCE",
+    help="Changes after this crawl (its id: those of later crawls) or from this ISO 8601 "
+    "date or time (UTC unless it says otherwise). Default: all. Env: CWO_SINCE.",
+)
+@click.option(
+    "--until",
+    default=None,
+    metavar="CRAWL_ID|DATE",
+    envvar="CWO_UNTIL",
+    help="Changes up to and including this crawl, or before this date or time. Env: CWO_UNTIL.",
+)
+@click.option(
+    "--what",
+    type=click.Choice(["vehicles", "fitments"]),
+    default=None,
+    help="Only vehicle or only fitment changes (default: both, vehicles first). "
+    "Env: CWO_DIFF_WHAT.",
+    envvar="CWO_DIFF_WHAT",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv"]),
+    default="jsonl",
+    show_default=True,
+    envvar="CWO_FORMAT",
+    help="Output format. Env: CWO_FORMAT.",
+)
+@click.option(
+    "--plain",
+    is_flag=True,
+    envvar="CWO_DIFF_PLAIN",
+    help="Leave out crawl and at: the lines `cwo sandbox changes` writes. Env: CWO_DIFF_PLAIN.",
+)
+@click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
+@db_option
+@click.pass_context
+def diff_cmd(
+    ctx: click.Context,
+    since: str | None,
+    until: str | None,
+    what: str | None,
+    fmt: str,
+    plain: bool,
+    out: str,
+    db: str | None,
+) -> None:
+    """Say what changed: one line per record added, changed, gone or returned.
+
+    Lines are sorted by kind and identity and byte-stable; a changed record
+    lists its changed fields with old and new values. Format and examples in
+    docs/history.md.
+
+    Example:
+
+        cwo diff --since 3
+
+        cwo diff --since 2026-12-01 --what fitments --format csv --out changes.csv
+    """
+    from custom_wheel_offset.exporting.export import diff
+
+    manager = open_database(ctx, db)
+
+    def write(fh: Any) -> int:
+        return diff(manager, out=fh, since=since, until=until, what=what, fmt=fmt, plain=plain)
+
+    try:
+        if out == "-":
+            count = write(sys.stdout)
+        else:
+            with _open_out(out, newline="") as fh:
+                count = write(fh)
+    finally:
+        manager.dispose()
+    click.echo(f"cwo: {count} change(s)", err=True)
 
 
 @click.command("report")
@@ -222,12 +304,28 @@ def _require_matplotlib() -> None:
     default=None,
     help="Count failed items that failed in this many runs apart (default: as `cwo scrape`, 3).",
 )
+@click.option(
+    "--freshness-window",
+    default=None,
+    metavar="AGE",
+    help="Count records not confirmed within AGE (30d, 12h; default 30d). "
+    "Env: CWO_FRESHNESS_WINDOW.",
+)
 @db_option
 @click.pass_context
 def status_cmd(
-    ctx: click.Context, as_json: bool, item_attempts: int | None, db: str | None
+    ctx: click.Context,
+    as_json: bool,
+    item_attempts: int | None,
+    freshness_window: str | None,
+    db: str | None,
 ) -> None:
-    """Show per stage what is done, pending and failed, why, and the last runs.
+    """Show per stage what is done, pending and failed, why, how fresh, and the last runs.
+
+    Freshness: the age of the stored records (median, 90th percentile,
+    oldest), how many are older than --freshness-window, the last complete
+    crawl, and how long a full refresh takes at the observed request rate and
+    the configured --refresh-budget (docs/history.md).
 
     Failed items are grouped by their reason code (docs/resilience.md), with a
     count and one example message each; items that failed in --item-attempts
@@ -241,10 +339,17 @@ def status_cmd(
     """
     from custom_wheel_offset.status import crawl_status, status_lines
 
-    settings = settings_from(ctx, db=db, item_attempts=item_attempts)
+    settings = settings_from(
+        ctx, db=db, item_attempts=item_attempts, freshness_window=freshness_window
+    )
     manager = open_database(ctx, db)
     try:
-        status = crawl_status(manager, item_attempts=settings.item_attempts)
+        status = crawl_status(
+            manager,
+            item_attempts=settings.item_attempts,
+            window=settings.freshness_window,
+            budget=settings.refresh_budget,
+        )
     finally:
         manager.dispose()
     if as_json:

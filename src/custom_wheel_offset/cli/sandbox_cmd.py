@@ -1,4 +1,4 @@
-"""`cwo sandbox serve|truth`: the built-in imitation of the site, as commands.
+"""`cwo sandbox serve|truth|changes`: the built-in imitation of the site, as commands.
 
 Thin adapters over :mod:`custom_wheel_offset.sandbox`: each command parses
 its options, makes one library call and turns known library errors into
@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from custom_wheel_offset.errors import ConfigError
+from custom_wheel_offset.settings import SANDBOX_SIZES
 
 __all__ = ["sandbox"]
 
@@ -49,6 +50,16 @@ def _common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Withdraw N vehicles (chosen by --seed) from the catalogue: their drives listing "
         "omits them, their vehicle URL answers 404, their fitment pages carry no data, and the "
         "truth leaves them out.",
+    )(func)
+    func = click.option(
+        "--edition",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        metavar="N",
+        help="Edition of the catalogue: 1 is the original; each later one has about 2% "
+        "vehicles added, 1% gone, 1% of vehicle specs and 3% of fitment ranges changed "
+        "(docs/history.md).",
     )(func)
     return func
 
@@ -177,11 +188,12 @@ def _fault_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(name="sandbox")
 def sandbox() -> None:
-    """The built-in imitation of the site: serve it, or write its ground truth.
+    """The built-in imitation of the site: serve it, write its ground truth or its changes.
 
     The sandbox serves both hosts (the fitment API and the store) on one port,
     from a deterministic catalogue fixed by --size and --seed, optionally with
-    faults; `truth` writes what a correct crawl of that catalogue must export.
+    faults; `truth` writes what a correct crawl of that catalogue must export;
+    `changes` what `cwo diff` must say between two editions (--edition).
 
     Example:
 
@@ -221,6 +233,7 @@ def serve(
     seed: int,
     size: str,
     remove_vehicles: int,
+    edition: int,
     page_kb: int,
     robots_disallow: tuple[str, ...],
     **faults: Any,
@@ -259,6 +272,7 @@ def serve(
             faults=FaultConfig(**faults),
             robots_disallow=robots_disallow,
             remove_vehicles=remove_vehicles,
+            edition=edition,
         )
         running = start_sandbox(config, host=host, port=port)
     except ConfigError as exc:
@@ -310,7 +324,7 @@ def _wait_for_ctrl_c_or_sigterm() -> None:
     type=click.Path(file_okay=False, writable=True, path_type=Path),
     help="Directory to write vehicles.jsonl and fitments.jsonl into (created if missing).",
 )
-def truth(seed: int, size: str, remove_vehicles: int, out_dir: Path) -> None:
+def truth(seed: int, size: str, remove_vehicles: int, edition: int, out_dir: Path) -> None:
     """Write the ground truth of a sandbox catalogue in the export format.
 
     OUT/vehicles.jsonl and OUT/fitments.jsonl hold exactly what a correct
@@ -328,7 +342,9 @@ def truth(seed: int, size: str, remove_vehicles: int, out_dir: Path) -> None:
     from custom_wheel_offset.sandbox.truth import write_truth
 
     try:
-        config = SandboxConfig(size=size, seed=seed, remove_vehicles=remove_vehicles)
+        config = SandboxConfig(
+            size=size, seed=seed, remove_vehicles=remove_vehicles, edition=edition
+        )
         written = write_truth(config, out_dir)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -336,3 +352,62 @@ def truth(seed: int, size: str, remove_vehicles: int, out_dir: Path) -> None:
         raise click.ClickException(f"cannot write the truth into {out_dir}: {exc}") from exc
     click.echo(f"{written.vehicles_path}: {written.vehicles} vehicles")
     click.echo(f"{written.fitments_path}: {written.fitments} fitments")
+
+
+@sandbox.command("changes")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the catalogue.")
+@click.option(
+    "--size", type=click.Choice(SANDBOX_SIZES), default="tiny", show_default=True, help="Size."
+)
+@click.option(
+    "--from",
+    "first",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="The edition crawled first.",
+)
+@click.option(
+    "--to",
+    "last",
+    type=click.IntRange(min=1),
+    required=True,
+    help="The edition crawled last (every edition between crawled in full).",
+)
+@click.option(
+    "--what",
+    type=click.Choice(("vehicles", "fitments")),
+    default=None,
+    help="Only vehicle or only fitment changes (default: both).",
+)
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="File to write the change lines into.",
+)
+def changes(seed: int, size: str, first: int, last: int, what: str | None, out_file: Path) -> None:
+    """Write the exact `cwo diff --plain` lines of crawling editions FROM..TO.
+
+    Computed from the catalogue model, not by crawling: crawl edition FROM,
+    then each later edition in full, and `cwo diff --plain --since CRAWL`
+    (CRAWL: the crawl of edition FROM) prints exactly these lines.
+
+    Example:
+
+    \b
+        cwo sandbox changes --size small --from 1 --to 2 --out expected.jsonl
+        cwo diff --plain --since 1 --out got.jsonl && cmp expected.jsonl got.jsonl
+    """
+    from custom_wheel_offset.sandbox.editions import edition_changes, write_changes
+
+    kind = None if what is None else what.removesuffix("s")
+    try:
+        found = edition_changes(size, seed, first, last, kind)
+        count = write_changes(out_file, found)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out_file}: {exc}") from exc
+    click.echo(f"{out_file}: {count} changes from edition {first} to {last}")

@@ -69,6 +69,22 @@ class StopOnSignals:
     "already stored. Without it a new crawl fetches everything again and updates it.",
 )
 @click.option(
+    "--refresh-older-than",
+    default=None,
+    metavar="AGE",
+    help="Rolling refresh: besides finding new vehicles (as --skip-existing), fetch again the "
+    "vehicle and fitment pages last confirmed longer ago than AGE (30d, 12h, 0s), oldest "
+    "first. See docs/history.md. Env: CWO_REFRESH_OLDER_THAN.",
+)
+@click.option(
+    "--refresh-budget",
+    type=int,
+    default=None,
+    metavar="N",
+    help="With --refresh-older-than: at most N such pages in this run (default: all). "
+    "Env: CWO_REFRESH_BUDGET.",
+)
+@click.option(
     "--retry-failed",
     is_flag=True,
     default=None,

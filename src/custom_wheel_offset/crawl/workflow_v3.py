@@ -48,6 +48,7 @@ from custom_wheel_offset.errors import (
     EXIT_OK,
     EXIT_SIGINT,
     BlockedError,
+    ConfigError,
     CwoError,
 )
 from custom_wheel_offset.settings import STAGES, Settings, replace
@@ -213,6 +214,7 @@ def _start(parts: _Parts) -> _Started:
         retry_failed=settings.retry_failed,
         root=root_item(),
         item_attempts=settings.item_attempts,
+        refresh=_refresh(settings),
     )
     parts.counters.incr("records/skipped/vehicle", crawl.skipped_vehicles)
     parts.counters.incr("records/skipped/fitment", crawl.skipped_fitments)
@@ -559,3 +561,18 @@ def _closing_steps(parts: _Parts) -> _Steps:
     steps.add("releasing the run lock", parts.lock.release)
     steps.add("disposing of the database engine", db.dispose)
     return steps
+
+
+def _refresh(settings: Settings) -> Any:
+    """The rolling refresh the settings ask for (``--refresh-older-than``), if any."""
+    from custom_wheel_offset.storage.frontier import Refresh
+
+    if settings.refresh_older_than is None:
+        if settings.refresh_budget is not None:
+            # `cwo status` reads the budget alone (the projected cycle); a scrape cannot.
+            raise ConfigError(
+                "refresh_budget needs refresh_older_than: which pages would it refresh?",
+                hint="add --refresh-older-than 30d (or 0s for the oldest whatever their age)",
+            )
+        return None
+    return Refresh(settings.refresh_older_than, settings.refresh_budget)

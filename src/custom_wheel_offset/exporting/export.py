@@ -13,7 +13,7 @@ import csv
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy import and_, select, true
+from sqlalchemy import and_, or_, select, true
 
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.exporting.format import (
@@ -43,7 +43,7 @@ from custom_wheel_offset.storage.schema import (
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["export", "iter_fitment_records", "iter_vehicle_records"]
+__all__ = ["diff", "export", "iter_fitment_records", "iter_vehicle_records"]
 
 WHATS = ("vehicles", "fitments")
 FORMATS = ("jsonl", "csv")
@@ -109,7 +109,14 @@ def iter_fitment_records(
         .select_from(
             fitments.join(vehicles, f.vehicle_id == v.id).join(
                 preference_sets,
-                and_(f.prefset_id == p.id, p.current == true()),
+                and_(
+                    f.prefset_id == p.id,
+                    # A set the options no longer offer: its fitments went with it
+                    # (gone_crawl set), shown with --include-gone only.
+                    or_(p.current == true(), f.gone_crawl.is_not(None))
+                    if include_gone
+                    else p.current == true(),
+                ),
             )
         )
         .order_by(
@@ -180,3 +187,47 @@ def export(
             writer.writerow(csv_row(record, raw=csv_raw))
             count += 1
     return count
+
+
+def diff(
+    db: OptimizedDatabaseManager,
+    *,
+    out: TextIO,
+    since: str | None = None,
+    until: str | None = None,
+    what: str | None = None,
+    fmt: str = "jsonl",
+    plain: bool = False,
+) -> int:
+    """`cwo diff`: write the recorded changes in a range (docs/history.md); how many.
+
+    ``since``/``until`` are crawl ids or ISO 8601 dates/times (``--since 3``:
+    the changes of the crawls after crawl 3; ``--until 5``: up to and including
+    crawl 5). ``plain`` leaves out ``crawl`` and ``at``, the form
+    ``cwo sandbox changes`` writes. Sorted by kind and identity: byte-stable.
+    """
+    from custom_wheel_offset.exporting.changes import (
+        DIFF_CSV_COLUMNS,
+        change_csv_row,
+        change_line,
+    )
+    from custom_wheel_offset.storage.history import diff_records, parse_bound
+
+    if what not in (None, *WHATS):
+        raise ConfigError(f"--what must be one of {', '.join(WHATS)}, got {what!r}")
+    if fmt not in FORMATS:
+        raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    lower, upper = parse_bound(since, "--since"), parse_bound(until, "--until")
+    kind = None if what is None else what.removesuffix("s")
+    with db.read() as conn:
+        records = diff_records(conn, since=lower, until=upper, what=kind, plain=plain)
+    if fmt == "jsonl":
+        for record in records:
+            out.write(change_line(record))
+        return len(records)
+    columns = [c for c in DIFF_CSV_COLUMNS if not (plain and c in ("crawl", "at"))]
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n", extrasaction="ignore")
+    writer.writeheader()
+    for record in records:
+        writer.writerow(change_csv_row(record))
+    return len(records)

@@ -32,10 +32,12 @@ __all__ = [
     "VEHICLE_CSV_COLUMNS",
     "csv_cell",
     "csv_row",
+    "fitment_content",
     "fitment_record",
     "fitment_sort_key",
     "flatten",
     "jsonl_line",
+    "vehicle_content",
     "vehicle_record",
     "vehicle_sort_key",
 ]
@@ -86,8 +88,12 @@ def _axle_ranges(axle: AxleRanges) -> dict[str, Any]:
 
 def vehicle_record(vehicle: VehicleId, spec: VehicleSpec) -> dict[str, Any]:
     """The export dictionary of one vehicle, keys in documented order."""
+    return {**_identity(vehicle), **vehicle_content(spec)}
+
+
+def vehicle_content(spec: VehicleSpec) -> dict[str, Any]:
+    """A vehicle record less its identity (what its content hash covers)."""
     return {
-        **_identity(vehicle),
         "vehicle_type": spec.vehicle_type,
         "chassis_id": spec.chassis_id,
         "bolt_pattern_mm": spec.bolt_pattern_mm,
@@ -104,9 +110,12 @@ def fitment_record(
     vehicle: VehicleId, preferences: PreferenceSet, page: FitmentPage
 ) -> dict[str, Any]:
     """The export dictionary of one (vehicle, preference set), keys in documented order."""
+    return {**_identity(vehicle), **asdict(preferences), **fitment_content(page)}
+
+
+def fitment_content(page: FitmentPage) -> dict[str, Any]:
+    """A fitment record less its identity (what its content hash covers)."""
     return {
-        **_identity(vehicle),
-        **asdict(preferences),
         "status": page.status,
         "bolt_pattern_mm": page.bolt_pattern_mm,
         "bolt_pattern_in": page.bolt_pattern_in,

@@ -104,8 +104,11 @@ def _summary(report: Mapping[str, Any]) -> str:
         ("requests", requests.get("total", 0)),
         ("fitment pages done", _leaf(items, "done", "fitment")),
         ("records added", records.get("added", 0)),
-        ("records changed", records.get("updated", 0)),
-        ("records gone", _total(items.get("gone"))),
+        # "updated": the name in reports of cwo before the record history.
+        ("records changed", records.get("changed", records.get("updated", 0))),
+        ("records unchanged", records.get("unchanged", 0)),
+        ("records returned", records.get("returned", 0)),
+        ("records gone", records.get("gone", _total(items.get("gone")))),
         ("records skipped (--skip-existing)", records.get("skipped", 0)),
     ]
     failed = items.get("failed")

@@ -7,8 +7,8 @@ are derived from the hierarchical counters:
 
 - ``requests/<kind>`` and ``responses/<status>`` -> ``requests``
 - ``retries/<kind>`` and ``retry_reason/<reason>`` -> ``retries``
-- ``records/added/...``, ``records/updated/...``, ``records/skipped/...``,
-  ``records/failed/...`` -> ``records``
+- ``records/<outcome>/<kind>`` -> ``records``, outcomes added, changed,
+  unchanged, returned, gone (docs/history.md), skipped and failed
 """
 
 from __future__ import annotations
@@ -64,7 +64,17 @@ RUN_KEYS: tuple[str, ...] = (
     "pid",
     "duration_seconds",
 )
-RECORD_OUTCOMES: tuple[str, ...] = ("added", "updated", "skipped", "failed")
+# A fetched record is added, changed or unchanged (once), and also returned when it
+# had been gone; gone counts records a listing or a 404 marked (docs/history.md).
+RECORD_OUTCOMES: tuple[str, ...] = (
+    "added",
+    "changed",
+    "unchanged",
+    "returned",
+    "gone",
+    "skipped",
+    "failed",
+)
 _SECTIONS: tuple[str, ...] = (
     "writer",
     "cache",
@@ -276,7 +286,7 @@ def summary_lines(report: Mapping[str, Any]) -> list[str]:
     if gone:
         lines.append(gone)
     if duration:
-        done = int(records.get("added") or 0) + int(records.get("updated") or 0)
+        done = sum(int(records.get(k) or 0) for k in ("added", "changed", "unchanged"))
         lines.append(
             f"throughput: {total / duration:.2f} requests/s, {done / duration:.2f} records/s"
         )

@@ -1,6 +1,6 @@
 """The sandbox's deterministic catalogue: listings, vehicles and fitment data.
 
-Everything is a pure function of ``(size, seed)`` and the names asked for,
+Everything is a pure function of ``(size, seed, edition)`` and the names asked for,
 computed lazily and cached in bounded caches, so even the large catalogue
 needs no more than a few tens of megabytes. Fitment data is never stored:
 :meth:`Catalogue.fitment` computes it from (vehicle, preference set, seed).
@@ -18,6 +18,14 @@ The catalogue has two layers:
 Served forms (what the HTTP server sends) and the canonical values behind
 them live side by side, so the ground truth is computed from the model and
 never by parsing a body.
+
+**Editions** (issue 14): edition 1 is the catalogue as it always was; each
+later edition is the one before with, per step, about 1 % of the bulk
+vehicles withdrawn, 2 % added (a new trim beside an existing one), 1 % of
+vehicle specs changed (a front ``diameter_max`` one inch larger) and 3 % of
+fitment pages with a changed range (the first block's offset maximum 2 mm
+larger). Every decision is a digest of (seed, step, identity), so an edition
+is as deterministic as edition 1. The showcase year never changes.
 """
 
 from __future__ import annotations
@@ -77,6 +85,8 @@ REAR_KEYS: tuple[tuple[str, str], ...] = tuple(
 )
 STRING_FIELDS = frozenset({"stock_tire"})
 BLANK_MODES = frozenset({"missing", "null", "empty"})
+#: per edition step, in thousandths: vehicles withdrawn, added, specs changed, pages changed
+EDITION_GONE, EDITION_ADDED, EDITION_SPEC, EDITION_FIT = 10, 20, 10, 30
 #: bolt-pattern element forms -> (shows millimetres, shows inches); see render.py.
 #: A page showing one unit leaves the other null: a parser never converts units.
 BP_MODES: dict[str, tuple[bool, bool]] = {
@@ -763,11 +773,14 @@ class Catalogue:
     server renders and the ground truth reads.
     """
 
-    def __init__(self, size: str, seed: int) -> None:
+    def __init__(self, size: str, seed: int, edition: int = 1) -> None:
         if size not in PROFILES:
             raise ValueError(f"unknown size {size!r}")
+        if edition < 1:
+            raise ValueError(f"edition must be 1 or more, not {edition!r}")
         self.size = size
         self.seed = seed
+        self.edition = edition
         self.profile = PROFILES[size]
         years = set(self.profile.bulk_years) | {SHOWCASE_YEAR, EMPTY_YEAR}
         self._years: tuple[int, ...] = tuple(sorted(years, reverse=True))
@@ -778,7 +791,7 @@ class Catalogue:
         self._vehicle = functools.lru_cache(maxsize=32768)(self._build_vehicle)
 
     def __repr__(self) -> str:
-        return f"Catalogue(size={self.size!r}, seed={self.seed!r})"
+        return f"Catalogue(size={self.size!r}, seed={self.seed!r}, edition={self.edition!r})"
 
     # ------------------------------------------------------------ listings
 
@@ -956,6 +969,7 @@ class Catalogue:
                 label = word + (" Wheels" if (h >> 9) % 2 else "")
                 full = False
             blocks.append(FitBlock(label, full, cells[0], cells[1], cells[2]))
+        blocks[0] = self._edition_block(vm, index, blocks[0])
         if not two:
             return FitmentModel(tuple(blocks), feats.bp_mode, vm.bolt_mm, vm.bolt_in)
         return FitmentModel(
@@ -966,6 +980,17 @@ class Catalogue:
             label_mode=feats.label_mode,
             rear_first=feats.rear_first,
         )
+
+    def _edition_block(
+        self, vm: VehicleModel, index: tuple[int, int, int], block: FitBlock
+    ) -> FitBlock:
+        """The first block as edition ``self.edition`` shows it: offset maximum 2 mm per change."""
+        if vm.vid.year == SHOWCASE_YEAR or block.offset.mode != "ok" or block.offset.hi is None:
+            return block
+        steps = self._changed_steps(EDITION_FIT, "edition-fit", vm.vid, index)
+        if not steps:
+            return block
+        return replace(block, offset=replace(block.offset, hi=block.offset.hi + 2.0 * steps))
 
     @staticmethod
     def _page_axles(vm: VehicleModel) -> list[Axle]:
@@ -1033,9 +1058,71 @@ class Catalogue:
         else:
             info["drive"] = list(entry.drives)
         info["trim"] = trims[0] if len(trims) == 1 and r.random() < 0.1 else served_trims
+        # After every draw of ``r``: edition 1 stays exactly what it always was.
+        for step in range(2, self.edition + 1 if year != SHOWCASE_YEAR else 2):
+            self._edition_step(step, year, make, model, info, drives)
         return ModelPlan(entry, info, names_of(info["trim"]), drives)
 
+    def _edition_step(
+        self,
+        step: int,
+        year: int,
+        make: str,
+        model: str,
+        info: dict[str, Any],
+        drives: dict[str, list[Any]],
+    ) -> None:
+        """Withdraw and add vehicles of one bulk model for edition ``step`` (in place).
+
+        A withdrawal never takes a model's last vehicle (the model would turn
+        into a leaf, a different shape). An added vehicle is a new trim named
+        after an existing one, with that vehicle's drive.
+        """
+        trims = list(names_of(info.get("trim")))
+        before = [(t, d) for t in sorted(trims) for d in sorted(set(drives.get(t, ())))]
+        for trim, drive in before:
+            if _digest(self.seed, "edition-gone", step, year, make, model, trim, drive) % 1000 >= (
+                EDITION_GONE
+            ):
+                continue
+            if len(set(drives[trim])) > 1:
+                drives[trim] = [d for d in drives[trim] if d != drive]
+            elif len(trims) > 1 and trim in trims:
+                trims.remove(trim)
+                del drives[trim]
+        for trim, drive in before:
+            new = f"{trim} Series {step}"
+            if new in drives or (
+                _digest(self.seed, "edition-added", step, year, make, model, trim, drive) % 1000
+                >= EDITION_ADDED
+            ):
+                continue
+            trims.append(new)
+            drives[new] = [drive]
+        if trims != list(names_of(info.get("trim"))):
+            info["trim"] = trims
+
     def _build_vehicle(
+        self, year: int, make: str, model: str, trim: str, drive: str
+    ) -> VehicleModel:
+        vm = self._build_vehicle_edition_1(year, make, model, trim, drive)
+        steps = self._changed_steps(EDITION_SPEC, "edition-specs", vm.vid)
+        if not steps or year == SHOWCASE_YEAR:
+            return vm
+        # A field only the vehicle's JSON shows (fitment ranges derive from the stock
+        # sizes), served as a number so that the change always shows.
+        front = replace(vm.front, diameter_max=vm.front.diameter_max + steps)
+        return replace(vm, front=front, modes={**vm.modes, "wheelDiameterMax": "num"})
+
+    def _changed_steps(self, share: int, what: str, *parts: object) -> int:
+        """In how many edition steps up to this edition ``parts`` changed (``share`` per mille)."""
+        return sum(
+            1
+            for step in range(2, self.edition + 1)
+            if _digest(self.seed, what, step, *parts) % 1000 < share
+        )
+
+    def _build_vehicle_edition_1(
         self, year: int, make: str, model: str, trim: str, drive: str
     ) -> VehicleModel:
         plan = self._model_plan(year, make, model)
@@ -1137,6 +1224,6 @@ class Catalogue:
 
 
 @functools.lru_cache(maxsize=8)
-def build_catalogue(size: str = "tiny", seed: int = 1) -> Catalogue:
-    """The catalogue of ``(size, seed)``; the same object for the same arguments."""
-    return Catalogue(size, seed)
+def build_catalogue(size: str = "tiny", seed: int = 1, edition: int = 1) -> Catalogue:
+    """The catalogue of ``(size, seed, edition)``; the same object for the same arguments."""
+    return Catalogue(size, seed, edition)

@@ -133,8 +133,12 @@ class SandboxConfig:
     robots_disallow: tuple[str, ...] = ()
     remove_vehicles: int = 0
     """Vehicles (chosen by the seed) the site no longer has (``sandbox.removal``)."""
+    edition: int = 1
+    """Which edition of the catalogue (``sandbox.catalogue``, "Editions"); 1: the original."""
 
     def __post_init__(self) -> None:
+        if self.edition < 1:
+            raise ConfigError(f"edition must be 1 or more, not {self.edition!r}")
         if self.remove_vehicles < 0:
             raise ConfigError(f"remove_vehicles must be zero or more, not {self.remove_vehicles!r}")
         if self.size not in SIZES:

@@ -711,7 +711,7 @@ def start_sandbox(
 ) -> RunningSandbox:
     """Start serving ``config`` on ``host:port`` (0 = a free port); return once listening."""
     config = config or SandboxConfig()
-    app = SandboxApp(config, build_catalogue(config.size, config.seed))
+    app = SandboxApp(config, build_catalogue(config.size, config.seed, config.edition))
     server_class = _Server6 if ":" in host else _Server
     server = server_class((host, port), app)
     thread = threading.Thread(

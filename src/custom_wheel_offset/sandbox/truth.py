@@ -132,7 +132,7 @@ def fitment_page(fm: FitmentModel) -> FitmentPage:
 def _catalogue(config: SandboxConfig | Catalogue) -> Catalogue:
     if isinstance(config, Catalogue):
         return config
-    return build_catalogue(config.size, config.seed)
+    return build_catalogue(config.size, config.seed, config.edition)
 
 
 def _present(config: SandboxConfig | Catalogue, catalogue: Catalogue) -> Iterator[VehicleModel]:

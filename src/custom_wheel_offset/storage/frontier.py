@@ -13,6 +13,9 @@ that finds the latest crawl unfinished resumes it (only what was in flight is
 redone); otherwise it starts a new crawl, which re-opens the listings and the
 preference options (to discover what is new) and, without ``--skip-existing``,
 every vehicle and fitment page too.
+
+The fitment fan-out (one fitment item per vehicle and current preference set of
+its type) lives here too; the writer calls it, never the other way round.
 """
 
 from __future__ import annotations
@@ -24,14 +27,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import String as SAString
+from sqlalchemy import and_, case, cast, func, literal, or_, select, true, update
 
-from custom_wheel_offset.storage.schema import crawls, frontier, runs
+from custom_wheel_offset.errors import DatabaseError
+from custom_wheel_offset.storage.schema import (
+    crawls,
+    frontier,
+    preference_sets,
+    runs,
+    vehicles,
+)
 from custom_wheel_offset.storage.targets import fill_fitment_targets
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from custom_wheel_offset.metrics.counters import Counters
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.work import FitmentTarget
 
@@ -47,7 +59,9 @@ __all__ = [
     "Frontier",
     "ItemFilter",
     "NewItem",
+    "Refresh",
     "WorkItem",
+    "fan_out_fitments",
 ]
 
 log = logging.getLogger(__name__)
@@ -147,6 +161,15 @@ class ItemFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class Refresh:
+    """Rolling refresh: re-open done vehicle and fitment items confirmed longer ago than
+    ``older_than`` seconds, oldest first, at most ``budget`` (None: all) per new crawl."""
+
+    older_than: float
+    budget: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CrawlState:
     crawl_id: int
     resumed: bool
@@ -154,6 +177,7 @@ class CrawlState:
     skipped_fitments: int
     started_at: float = 0.0  # when this run began: its failures are the rows failed since
     retired: int = 0  # failed items not re-opened: they failed in --item-attempts runs
+    refreshed: int = 0  # vehicle and fitment items re-opened by the rolling refresh
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,18 +212,29 @@ class Frontier:
         retry_failed: bool,
         root: NewItem,
         item_attempts: int | None = None,
+        refresh: Refresh | None = None,
     ) -> CrawlState:
         """Reap dead leases, re-open failed items, and resume or start a crawl.
 
         A failed item is re-opened unless it has failed in ``item_attempts``
         runs already (None: no limit); ``retry_failed`` re-opens every one.
+        A new crawl with ``refresh`` works as ``skip_existing`` and also re-opens
+        the oldest-confirmed vehicle and fitment items (:class:`Refresh`).
         """
         now = time.time()
         limit = None if retry_failed else item_attempts
         state = self.db.transaction(
-            lambda conn: self._begin_run(conn, now, skip_existing, retry_failed, root, limit),
+            lambda conn: self._begin_run(
+                conn, now, skip_existing, retry_failed, root, limit, refresh
+            ),
             what="starting the run",
         )
+        if state.refreshed:
+            log.info(
+                "rolling refresh: %d vehicle or fitment page(s) last confirmed longest ago "
+                "are fetched again",
+                state.refreshed,
+            )
         if state.retired:
             log.info(
                 "%d failed item(s) are not retried: they failed in %s run(s) "
@@ -223,6 +258,7 @@ class Frontier:
         retry_failed: bool,
         root: NewItem,
         failed_runs_limit: int | None,
+        refresh: Refresh | None = None,
     ) -> CrawlState:
         if not self.db.is_sqlite:
             # Two processes starting at once must not both open a new crawl.
@@ -242,12 +278,13 @@ class Frontier:
             select(crawls.c.id, crawls.c.finished_at).order_by(crawls.c.id.desc()).limit(1)
         ).first()
         resumed = latest is not None and (latest.finished_at is None or retry_failed)
-        skipped_v = skipped_f = 0
+        skipped_v = skipped_f = refreshed = 0
         if resumed:
             assert latest is not None
             crawl_id = latest.id
         else:
-            mode = "skip_existing" if skip_existing else "full"
+            skip_existing = skip_existing or refresh is not None
+            mode = "refresh" if refresh else "skip_existing" if skip_existing else "full"
             crawl_id = conn.execute(
                 crawls.insert().values(started_at=now, mode=mode).returning(crawls.c.id)
             ).scalar_one()
@@ -259,13 +296,47 @@ class Frontier:
                 .where(frontier.c.kind.in_(reopen), frontier.c.status == "done")
                 .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
             )
+            if refresh is not None:
+                refreshed = self._reopen_oldest(conn, now, refresh)
             if skip_existing:
                 skipped_v, skipped_f = (
                     self._count(conn, "vehicle", "done"),
                     self._count(conn, "fitment", "done"),
                 )
         conn.execute(self.db.insert_ignore(frontier), [root.row(now)])
-        return CrawlState(crawl_id, resumed, skipped_v, skipped_f, now, retired)
+        return CrawlState(crawl_id, resumed, skipped_v, skipped_f, now, retired, refreshed)
+
+    def _reopen_oldest(self, conn: Connection, now: float, refresh: Refresh) -> int:
+        """Re-open the done vehicle and fitment items confirmed longest ago (rolling refresh).
+
+        A done item's ``updated_at`` is when its page was last stored: the writer
+        marks it done in the transaction that stores its record, with the same
+        time as the record's ``last_seen``. Oldest first, ties by id, so repeated
+        runs cycle through every record before any is fetched twice. On
+        PostgreSQL the rows are locked and locked ones skipped: two processes
+        never re-open the same item (begin_run is serialised as well).
+        """
+        pick = (
+            select(frontier.c.id)
+            .where(
+                frontier.c.kind.in_(RECORD_KINDS),
+                frontier.c.status == "done",
+                frontier.c.updated_at < now - refresh.older_than,
+            )
+            .order_by(frontier.c.updated_at, frontier.c.id)
+        )
+        if refresh.budget is not None:
+            pick = pick.limit(refresh.budget)
+        if not self.db.is_sqlite:
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list(conn.execute(pick).scalars())
+        for chunk in _chunks(sorted(ids), 500):
+            conn.execute(
+                update(frontier)
+                .where(frontier.c.id.in_(chunk))
+                .values(status="pending", attempts=0, not_before=0.0, updated_at=now)
+            )
+        return len(ids)
 
     @staticmethod
     def _count_failed(conn: Connection, *extra: Any) -> int:
@@ -342,51 +413,63 @@ class Frontier:
             want = limit - len(claimed)
             if want <= 0:
                 break
-            candidates = (
-                select(frontier.c.id)
-                .where(
-                    frontier.c.status == "pending",
-                    frontier.c.kind == kind,
-                    frontier.c.not_before <= now,
-                    *item_filter.clauses(),
-                )
-                .order_by(frontier.c.id)
-                .limit(want)
-            )
-            if not self.db.is_sqlite:
-                candidates = candidates.with_for_update(skip_locked=True)
-            rows = conn.execute(
-                update(frontier)
-                .where(frontier.c.id.in_(candidates.scalar_subquery()))
-                .values(
-                    status="leased",
-                    lease_owner=self.owner,
-                    lease_expires=expires,
-                    updated_at=now,
-                )
-                .returning(
-                    frontier.c.id,
-                    frontier.c.key,
-                    frontier.c.kind,
-                    frontier.c.params,
-                    frontier.c.attempts,
-                    frontier.c.vehicle_id,
-                    frontier.c.prefset_id,
-                )
-            ).all()
-            for row in sorted(rows, key=lambda r: r.id):
-                claimed.append(
-                    WorkItem(
-                        id=row.id,
-                        key=row.key,
-                        kind=row.kind,
-                        params=json.loads(row.params) if row.params else {},
-                        attempts=row.attempts,
-                        vehicle_id=row.vehicle_id,
-                        prefset_id=row.prefset_id,
-                    )
-                )
+            claimed += self._claim_kind(conn, kind, want, item_filter, now, expires)
         return claimed
+
+    def _claim_kind(
+        self,
+        conn: Connection,
+        kind: str,
+        want: int,
+        item_filter: ItemFilter,
+        now: float,
+        expires: float,
+    ) -> list[WorkItem]:
+        """Lease up to ``want`` pending items of one kind, in id order."""
+        candidates = (
+            select(frontier.c.id)
+            .where(
+                frontier.c.status == "pending",
+                frontier.c.kind == kind,
+                frontier.c.not_before <= now,
+                *item_filter.clauses(),
+            )
+            .order_by(frontier.c.id)
+            .limit(want)
+        )
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        rows = conn.execute(
+            update(frontier)
+            .where(frontier.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status="leased",
+                lease_owner=self.owner,
+                lease_expires=expires,
+                updated_at=now,
+            )
+            .returning(
+                frontier.c.id,
+                frontier.c.key,
+                frontier.c.kind,
+                frontier.c.params,
+                frontier.c.attempts,
+                frontier.c.vehicle_id,
+                frontier.c.prefset_id,
+            )
+        ).all()
+        return [
+            WorkItem(
+                id=row.id,
+                key=row.key,
+                kind=row.kind,
+                params=json.loads(row.params) if row.params else {},
+                attempts=row.attempts,
+                vehicle_id=row.vehicle_id,
+                prefset_id=row.prefset_id,
+            )
+            for row in sorted(rows, key=lambda r: r.id)
+        ]
 
     def renew(self, ids: Sequence[int]) -> int:
         """Extend the leases this owner holds (the owner is alive and working)."""
@@ -431,10 +514,6 @@ class Frontier:
 
     def sweep_fitments(self) -> int:
         """Add every missing (vehicle x current preference set) fitment item."""
-        from sqlalchemy import true
-
-        from custom_wheel_offset.storage.writer import fan_out_fitments
-
         now = time.time()
         added = self.db.transaction(
             lambda conn: fan_out_fitments(self.db, conn, true(), now),
@@ -556,6 +635,69 @@ class Frontier:
                     frontier.c.failed_runs < item_attempts,
                 ),
             )
+
+
+def fan_out_fitments(
+    db: OptimizedDatabaseManager,
+    conn: Connection,
+    vehicle_condition: Any,
+    now: float,
+    counters: Counters | None = None,
+) -> int:
+    """INSERT ... SELECT the fitment items of matching vehicles; existing keys are kept."""
+    v, p = vehicles.alias("v"), preference_sets.alias("p")
+    key = literal("fitment/") + cast(v.c.id, SAString) + literal("/") + cast(p.c.id, SAString)
+    source = (
+        select(
+            key,
+            literal("fitment"),
+            literal("pending"),
+            v.c.id,
+            p.c.id,
+            v.c.year,
+            v.c.make,
+            v.c.model,
+            literal(0),
+            literal(0.0),
+            literal(now),
+        )
+        .select_from(v.join(p, and_(p.c.vehicle_type == v.c.vehicle_type, p.c.current == true())))
+        .where(_rebind(vehicle_condition, v), v.c.gone_crawl.is_(None))
+        # Key order, like every other insert of items: the fan-outs of a vehicle
+        # and of its type's options may insert the same keys at the same time.
+        .order_by(key)
+    )
+    stmt = db.insert_from_select_ignore(
+        frontier,
+        [
+            "key",
+            "kind",
+            "status",
+            "vehicle_id",
+            "prefset_id",
+            "year",
+            "make",
+            "model",
+            "attempts",
+            "not_before",
+            "updated_at",
+        ],
+        source,
+    )
+    inserted = conn.execute(stmt).rowcount
+    if inserted < 0:
+        # The end-of-crawl sweep decides whether work remains from this count.
+        raise DatabaseError("the database did not report how many fitment items it added")
+    if counters is not None and inserted > 0:
+        counters.incr("items/discovered/fitment", inserted)
+    return inserted
+
+
+def _rebind(condition: Any, alias: Any) -> Any:
+    """Point a condition written against ``vehicles`` at the alias used in the fan-out."""
+    from sqlalchemy.sql.util import ClauseAdapter
+
+    return ClauseAdapter(alias).traverse(condition)
 
 
 def _chunks(values: list[int], size: int) -> Iterable[list[int]]:

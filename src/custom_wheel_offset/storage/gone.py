@@ -8,7 +8,8 @@ Two ways to go (docs/resilience.md, "Gone"):
   answers HTTP 404 or 410: that item goes instead of failing.
 
 What hangs below goes with it: the items a gone listing listed, a gone vehicle
-item's vehicle record, its fitment items and fitment records. A gone item has
+item's vehicle record, its fitment items and fitment records. Each record
+marked gets a 'gone' history row (``storage.history``). A gone item has
 status ``gone`` and ``gone_crawl``: no crawl re-opens it and it does not count
 as failed. When a listing names it again it comes back (status ``pending``,
 mark cleared); its records lose their mark when they are fetched again.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select, tuple_, update
 
+from custom_wheel_offset.storage import history
 from custom_wheel_offset.storage.schema import fitments, frontier, vehicles
 
 if TYPE_CHECKING:
@@ -106,8 +108,18 @@ def come_back(conn: Connection, keys: Collection[str], now: float) -> int:
     return back
 
 
-def mark_gone(conn: Connection, ids: Collection[int], crawl_id: int, now: float) -> dict[str, int]:
-    """Mark these items gone in ``crawl_id``, with everything below them; {kind: items marked}."""
+def mark_gone(
+    conn: Connection,
+    ids: Collection[int],
+    crawl_id: int,
+    now: float,
+    records: dict[str, int] | None = None,
+) -> dict[str, int]:
+    """Mark these items gone in ``crawl_id``, with everything below them; {kind: items marked}.
+
+    ``records``, when given, receives {"vehicle"|"fitment": records marked gone} and
+    {"vehicle/undone"|"fitment/undone": their 'changed' rows of this crawl replaced}.
+    """
     marked: dict[str, int] = {}
     vehicle_ids: set[int] = set()
     fitment_keys: set[tuple[int, int]] = set()
@@ -134,26 +146,10 @@ def mark_gone(conn: Connection, ids: Collection[int], crawl_id: int, now: float)
     if vehicle_ids:
         for row in _mark_items(conn, frontier.c.vehicle_id, vehicle_ids, crawl_id, now):
             marked[row.kind] = marked.get(row.kind, 0) + 1
-        for chunk in _chunks(vehicle_ids):
-            conn.execute(
-                update(vehicles)
-                .where(vehicles.c.id.in_(chunk), vehicles.c.gone_crawl.is_(None))
-                .values(gone_crawl=crawl_id)
-            )
-            conn.execute(
-                update(fitments)
-                .where(fitments.c.vehicle_id.in_(chunk), fitments.c.gone_crawl.is_(None))
-                .values(gone_crawl=crawl_id)
-            )
-    for chunk in _chunks(fitment_keys):
-        conn.execute(
-            update(fitments)
-            .where(
-                tuple_(fitments.c.vehicle_id, fitments.c.prefset_id).in_(chunk),
-                fitments.c.gone_crawl.is_(None),
-            )
-            .values(gone_crawl=crawl_id)
-        )
+    went = _mark_records(conn, vehicle_ids, fitment_keys, crawl_id, now)
+    if records is not None:
+        for what, n in went.items():
+            records[what] = records.get(what, 0) + n
     if marked:
         log.info(
             "gone in crawl %d: %s",
@@ -161,6 +157,48 @@ def mark_gone(conn: Connection, ids: Collection[int], crawl_id: int, now: float)
             ", ".join(f"{n} {kind} item(s)" for kind, n in sorted(marked.items())),
         )
     return marked
+
+
+def _mark_records(
+    conn: Connection,
+    vehicle_ids: Collection[int],
+    fitment_keys: Collection[tuple[int, int]],
+    crawl_id: int,
+    now: float,
+) -> dict[str, int]:
+    """Mark these vehicles (with their fitments) and fitments gone; a history row each."""
+    gone_vehicles: list[int] = []
+    gone_fitments: list[int] = []
+    for chunk in _chunks(vehicle_ids):
+        gone_vehicles += conn.execute(
+            update(vehicles)
+            .where(vehicles.c.id.in_(chunk), vehicles.c.gone_crawl.is_(None))
+            .values(gone_crawl=crawl_id)
+            .returning(vehicles.c.id)
+        ).scalars()
+        gone_fitments += conn.execute(
+            update(fitments)
+            .where(fitments.c.vehicle_id.in_(chunk), fitments.c.gone_crawl.is_(None))
+            .values(gone_crawl=crawl_id)
+            .returning(fitments.c.id)
+        ).scalars()
+    for pairs in _chunks(fitment_keys):
+        gone_fitments += conn.execute(
+            update(fitments)
+            .where(
+                tuple_(fitments.c.vehicle_id, fitments.c.prefset_id).in_(pairs),
+                fitments.c.gone_crawl.is_(None),
+            )
+            .values(gone_crawl=crawl_id)
+            .returning(fitments.c.id)
+        ).scalars()
+    # "<what>/undone": changes of this crawl the going replaced (storage.history.record_gone).
+    return {
+        "vehicle": len(gone_vehicles),
+        "fitment": len(gone_fitments),
+        "vehicle/undone": history.record_gone(conn, "vehicle", gone_vehicles, crawl_id, now),
+        "fitment/undone": history.record_gone(conn, "fitment", gone_fitments, crawl_id, now),
+    }
 
 
 def _mark_items(

@@ -10,6 +10,11 @@ Tables:
   ``current`` marks the sets the latest options answer still offers.
 - ``fitments``: one row per (vehicle, preference set), ranges plus the raw HTML block.
 - ``crawls``: crawl generations (a crawl ends when the frontier has no open item).
+- ``history``: one row per change of a vehicle or fitment record (added, changed,
+  gone, returned), written in the transaction of the change (docs/history.md).
+  Vehicles and fitments carry ``first_seen``/``last_seen``/``last_changed``
+  (epoch seconds), the crawls that did each, and ``content_hash`` of their
+  exported fields.
 - ``runs``: one row per `cwo scrape` process, with its settings and metrics JSON.
 - ``workers``: live and past worker processes (several machines on PostgreSQL).
 """
@@ -40,6 +45,7 @@ __all__ = [
     "crawls",
     "fitments",
     "frontier",
+    "history",
     "metadata",
     "preference_options",
     "preference_sets",
@@ -72,6 +78,21 @@ def _axle_spec_columns(prefix: str) -> list[Column[object]]:
 
 def _axle_range_columns(prefix: str) -> list[Column[object]]:
     return [Column(f"{prefix}_{name}", Float) for name in AXLE_RANGE_FIELDS]
+
+
+def _history_columns() -> list[Column[object]]:
+    """When a record was first seen, last confirmed and last changed, and by which crawls."""
+    return [
+        Column("first_seen", Float),
+        Column("last_seen", Float),
+        Column("last_changed", Float),
+        Column("first_crawl", Integer),
+        Column("seen_crawl", Integer),
+        Column("changed_crawl", Integer),
+        # Of the exported fields less the identity (exporting.changes.content_hash);
+        # NULL for rows stored before 0006 until they are fetched again.
+        Column("content_hash", Text),
+    ]
 
 
 frontier = Table(
@@ -145,6 +166,7 @@ vehicles = Table(
     Column("fetched_at", Float, nullable=False),
     Column("crawl_id", Integer),
     Column("gone_crawl", Integer),  # the crawl that found it gone; NULL: present
+    *_history_columns(),
     UniqueConstraint("year", "make", "model", "trim", "drive"),
 )
 Index("ix_vehicles_vehicle_type", vehicles.c.vehicle_type)
@@ -168,6 +190,7 @@ preference_sets = Table(
     Column("modification", Text, nullable=False),
     Column("rubbing", Text, nullable=False),
     Column("current", Boolean, nullable=False, server_default=text("true")),
+    Column("gone_crawl", Integer),  # the crawl whose options no longer offered it
     UniqueConstraint("vehicle_type", "suspension", "modification", "rubbing"),
 )
 
@@ -186,8 +209,24 @@ fitments = Table(
     Column("fetched_at", Float, nullable=False),
     Column("crawl_id", Integer),
     Column("gone_crawl", Integer),  # the crawl that found it gone; NULL: present
+    *_history_columns(),
     UniqueConstraint("vehicle_id", "prefset_id"),
 )
+
+history = Table(
+    "history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("what", String(8), nullable=False),  # vehicle | fitment
+    Column("record_id", Integer, nullable=False),  # vehicles.id or fitments.id
+    Column("identity", Text, nullable=False),  # JSON, the export's identity keys
+    Column("crawl_id", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("change", String(8), nullable=False),  # added | changed | gone | returned
+    Column("fields", Text),  # JSON {name: {"old", "new"}}, for changed only
+)
+Index("ix_history_crawl_id", history.c.crawl_id)
+Index("ix_history_record", history.c.what, history.c.record_id)
 
 crawls = Table(
     "crawls",

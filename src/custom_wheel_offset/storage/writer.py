@@ -8,9 +8,13 @@ first. In one transaction it:
 1. marks ``done`` the items this owner still leases (a lease lost to another
    worker means the result is dropped, never written over another's);
 2. inserts the children they discovered (a key that exists does nothing);
-3. upserts vehicles, preference options and fitments, counting added vs updated
-   with one set-based existence query per table;
-4. fans out fitment items for new vehicles and new preference sets;
+3. upserts vehicles, preference options and fitments, comparing each record
+   with the stored one (one set-based query per table): added, changed (a
+   history row with the old and new values), unchanged (only ``last_seen``
+   moves) or returned (``storage.history``);
+4. fans out fitment items for new vehicles and new preference sets
+   (``storage.frontier.fan_out_fitments``); preference sets no longer offered
+   go, with their fitments;
 5. records retries, failures and releases.
 
 A batch that fails to commit stops the run (``DatabaseError``); its items are
@@ -27,8 +31,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String as SAString
-from sqlalchemy import and_, bindparam, cast, literal, select, true, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 
 from custom_wheel_offset.errors import DatabaseError
 from custom_wheel_offset.exporting.format import flatten, vehicle_record
@@ -36,7 +39,14 @@ from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.protocol.records import VehicleId
 from custom_wheel_offset.redact import safe_text
 from custom_wheel_offset.storage import gone
-from custom_wheel_offset.storage.frontier import NewItem
+from custom_wheel_offset.storage.frontier import NewItem, fan_out_fitments
+from custom_wheel_offset.storage.history import (
+    FITMENT_CONTENT,
+    VEHICLE_CONTENT,
+    Change,
+    insert_changes,
+    judge,
+)
 from custom_wheel_offset.storage.schema import (
     AXLE_RANGE_FIELDS,
     fitments,
@@ -278,49 +288,65 @@ class BatchWriter:
 
     def _write(self, conn: Connection, batch: Sequence[Outcome], tally: Counters) -> int:
         now = time.time()
-        rows = 0
-        done = [o for o in batch if o.status == "done"]
-        owned: set[int] = set()
-        if done:
-            # Rows are locked in key order everywhere the writers of several
-            # processes may meet, so two of them wait for each other in turn
-            # instead of each holding what the other needs.
-            for chunk in _chunks(sorted(o.item_id for o in done), 500):
-                owned.update(
-                    conn.execute(
-                        update(frontier)
-                        .where(
-                            frontier.c.id.in_(chunk),
-                            frontier.c.status == "leased",
-                            frontier.c.lease_owner == self.owner,
-                        )
-                        .values(
-                            status="done",
-                            lease_owner=None,
-                            lease_expires=None,
-                            last_error=None,
-                            failure_code=None,
-                            failed_runs=0,
-                            crawl_id=self.crawl_id,
-                            updated_at=now,
-                        )
-                        .returning(frontier.c.id)
-                    ).scalars()
-                )
-            lost = len(done) - len(owned)
-            if lost:
-                tally.incr("writer/lease_lost", lost)
-                log.warning("dropped %d result(s) whose lease had passed to another worker", lost)
-            rows += len(owned)
-            for o in done:
-                if o.item_id in owned:
-                    tally.incr(f"items/done/{o.kind}")
-        kept = [o for o in done if o.item_id in owned]
+        kept, rows = self._complete(conn, [o for o in batch if o.status == "done"], now, tally)
+        rows += self._insert_children(conn, kept, now, tally)
+        rows += self._write_records(conn, kept, now, tally)
+        # After the records: a record stored in this batch must not clear a mark set here.
+        rows += self._write_listed(conn, [o for o in kept if o.listed is not None], now, tally)
+        gone_ids = self._write_gone_urls(conn, batch, now, tally)
+        rows += len(gone_ids)
+        rest = [o for o in batch if o.item_id not in gone_ids]
+        return rows + self._write_others(conn, rest, now, tally)
 
+    def _complete(
+        self, conn: Connection, done: list[Outcome], now: float, tally: Counters
+    ) -> tuple[list[Outcome], int]:
+        """Mark done the items this owner still leases; (their outcomes, rows)."""
+        owned: set[int] = set()
+        if not done:
+            return [], 0
+        # Rows are locked in key order everywhere the writers of several
+        # processes may meet, so two of them wait for each other in turn
+        # instead of each holding what the other needs.
+        for chunk in _chunks(sorted(o.item_id for o in done), 500):
+            owned.update(
+                conn.execute(
+                    update(frontier)
+                    .where(
+                        frontier.c.id.in_(chunk),
+                        frontier.c.status == "leased",
+                        frontier.c.lease_owner == self.owner,
+                    )
+                    .values(
+                        status="done",
+                        lease_owner=None,
+                        lease_expires=None,
+                        last_error=None,
+                        failure_code=None,
+                        failed_runs=0,
+                        crawl_id=self.crawl_id,
+                        updated_at=now,
+                    )
+                    .returning(frontier.c.id)
+                ).scalars()
+            )
+        lost = len(done) - len(owned)
+        if lost:
+            tally.incr("writer/lease_lost", lost)
+            log.warning("dropped %d result(s) whose lease had passed to another worker", lost)
+        kept = [o for o in done if o.item_id in owned]
+        for o in kept:
+            tally.incr(f"items/done/{o.kind}")
+        return kept, len(owned)
+
+    def _insert_children(
+        self, conn: Connection, kept: list[Outcome], now: float, tally: Counters
+    ) -> int:
+        """Insert the children the kept outcomes discovered (existing keys do nothing)."""
+        rows = 0
         parent_of = {c.key: o.item_id for o in kept if o.listed is not None for c in o.children}
-        children = _unique([child for o in kept for child in o.children])
         by_kind: dict[str, list[dict[str, Any]]] = {}
-        for child in children:
+        for child in _unique([child for o in kept for child in o.children]):
             row = child.row(now)
             row["parent_id"] = parent_of.get(child.key)
             by_kind.setdefault(child.kind, []).append(row)
@@ -335,7 +361,12 @@ class BatchWriter:
             if inserted > 0:
                 rows += inserted
                 tally.incr(f"items/discovered/{kind}", inserted)
+        return rows
 
+    def _write_records(
+        self, conn: Connection, kept: list[Outcome], now: float, tally: Counters
+    ) -> int:
+        rows = 0
         vehicle_results = [o.result for o in kept if isinstance(o.result, VehicleResult)]
         options_results = [o.result for o in kept if isinstance(o.result, OptionsResult)]
         fitment_results = [o.result for o in kept if isinstance(o.result, FitmentResult)]
@@ -345,13 +376,7 @@ class BatchWriter:
             rows += self._write_options(conn, result, now, tally)
         if fitment_results:
             rows += self._write_fitments(conn, fitment_results, now, tally)
-
-        # After the records: a record stored in this batch must not clear a mark set here.
-        rows += self._write_listed(conn, [o for o in kept if o.listed is not None], now, tally)
-        gone_ids = self._write_gone_urls(conn, batch, now, tally)
-        rows += len(gone_ids)
-        rest = [o for o in batch if o.item_id not in gone_ids]
-        return rows + self._write_others(conn, rest, now, tally)
+        return rows
 
     def _write_others(
         self, conn: Connection, batch: list[Outcome], now: float, tally: Counters
@@ -386,48 +411,59 @@ class BatchWriter:
             ("release", {"status": "pending"}),
         ):
             group = [o for o in others if o.status == status and o.item_id in mine]
-            if not group:
-                continue
-            stmt = (
-                update(frontier)
-                .where(
-                    frontier.c.id == bindparam("b_id"),
-                    frontier.c.status == "leased",
-                    frontier.c.lease_owner == self.owner,
-                )
-                .values(
-                    **values,
-                    attempts=frontier.c.attempts + (0 if status == "release" else 1),
-                    last_error=bindparam("b_error"),
-                    not_before=bindparam("b_not_before"),
-                    lease_owner=None,
-                    lease_expires=None,
-                    updated_at=now,
-                )
-            )
-            conn.execute(
-                stmt,
-                [
-                    # An error can quote the server: stored masked and without controls.
-                    {
-                        "b_id": o.item_id,
-                        "b_error": o.error and safe_text(o.error),
-                        "b_not_before": o.not_before,
-                        "b_code": o.code,
-                    }
-                    for o in group
-                ],
-            )
-            rows += len(group)
-            for o in group:
-                tally.incr(f"items/{status}/{o.kind}")
-                if status == "failed":
-                    if o.code in gone.GONE_CODES:
-                        # Said at info by the handler, which cannot know it never worked.
-                        log.warning("%s item failed [%s]: %s", o.kind, o.code, o.error)
-                    # Beside items/failed/<kind>: codes never equal a kind's name.
-                    tally.incr(f"items/failed/{o.code or 'unknown'}")
+            if group:
+                rows += self._write_group(conn, status, values, group, now, tally)
         return rows
+
+    def _write_group(
+        self,
+        conn: Connection,
+        status: str,
+        values: dict[str, Any],
+        group: list[Outcome],
+        now: float,
+        tally: Counters,
+    ) -> int:
+        """One kind of non-done outcome (retry, failed or release) of leased items."""
+        stmt = (
+            update(frontier)
+            .where(
+                frontier.c.id == bindparam("b_id"),
+                frontier.c.status == "leased",
+                frontier.c.lease_owner == self.owner,
+            )
+            .values(
+                **values,
+                attempts=frontier.c.attempts + (0 if status == "release" else 1),
+                last_error=bindparam("b_error"),
+                not_before=bindparam("b_not_before"),
+                lease_owner=None,
+                lease_expires=None,
+                updated_at=now,
+            )
+        )
+        conn.execute(
+            stmt,
+            [
+                # An error can quote the server: stored masked and without controls.
+                {
+                    "b_id": o.item_id,
+                    "b_error": o.error and safe_text(o.error),
+                    "b_not_before": o.not_before,
+                    "b_code": o.code,
+                }
+                for o in group
+            ],
+        )
+        for o in group:
+            tally.incr(f"items/{status}/{o.kind}")
+            if status == "failed":
+                if o.code in gone.GONE_CODES:
+                    # Said at info by the handler, which cannot know it never worked.
+                    log.warning("%s item failed [%s]: %s", o.kind, o.code, o.error)
+                # Beside items/failed/<kind>: codes never equal a kind's name.
+                tally.incr(f"items/failed/{o.code or 'unknown'}")
+        return len(group)
 
     def _write_listed(
         self, conn: Connection, listings: list[Outcome], now: float, tally: Counters
@@ -442,7 +478,7 @@ class BatchWriter:
                 tally.incr("items/returned", back)
             missing = gone.unlisted(conn, o.item_id, o.listed)
             if missing:
-                rows += self._tally_gone(gone.mark_gone(conn, missing, self.crawl_id, now), tally)
+                rows += self._mark_gone(conn, missing, now, tally)
             rows += back
         return rows
 
@@ -471,45 +507,59 @@ class BatchWriter:
                 for i in sorted(found)
             ],
         )
-        self._tally_gone(gone.mark_gone(conn, found, self.crawl_id, now), tally)
+        self._mark_gone(conn, found, now, tally)
         return found
 
-    @staticmethod
-    def _tally_gone(marked: dict[str, int], tally: Counters) -> int:
+    def _mark_gone(self, conn: Connection, ids: Any, now: float, tally: Counters) -> int:
+        """Mark items gone with what hangs below (storage.gone); count items and records."""
+        records: dict[str, int] = {}
+        marked = gone.mark_gone(conn, ids, self.crawl_id, now, records)
         for kind, n in marked.items():
             tally.incr(f"items/gone/{kind}", n)
+        for what, n in records.items():
+            if n and what.endswith("/undone"):
+                # Counted changed in an earlier batch of this crawl: net, it went.
+                tally.incr(f"records/changed/{what.removesuffix('/undone')}", -n)
+            elif n:
+                tally.incr(f"records/gone/{what}", n)
         return sum(marked.values())
 
     def _write_vehicles(
         self, conn: Connection, results: list[VehicleResult], now: float, tally: Counters
     ) -> int:
-        by_identity = {_identity(r.vehicle): r for r in results}
-        by_identity = dict(sorted(by_identity.items()))  # lock order, as for items
-        identity_cols = (
-            vehicles.c.year,
-            vehicles.c.make,
-            vehicles.c.model,
-            vehicles.c.trim,
-            vehicles.c.drive,
-        )
-        existing = set(
-            tuple(row)
+        by_identity = dict(sorted({_identity(r.vehicle): r for r in results}.items()))
+        identity_cols = tuple(vehicles.c[k] for k in IDENTITY)
+        stored = {
+            tuple(row[k] for k in IDENTITY): row
             for row in conn.execute(
-                select(*identity_cols).where(tuple_(*identity_cols).in_(list(by_identity)))
+                select(
+                    *identity_cols,
+                    *_state_cols(vehicles),
+                    *_content_cols(vehicles, VEHICLE_CONTENT),
+                ).where(tuple_(*identity_cols).in_(list(by_identity)))
+            ).mappings()
+        }
+        rows: list[dict[str, Any]] = []
+        changes: dict[tuple[Any, ...], list[Change]] = {}
+        for ident, r in by_identity.items():
+            row = _vehicle_row(r, now, self.crawl_id)
+            changes[ident] = judge(row, stored.get(ident), VEHICLE_CONTENT, now, self.crawl_id)
+            rows.append(row)
+        conn.execute(
+            self.db.upsert(vehicles, list(IDENTITY), _update_cols(rows[0], IDENTITY)), rows
+        )
+        _tally_records(tally, "vehicle", changes.values())
+        id_of = {
+            tuple(row[1:]): row[0]
+            for row in conn.execute(
+                select(vehicles.c.id, *identity_cols).where(
+                    tuple_(*identity_cols).in_(list(by_identity))
+                )
             )
-        )
-        rows = [_vehicle_row(r, now, self.crawl_id) for r in by_identity.values()]
-        update_cols = [k for k in rows[0] if k not in ("year", "make", "model", "trim", "drive")]
-        identity = ["year", "make", "model", "trim", "drive"]
-        conn.execute(self.db.upsert(vehicles, identity, update_cols), rows)
-        added = len(by_identity) - len(existing)
-        tally.incr("records/added/vehicle", added)
-        tally.incr("records/updated/vehicle", len(existing))
-        ids = list(
-            conn.execute(
-                select(vehicles.c.id).where(tuple_(*identity_cols).in_(list(by_identity)))
-            ).scalars()
-        )
+        }
+        by_id = {id_of[ident]: found for ident, found in changes.items()}
+        insert_changes(conn, "vehicle", by_id, self.crawl_id, now)
+        ids = sorted(id_of.values())
         # A vehicle that came back: its fitment items are fetched again too.
         conn.execute(
             update(frontier)
@@ -523,39 +573,51 @@ class BatchWriter:
     ) -> int:
         vtype, options = result.vehicle_type, result.options
         # Looked up before the upsert: a first crawl's options are added, not updated.
+        po = preference_options.c
         known = conn.execute(
-            select(preference_options.c.vehicle_type).where(
-                preference_options.c.vehicle_type == vtype
-            )
+            select(po.suspension, po.trimming, po.rubbing).where(po.vehicle_type == vtype)
         ).first()
+        lists = {
+            name: json.dumps(list(getattr(options, name)), ensure_ascii=False)
+            for name in ("suspension", "trimming", "rubbing")
+        }
         conn.execute(
             self.db.upsert(
                 preference_options,
                 ["vehicle_type"],
                 ["suspension", "trimming", "rubbing", "fetched_at"],
             ),
-            [
-                {
-                    "vehicle_type": vtype,
-                    "suspension": json.dumps(list(options.suspension), ensure_ascii=False),
-                    "trimming": json.dumps(list(options.trimming), ensure_ascii=False),
-                    "rubbing": json.dumps(list(options.rubbing), ensure_ascii=False),
-                    "fetched_at": now,
-                }
-            ],
+            [{"vehicle_type": vtype, **lists, "fetched_at": now}],
         )
         sets = options.preference_sets()
-        conn.execute(
-            update(preference_sets)
-            .where(preference_sets.c.vehicle_type == vtype)
-            .values(current=False)
-        )
+        rows = self._write_sets(conn, vtype, sets, now, tally)
+        outcome = "added" if known is None else "changed"
+        if known is not None and tuple(known) == tuple(lists.values()):
+            outcome = "unchanged"
+        tally.incr(f"records/{outcome}/preference_options")
+        return 1 + rows + self._fan_out(conn, vehicles.c.vehicle_type == vtype, now, tally)
+
+    def _write_sets(
+        self, conn: Connection, vtype: str, sets: list[Any], now: float, tally: Counters
+    ) -> int:
+        """The type's preference sets: those no longer offered go with their fitments,
+        those offered again come back (their gone fitment items are fetched again)."""
+        p = preference_sets.c
+        offered = {(s.suspension, s.modification, s.rubbing) for s in sets}
+        before = conn.execute(
+            select(p.id, p.suspension, p.modification, p.rubbing, p.gone_crawl).where(
+                p.vehicle_type == vtype
+            )
+        ).all()
+        dropped = [r.id for r in before if r.gone_crawl is None and tuple(r[1:4]) not in offered]
+        back = [r.id for r in before if r.gone_crawl is not None and tuple(r[1:4]) in offered]
+        conn.execute(update(preference_sets).where(p.vehicle_type == vtype).values(current=False))
         if sets:
             conn.execute(
                 self.db.upsert(
                     preference_sets,
                     ["vehicle_type", "suspension", "modification", "rubbing"],
-                    ["current"],
+                    ["current", "gone_crawl"],
                 ),
                 [
                     {
@@ -564,12 +626,33 @@ class BatchWriter:
                         "modification": s.modification,
                         "rubbing": s.rubbing,
                         "current": True,
+                        "gone_crawl": None,
                     }
                     for s in sets
                 ],
             )
-        tally.incr(f"records/{'updated' if known else 'added'}/preference_options")
-        return 1 + len(sets) + self._fan_out(conn, vehicles.c.vehicle_type == vtype, now, tally)
+        if back:
+            conn.execute(
+                update(frontier)
+                .where(frontier.c.prefset_id.in_(back), frontier.c.status == "gone")
+                .values(status="pending", gone_crawl=None, attempts=0, not_before=0.0)
+            )
+        if dropped:
+            conn.execute(
+                update(preference_sets).where(p.id.in_(dropped)).values(gone_crawl=self.crawl_id)
+            )
+            items = (
+                conn.execute(
+                    select(frontier.c.id).where(
+                        frontier.c.prefset_id.in_(dropped), frontier.c.gone_crawl.is_(None)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            self._mark_gone(conn, items, now, tally)
+            tally.incr("records/gone/preference_set", len(dropped))
+        return len(sets) + len(dropped)
 
     def _fan_out(
         self, conn: Connection, vehicle_condition: Any, now: float, tally: Counters
@@ -581,87 +664,71 @@ class BatchWriter:
         self, conn: Connection, results: list[FitmentResult], now: float, tally: Counters
     ) -> int:
         keys = sorted({(r.vehicle_id, r.prefset_id): r for r in results}.items())
-        key_cols = (fitments.c.vehicle_id, fitments.c.prefset_id)
         # By vehicle, then in Python: a batch spans a few vehicles, and the index
         # on (vehicle_id, prefset_id) answers a plain IN on its first column at
         # once, where a row-value IN degrades as the table grows.
         wanted = {k for k, _ in keys}
-        existing: set[tuple[int, int]] = set()
+        stored: dict[tuple[int, int], Any] = {}
+        columns = (fitments.c.id, fitments.c.vehicle_id, fitments.c.prefset_id)
         for chunk in _chunks(sorted({v for v, _ in wanted}), 500):
-            for vehicle_id, prefset_id in conn.execute(
-                select(*key_cols).where(fitments.c.vehicle_id.in_(chunk))
-            ):
-                if (vehicle_id, prefset_id) in wanted:
-                    existing.add((vehicle_id, prefset_id))
-        rows = [_fitment_row(r, now, self.crawl_id) for _, r in keys]
-        update_cols = [k for k in rows[0] if k not in ("vehicle_id", "prefset_id")]
-        conn.execute(self.db.upsert(fitments, ["vehicle_id", "prefset_id"], update_cols), rows)
-        tally.incr("records/added/fitment", len(keys) - len(existing))
-        tally.incr("records/updated/fitment", len(existing))
+            for found in conn.execute(
+                select(
+                    *columns, *_state_cols(fitments), *_content_cols(fitments, FITMENT_CONTENT)
+                ).where(fitments.c.vehicle_id.in_(chunk))
+            ).mappings():
+                if (found["vehicle_id"], found["prefset_id"]) in wanted:
+                    stored[(found["vehicle_id"], found["prefset_id"])] = found
+        rows: list[dict[str, Any]] = []
+        changes: dict[tuple[int, int], list[Change]] = {}
+        for key, r in keys:
+            new_row = _fitment_row(r, now, self.crawl_id)
+            changes[key] = judge(new_row, stored.get(key), FITMENT_CONTENT, now, self.crawl_id)
+            rows.append(new_row)
+        pair = ("vehicle_id", "prefset_id")
+        conn.execute(self.db.upsert(fitments, list(pair), _update_cols(rows[0], pair)), rows)
+        _tally_records(tally, "fitment", changes.values())
+        new = {k for k in changes if k not in stored}
+        id_of = {k: found["id"] for k, found in stored.items()}
+        # The ids of the added ones: by vehicle again, as above.
+        for chunk in _chunks(sorted({v for v, _ in new}), 500):
+            for row in conn.execute(select(*columns).where(fitments.c.vehicle_id.in_(chunk))):
+                if (row.vehicle_id, row.prefset_id) in new:
+                    id_of[(row.vehicle_id, row.prefset_id)] = row.id
+        by_id = {id_of[k]: found for k, found in changes.items() if found}
+        insert_changes(conn, "fitment", by_id, self.crawl_id, now)
         return len(rows)
 
 
-def fan_out_fitments(
-    db: OptimizedDatabaseManager,
-    conn: Connection,
-    vehicle_condition: Any,
-    now: float,
-    counters: Counters | None = None,
-) -> int:
-    """INSERT ... SELECT the fitment items of matching vehicles; existing keys are kept."""
-    v, p = vehicles.alias("v"), preference_sets.alias("p")
-    key = literal("fitment/") + cast(v.c.id, SAString) + literal("/") + cast(p.c.id, SAString)
-    source = (
-        select(
-            key,
-            literal("fitment"),
-            literal("pending"),
-            v.c.id,
-            p.c.id,
-            v.c.year,
-            v.c.make,
-            v.c.model,
-            literal(0),
-            literal(0.0),
-            literal(now),
-        )
-        .select_from(v.join(p, and_(p.c.vehicle_type == v.c.vehicle_type, p.c.current == true())))
-        .where(_rebind(vehicle_condition, v), v.c.gone_crawl.is_(None))
-        # Key order, like every other insert of items: the fan-outs of a vehicle
-        # and of its type's options may insert the same keys at the same time.
-        .order_by(key)
-    )
-    stmt = db.insert_from_select_ignore(
-        frontier,
-        [
-            "key",
-            "kind",
-            "status",
-            "vehicle_id",
-            "prefset_id",
-            "year",
-            "make",
-            "model",
-            "attempts",
-            "not_before",
-            "updated_at",
-        ],
-        source,
-    )
-    inserted = conn.execute(stmt).rowcount
-    if inserted < 0:
-        # The end-of-crawl sweep decides whether work remains from this count.
-        raise DatabaseError("the database did not report how many fitment items it added")
-    if counters is not None and inserted > 0:
-        counters.incr("items/discovered/fitment", inserted)
-    return inserted
+IDENTITY = ("year", "make", "model", "trim", "drive")
+# Kept as first stored by an upsert of a record seen again.
+_FIRST_COLS = ("first_seen", "first_crawl")
 
 
-def _rebind(condition: Any, alias: Any) -> Any:
-    """Point a condition written against ``vehicles`` at the alias used in the fan-out."""
-    from sqlalchemy.sql.util import ClauseAdapter
+def _state_cols(table: Any) -> tuple[Any, ...]:
+    return (table.c.gone_crawl, table.c.last_changed, table.c.changed_crawl)
 
-    return ClauseAdapter(alias).traverse(condition)
+
+def _content_cols(table: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The columns of a record's exported fields (storage.history.*_CONTENT)."""
+    return tuple(table.c[n] for n in names)
+
+
+def _update_cols(row: dict[str, Any], key: tuple[str, ...]) -> list[str]:
+    return [k for k in row if k not in key and k not in _FIRST_COLS]
+
+
+def _tally_records(tally: Counters, what: str, found: Any) -> None:
+    """records/{added,changed,unchanged,returned}/<what>: each record once in the first three."""
+    for changes in found:
+        names = {c.change for c in changes}
+        if "returned" in names:
+            tally.incr(f"records/returned/{what}")
+        if "added" in names:
+            tally.incr(f"records/added/{what}")
+        elif "changed" in names:
+            tally.incr(f"records/changed/{what}")
+        else:
+            tally.incr(f"records/unchanged/{what}")
 
 
 def _identity(v: VehicleId) -> tuple[int, str, str, str, str]:

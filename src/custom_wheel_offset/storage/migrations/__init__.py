@@ -8,6 +8,8 @@
     versions/0001_initial   the first released schema (everything but ``workers``)
     versions/0002_workers   the ``workers`` table (several machines on PostgreSQL)
     versions/0003_failure_codes  ``frontier.failure_code`` and ``failed_runs``
+    versions/0004_gone      gone marks and ``frontier.parent_id``
+    versions/0006_history   record history (``history``, first/last seen, content hash)
 
 :func:`upgrade_to_head` brings any cwo database to the current revision in one
 transaction:
@@ -61,9 +63,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FIRST_REVISION = "0001"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0006"
 """The newest revision in ``versions/`` (a test checks it against the scripts)."""
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0006")
 
 UNVERSIONED = "unversioned"
 """What :func:`current_revision` reports for tables created before migrations existed."""
