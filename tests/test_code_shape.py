@@ -34,6 +34,9 @@ LAYERS: dict[str, int] = {
     # The export format is pure (records -> dictionaries, no I/O): the writer
     # stores a vehicle as its flattened export record; it never imports storage.
     "exporting.format": 0,
+    # The change format of `cwo diff` (content hash, field changes): pure too; the
+    # writer's history rows are made with it.
+    "exporting.changes": 0,
     "net": 1,
     "storage": 1,
     "crawl": 2,
