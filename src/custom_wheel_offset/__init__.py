@@ -9,6 +9,7 @@ The package follows the data flow of a crawl::
                              |- protocol/  pure URL building and parsing (no I/O)
                              `- metrics/   MetricTracker and the run's metrics JSON
     exporting/  the stable export format (JSONL, CSV)
+    audit/      data-quality rules over the stored catalogue (`cwo audit`)
     sandbox/    a faithful local imitation of the site, with ground truth and faults
 
 Importing the package does nothing but define names.

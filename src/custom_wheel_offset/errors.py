@@ -30,6 +30,7 @@ Messages never carry cookie values, credentials or passwords.
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_AUDIT_FINDINGS",
     "EXIT_BLOCKED",
     "EXIT_FAILED_ITEMS",
     "EXIT_INTERNAL",
@@ -63,6 +64,8 @@ EXIT_FAILED_ITEMS = 3
 EXIT_LOCKED = 4
 EXIT_BLOCKED = 5
 EXIT_NO_MATCH = 6  # a --years/--makes/--models value matched nothing the site lists
+# `cwo audit --fail-on`: findings at or above that severity (the code of "some items failed").
+EXIT_AUDIT_FINDINGS = 3
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 

@@ -341,3 +341,19 @@ def test_sampler_thread_samples_and_stops() -> None:
 def test_default_rss_source_uses_psutil() -> None:
     rss = PerformanceMonitor().sample_memory()
     assert rss > 1024 * 1024
+
+
+def test_latency_histogram_counts_every_duration_in_doubling_buckets() -> None:
+    from custom_wheel_offset.metrics.monitor import HISTOGRAM_BOUNDS
+
+    monitor = PerformanceMonitor(reservoir_size=2)
+    for seconds in (0.0001, 0.0003, 0.003, 0.003, 40.0):
+        monitor.record("op", seconds)
+    histogram = monitor.operations()["op"]["histogram"]
+    assert histogram["le"][:3] == [0.00025, 0.0005, 0.001] and histogram["le"][-1] is None
+    assert len(histogram["counts"]) == len(HISTOGRAM_BOUNDS) + 1 == len(histogram["le"])
+    assert sum(histogram["counts"]) == 5  # every duration, though the reservoir holds 2
+    assert histogram["counts"][0] == 1  # <= 0.25 ms
+    assert histogram["counts"][1] == 1  # <= 0.5 ms
+    assert histogram["counts"][HISTOGRAM_BOUNDS.index(0.004)] == 2
+    assert histogram["counts"][-1] == 1  # slower than the last bound

@@ -119,7 +119,7 @@ def make_manager(
     managers: list[OptimizedNetworkManager] = []
 
     def make(**kwargs: Any) -> OptimizedNetworkManager:
-        extra = {k: kwargs.pop(k) for k in ("limiter", "gate", "observe") if k in kwargs}
+        extra = {k: kwargs.pop(k) for k in ("limiter", "gate", "tracker") if k in kwargs}
         mgr = OptimizedNetworkManager(make_settings(**kwargs), counters, **extra)
         managers.append(mgr)
         return mgr

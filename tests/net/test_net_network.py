@@ -76,14 +76,15 @@ def test_parse_result_is_returned(server: ScriptedServer, make_manager: Any) -> 
     assert make_manager().get(server.url("/api/"), kind="years", parse=json.loads) == ["2024", 2023]
 
 
-def test_observe_hook_times_each_request(server: ScriptedServer, make_manager: Any) -> None:
-    seen: list[tuple[str, float, bool]] = []
+def test_the_tracker_times_each_request(server: ScriptedServer, make_manager: Any) -> None:
+    from custom_wheel_offset.metrics.tracker import MetricTracker
+
+    tracker = MetricTracker()
     server.route("/x", Reply(503), Reply(body=b"ok"))
-    make_manager(observe=lambda kind, s, ok: seen.append((kind, s, ok))).get(
-        server.url("/x"), kind="vehicle"
-    )
-    assert [(k, ok) for k, _, ok in seen] == [("vehicle", False), ("vehicle", True)]
-    assert all(s >= 0 for _, s, _ in seen)
+    make_manager(tracker=tracker).get(server.url("/x"), kind="vehicle")
+    stats = tracker.operations()["vehicle"]
+    assert (stats["count"], stats["errors"]) == (2, 1)
+    assert stats["min"] >= 0
 
 
 # -- retries ------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from custom_wheel_offset.errors import ChallengeError, PermanentFetchError, TransientFetchError
 from custom_wheel_offset.metrics.counters import Counters
+from custom_wheel_offset.metrics.tracker import MetricTracker
 from custom_wheel_offset.net.challenge import ChallengeGate
 from custom_wheel_offset.net.cookies import SessionPool
 from custom_wheel_offset.net.proxies import ProxyChooser
@@ -48,7 +49,7 @@ def make_cache(
     # The manager's own sender: transport faults arrive as cwo errors.
     sender = Sender(transport, SessionPool(UA), ProxyChooser(None), Scrubber())
 
-    def make(observe: Callable[[str, float, bool], None] | None = None) -> RobotsCache:
+    def make(tracker: MetricTracker | None = None) -> RobotsCache:
         retrier = Retrier(
             max_attempts=3,
             backoff_base=0.5,
@@ -65,7 +66,7 @@ def make_cache(
             counters=counters,
             retrier=retrier,
             sleep=clock.sleep,
-            observe=observe,
+            tracker=tracker or MetricTracker(counters),
             clock=clock,
         )
 
@@ -152,12 +153,13 @@ def test_a_challenge_on_the_file_pauses_the_host(
 
 def test_timings_are_reported_for_each_fetch(server: ScriptedServer, make_cache: MakeCache) -> None:
     server.route("/robots.txt", Reply(body=RULES))
-    seen: list[tuple[str, bool]] = []
-    cache = make_cache(observe=lambda kind, _seconds, ok: seen.append((kind, ok)))
-    cache.check(server.url("/a"), server.host)
-    assert seen == [("robots", True)]
+    tracker = MetricTracker()
+    make_cache(tracker).check(server.url("/a"), server.host)
+    stats = tracker.operations()["robots"]
+    assert (stats["count"], stats["errors"]) == (1, 0)
     server.route("/robots.txt", Reply(body=RULES, reset=True))
-    other = make_cache(observe=lambda kind, _seconds, ok: seen.append((kind, ok)))
+    unreachable = MetricTracker()
     with pytest.raises(TransientFetchError):  # no answer at all: unreachable
-        other.check(server.url("/a"), server.host)
-    assert seen[1:] == [("robots", False)] * 3
+        make_cache(unreachable).check(server.url("/a"), server.host)
+    stats = unreachable.operations()["robots"]
+    assert (stats["count"], stats["errors"]) == (3, 3)

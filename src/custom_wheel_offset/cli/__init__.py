@@ -133,6 +133,7 @@ def _leaves(group: click.Group) -> list[click.Command]:
 
 
 def _register() -> None:
+    from custom_wheel_offset.cli.audit_cmd import audit_cmd
     from custom_wheel_offset.cli.completion_cmd import completion_cmd
     from custom_wheel_offset.cli.data_cmds import diff_cmd, export_cmd, report_cmd, status_cmd
     from custom_wheel_offset.cli.db_cmd import db_group
@@ -145,6 +146,7 @@ def _register() -> None:
         diff_cmd,
         report_cmd,
         status_cmd,
+        audit_cmd,
         db_group,
         sandbox,
         completion_cmd,

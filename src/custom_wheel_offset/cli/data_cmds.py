@@ -13,7 +13,7 @@ from custom_wheel_offset.cli.options import db_option, settings_from
 __all__ = ["diff_cmd", "export_cmd", "report_cmd", "status_cmd"]
 
 
-def _database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
+def open_database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
     """The existing database, opened read-only: these commands never create or migrate."""
     from custom_wheel_offset.storage.access import open_for_reading
 
@@ -181,7 +181,7 @@ def diff_cmd(
     """
     from custom_wheel_offset.exporting.export import diff
 
-    manager = _database(ctx, db)
+    manager = open_database(ctx, db)
 
     def write(fh: Any) -> int:
         return diff(manager, out=fh, since=since, until=until, what=what, fmt=fmt, plain=plain)
@@ -201,44 +201,93 @@ def diff_cmd(
 @click.option("--run", "run_id", type=int, default=None, help="Run id (default: the latest run).")
 @click.option(
     "--out",
-    default="-",
+    default=None,
     metavar="FILE",
-    help="Write the metrics JSON here (default: standard output).",
+    help="Write the metrics JSON here (default: standard output, unless --html is given).",
+)
+@click.option(
+    "--html",
+    "html_out",
+    default=None,
+    metavar="FILE",
+    help="Also write a self-contained HTML page: summary, charts over time, latency, "
+    "data coverage and the data audit (needs matplotlib: pip install "
+    "'custom-wheel-offset[report]').",
 )
 @db_option
 @click.pass_context
-def report_cmd(ctx: click.Context, run_id: int | None, out: str, db: str | None) -> None:
-    """Write a run's metrics JSON and print a summary.
+def report_cmd(
+    ctx: click.Context, run_id: int | None, out: str | None, html_out: str | None, db: str | None
+) -> None:
+    """Write a run's metrics JSON (and an HTML page) and print a summary.
 
     The JSON holds the run's configuration (secrets masked), timing statistics
     per operation, per-thread throughput, request/retry/record counters,
-    writer batches, cache and pool statistics, and memory samples with a trend
-    verdict (docs/metrics.md).
+    writer batches, cache and pool statistics, memory samples with a trend
+    verdict and the per-interval time series (docs/metrics.md). --html FILE
+    writes one HTML file that reads offline: charts drawn as SVG, the
+    catalogue's coverage and the data audit (docs/audit.md).
 
     Example:
 
         cwo report --out run.json
 
         cwo report --run 3 --db sqlite:///data/sandbox.db
+
+        cwo report --html run.html
     """
     from custom_wheel_offset.metrics.report import summary_lines
     from custom_wheel_offset.redact import sanitize
     from custom_wheel_offset.storage.runs import load_run_report
 
-    manager = _database(ctx, db)
+    if html_out is not None:
+        _require_matplotlib()
+    manager = open_database(ctx, db)
     try:
         # Reports stored by older versions were neither masked nor escaped.
         report = sanitize(load_run_report(manager, run_id))
+        page = _html_page(manager, report) if html_out is not None else None
     finally:
         manager.dispose()
+    json_out = out if out is not None else (None if html_out is not None else "-")
+    _write_json(report, json_out)
+    if html_out is not None and page is not None:
+        with _open_out(html_out) as fh:
+            fh.write(page)
+    for line in summary_lines(report):
+        click.echo(line, err=json_out == "-")
+
+
+def _write_json(report: dict[str, Any], out: str | None) -> None:
+    if out is None:
+        return
     text = json.dumps(report, indent=2, ensure_ascii=False) + "\n"
     if out == "-":
         sys.stdout.write(text)
     else:
         with _open_out(out) as fh:
             fh.write(text)
-    for line in summary_lines(report):
-        click.echo(line, err=out == "-")
+
+
+def _html_page(manager: Any, report: dict[str, Any]) -> str:
+    """The page of ``report`` with the coverage and the audit of the database."""
+    from custom_wheel_offset.audit import audit_database
+    from custom_wheel_offset.metrics.html import render_html
+    from custom_wheel_offset.storage.coverage import coverage
+
+    return render_html(report, coverage=coverage(manager), audit=audit_database(manager))
+
+
+def _require_matplotlib() -> None:
+    import importlib.util
+
+    from custom_wheel_offset.errors import ConfigError
+
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ConfigError(
+            "--html needs matplotlib, which is not installed",
+            hint="pip install 'custom-wheel-offset[report]' (or: pip install matplotlib)",
+        )
 
 
 @click.command("status")
@@ -293,7 +342,7 @@ def status_cmd(
     settings = settings_from(
         ctx, db=db, item_attempts=item_attempts, freshness_window=freshness_window
     )
-    manager = _database(ctx, db)
+    manager = open_database(ctx, db)
     try:
         status = crawl_status(
             manager,

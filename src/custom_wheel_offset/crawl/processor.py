@@ -34,6 +34,7 @@ from custom_wheel_offset.storage.frontier import STORE_KINDS
 if TYPE_CHECKING:
     from custom_wheel_offset.crawl.items import ItemHandler
     from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.net.network import OptimizedNetworkManager
     from custom_wheel_offset.storage.frontier import Frontier, ItemFilter, WorkItem
     from custom_wheel_offset.storage.writer import BatchWriter
@@ -75,7 +76,7 @@ class MultithreadedProcessor:
         limit: int | None = None,
         stop: threading.Event | None = None,
         grace_seconds: float = 5.0,
-        observe: Callable[[str, float, bool], None] | None = None,
+        tracker: MetricTracker | None = None,
         heartbeat: Callable[[int, float], None] | None = None,
     ) -> None:
         self.workers = workers
@@ -91,7 +92,7 @@ class MultithreadedProcessor:
         self.limit = limit
         self.stop = stop or threading.Event()
         self.grace_seconds = grace_seconds
-        self._observe = observe
+        self._tracker = tracker if tracker is not None else _own_tracker(counters)
         self._heartbeat = heartbeat
         # Items in flight by id, and their futures; workers remove their own item.
         self._lock = threading.Lock()
@@ -110,12 +111,9 @@ class MultithreadedProcessor:
     def _work(self, item: WorkItem) -> str:
         ok = False
         try:
-            started = time.perf_counter()
-            outcome = self.handler.handle(item)
-            if self._observe is not None:
-                self._observe(
-                    f"item/{item.kind}", time.perf_counter() - started, outcome.status == "done"
-                )
+            with self._tracker.track(f"item/{item.kind}") as timing:
+                outcome = self.handler.handle(item)
+                timing.ok = outcome.status == "done"
             self.writer.submit(outcome)
             ok = True
             return outcome.status
@@ -282,3 +280,10 @@ class MultithreadedProcessor:
             "workers": self.workers,
             "claims_held_back": self._held_back,
         }
+
+
+def _own_tracker(counters: Counters) -> MetricTracker:
+    """A tracker of its own for a processor built without the run's (a unit test)."""
+    from custom_wheel_offset.metrics.tracker import MetricTracker
+
+    return MetricTracker(counters)

@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -42,11 +43,13 @@ from typing import TYPE_CHECKING, Any
 from custom_wheel_offset.errors import (
     EXIT_BLOCKED,
     EXIT_FAILED_ITEMS,
+    EXIT_INTERNAL,
     EXIT_NO_MATCH,
     EXIT_OK,
     EXIT_SIGINT,
     BlockedError,
     ConfigError,
+    CwoError,
 )
 from custom_wheel_offset.settings import STAGES, Settings, replace
 
@@ -54,7 +57,7 @@ if TYPE_CHECKING:
     from custom_wheel_offset.crawl.items import ItemHandler
     from custom_wheel_offset.crawl.processor import MultithreadedProcessor
     from custom_wheel_offset.metrics.counters import Counters
-    from custom_wheel_offset.metrics.monitor import PerformanceMonitor
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.net.network import OptimizedNetworkManager
     from custom_wheel_offset.progress import Progress
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
@@ -71,7 +74,7 @@ log = logging.getLogger(__name__)
 class RunResult:
     run_id: int
     crawl_id: int
-    outcome: str  # complete | failed_items | partial | interrupted | blocked
+    outcome: str  # complete | failed_items | partial | interrupted | blocked (stored: failed)
     exit_code: int
     report: dict[str, Any]
     failed_items: int
@@ -136,9 +139,10 @@ class _Parts:
     db: OptimizedDatabaseManager
     lock: RunLock
     counters: Counters
-    monitor: PerformanceMonitor
+    tracker: MetricTracker  # the run's one metrics component
     started: float
     registered: str | None = None
+    began: _Started | None = None
     network: OptimizedNetworkManager | None = None
     writer: BatchWriter | None = None
 
@@ -157,32 +161,38 @@ class _Started:
 
 def _run(settings: Settings, stop: threading.Event) -> RunResult:
     from custom_wheel_offset.allocator import allocator_state
-    from custom_wheel_offset.metrics.counters import Counters
-    from custom_wheel_offset.metrics.monitor import PerformanceMonitor
-    from custom_wheel_offset.metrics.tracker import activate
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.storage.lock import acquire_run_lock
 
     db = OptimizedDatabaseManager.from_settings(settings)
     lock = acquire_run_lock(db, wait=settings.wait, worker_name=settings.worker_name)
-    counters = Counters()
-    monitor = PerformanceMonitor(counters=counters)
+    tracker = MetricTracker()
     # Only reported: setting the allocator is the CLI's (cli/scrape_cmd.py).
-    monitor.note_allocator(allocator_state())
-    activate(monitor)
-    parts = _Parts(settings, stop, db, lock, counters, monitor, started=time.time())
+    tracker.note_allocator(allocator_state())
+    parts = _Parts(settings, stop, db, lock, tracker.counters, tracker, started=time.time())
     finished = False
     try:
         result = _crawl(parts)
         finished = True
         return result
     finally:
+        steps = _closing_steps(parts)
+        began = parts.began
+        if not finished and began is not None:
+            # A run ended by an error still leaves its metrics (outcome "failed").
+            error = sys.exc_info()[1]
+            steps.add_before(
+                "releasing the run lock",
+                "storing the failed run's metrics",
+                lambda: _store_failed_run(parts, began, error),
+            )
         # A failing step is the run's error only when the run has none of its own.
-        _closing_steps(parts).run(raise_first=finished)
+        steps.run(raise_first=finished)
 
 
 def _crawl(parts: _Parts) -> RunResult:
-    began = _start(parts)
+    began = parts.began = _start(parts)
     processor, handler, progress = _assemble(parts, began)
     outcome, exit_code, error = _process(parts, began.frontier, processor, progress)
     return _conclude(parts, began, handler, outcome, exit_code, error)
@@ -219,7 +229,7 @@ def _start(parts: _Parts) -> _Started:
     register_worker(db, owner=owner, host=host, pid=pid, run_id=run_id)
     parts.registered = owner
     parts.started = time.time()
-    parts.monitor.start_memory_sampler()
+    parts.tracker.start_sampling()
     return _Started(owner, host, pid, frontier, crawl, run_id)
 
 
@@ -233,8 +243,8 @@ def _assemble(
     from custom_wheel_offset.storage.frontier import ItemFilter
     from custom_wheel_offset.storage.writer import BatchWriter
 
-    settings, monitor, counters = parts.settings, parts.monitor, parts.counters
-    network = parts.network = OptimizedNetworkManager(settings, counters, observe=monitor.record)
+    settings, tracker, counters = parts.settings, parts.tracker, parts.counters
+    network = parts.network = OptimizedNetworkManager(settings, counters, tracker=tracker)
     writer = parts.writer = BatchWriter(
         parts.db,
         owner=began.owner,
@@ -242,7 +252,7 @@ def _assemble(
         counters=counters,
         batch_size=settings.batch_size * (4 if settings.fast else 1),
         flush_interval=settings.flush_interval * (4 if settings.fast else 1),
-        observe=monitor.record,
+        tracker=tracker,
     )
     writer.start()
     item_filter = ItemFilter(settings.years, settings.makes, settings.models)
@@ -254,12 +264,13 @@ def _assemble(
         progress_snapshot_source(began.frontier, counters, kinds),
         overview=_overview_source(counters, network, settings.rate),
     )
-    monitor.add_section("writer", writer.stats)
-    monitor.add_section("pool", parts.db.pool_stats)
-    monitor.add_section("network", network.stats)
-    monitor.add_section("progress", progress.stats)
-    monitor.add_section("processor", processor.stats)
-    monitor.add_section("cache", began.frontier.preference_sets.stats)
+    tracker.add_section("writer", writer.stats)
+    tracker.add_section("pool", parts.db.pool_stats)
+    tracker.add_section("network", network.stats)
+    tracker.add_section("progress", progress.stats)
+    tracker.add_section("processor", processor.stats)
+    tracker.add_section("cache", began.frontier.preference_sets.stats)
+    tracker.add_gauges(_series_gauges(network))
     return processor, handler, progress
 
 
@@ -288,7 +299,7 @@ def _processor(
         max_blocked=settings.max_blocked,
         limit=settings.limit,
         stop=parts.stop,
-        observe=parts.monitor.record,
+        tracker=parts.tracker,
         heartbeat=lambda done, rate: heartbeat(db, owner=owner, items_done=done, rate=rate),
     )
 
@@ -360,29 +371,9 @@ def _conclude(
 def _store_report(
     parts: _Parts, began: _Started, outcome: str, exit_code: int, failed: int
 ) -> dict[str, Any]:
-    from custom_wheel_offset.metrics.report import build_report
-    from custom_wheel_offset.storage.runs import finish_run_row
-
-    parts.monitor.stop_memory_sampler()
+    parts.tracker.stop_sampling()
     started, ended, counters = parts.started, time.time(), parts.counters
-    report = build_report(
-        run={
-            "id": began.run_id,
-            "crawl_id": began.crawl.crawl_id,
-            "resumed": began.crawl.resumed,
-            "started_at": started,
-            "ended_at": ended,
-            "outcome": outcome,
-            "exit_code": exit_code,
-            "host": began.host,
-            "pid": began.pid,
-            "duration_seconds": round(ended - started, 3),
-            "failed_items": failed,
-        },
-        settings_public=parts.settings.public_dict(),
-        snapshot=parts.monitor.snapshot(),
-    )
-    finish_run_row(parts.db, began.run_id, outcome=outcome, exit_code=exit_code, report=report)
+    report = _write_report(parts, began, outcome, exit_code, {"failed_items": failed})
     log.info(
         "run %d %s in %.1f s: %d request(s), %d item(s) done, %d failed",
         began.run_id,
@@ -393,6 +384,41 @@ def _store_report(
         failed,
     )
     return report
+
+
+def _write_report(
+    parts: _Parts, began: _Started, outcome: str, exit_code: int, extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The run's metrics JSON, written by its tracker with the run's row (`cwo report`)."""
+    from custom_wheel_offset.storage.runs import finish_run_row
+
+    ended = time.time()
+    run = {
+        "id": began.run_id,
+        "crawl_id": began.crawl.crawl_id,
+        "resumed": began.crawl.resumed,
+        "started_at": parts.started,
+        "ended_at": ended,
+        "outcome": outcome,
+        "exit_code": exit_code,
+        "host": began.host,
+        "pid": began.pid,
+        "duration_seconds": round(ended - parts.started, 3),
+        **extra,
+    }
+    return parts.tracker.write_report(
+        lambda report: finish_run_row(
+            parts.db, began.run_id, outcome=outcome, exit_code=exit_code, report=report
+        ),
+        run=run,
+        settings_public=parts.settings.public_dict(),
+    )
+
+
+def _store_failed_run(parts: _Parts, began: _Started, error: BaseException | None) -> None:
+    """The metrics of a run that an error ended, stored with outcome ``failed``."""
+    exit_code = error.exit_code if isinstance(error, CwoError) else EXIT_INTERNAL
+    _write_report(parts, began, "failed", exit_code, {})
 
 
 def _message(run_id: int, outcome: str, failed: int, item_attempts: int) -> str | None:
@@ -463,6 +489,23 @@ def _overview_source(counters: Any, network: Any, rate: float) -> Callable[[], A
     return overview
 
 
+def _series_gauges(network: OptimizedNetworkManager) -> Callable[[], dict[str, float | None]]:
+    """Per-host limiter rate, requests in flight, and whether a host is paused by a challenge."""
+
+    def gauges() -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        in_flight = 0
+        for host, limit in network.limiter.stats().items():
+            out[f"host_rate/{host}"] = limit.get("rate")  # None: unlimited
+            in_flight += int(limit.get("in_flight") or 0)
+        out["in_flight"] = float(in_flight)
+        paused = any(c.get("paused_for", 0) > 0 for c in network.gate.stats().values())
+        out["blocked"] = 1.0 if paused else 0.0
+        return out
+
+    return gauges
+
+
 def _give_back(frontier: Any) -> None:
     released = frontier.release_owned()
     if released:
@@ -477,6 +520,12 @@ class _Steps:
 
     def add(self, what: str, step: Callable[[], object]) -> None:
         self._steps.append((what, step))
+
+    def add_before(self, before: str, what: str, step: Callable[[], object]) -> None:
+        """Insert a step before the step named ``before`` (at the end when there is none)."""
+        names = [name for name, _ in self._steps]
+        at = names.index(before) if before in names else len(names)
+        self._steps.insert(at, (what, step))
 
     def run(self, *, raise_first: bool = False) -> None:
         """Run every step; with ``raise_first``, then raise the first step's error, if any."""
@@ -493,13 +542,12 @@ class _Steps:
 
 
 def _closing_steps(parts: _Parts) -> _Steps:
-    """The end of every run, in order: worker row, writer, network, tracker, lock, engine."""
-    from custom_wheel_offset.metrics.tracker import deactivate
+    """The end of every run, in order: sampler, worker row, writer, network, lock, engine."""
     from custom_wheel_offset.storage.workers import stop_worker
 
     db, writer, network, registered = parts.db, parts.writer, parts.network, parts.registered
     steps = _Steps()
-    steps.add("stopping the memory sampler", parts.monitor.stop_memory_sampler)
+    steps.add("stopping the metrics sampler", parts.tracker.stop_sampling)
     if registered is not None:
         done = parts.counters.sum_prefix("items/done")
         rate = done / max(time.time() - parts.started, 1e-9)
@@ -511,7 +559,6 @@ def _closing_steps(parts: _Parts) -> _Steps:
         steps.add("stopping the writer", lambda: writer.stop(timeout=10))
     if network is not None:
         steps.add("closing the network", network.close)
-    steps.add("deactivating the tracker", deactivate)
     steps.add("releasing the run lock", parts.lock.release)
     steps.add("disposing of the database engine", db.dispose)
     return steps

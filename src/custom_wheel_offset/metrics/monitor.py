@@ -1,9 +1,10 @@
 """The performance monitor: operation timings, per-thread work, memory samples, sections.
 
-One :class:`PerformanceMonitor` serves a run. :class:`~.tracker.MetricTracker`
-feeds it timings; the run's components register *sections* (writer, pool,
-cache, network, progress statistics) computed when :meth:`snapshot` is
-taken; a daemon thread samples the process's resident set size.
+The internal part of :class:`~.tracker.MetricTracker` (the run's one metrics
+component, and the only caller of :meth:`PerformanceMonitor.record`): it keeps
+the timing statistics, the *sections* the run's components register (writer,
+pool, cache, network, progress statistics) computed when :meth:`snapshot` is
+taken, and the memory samples a daemon thread takes of the process's RSS.
 
 Memory does not grow with the number of timed calls: each operation keeps
 streaming statistics (Welford's mean and variance, min, max) and a uniform
@@ -20,6 +21,7 @@ the first time the trend turns ``growing``.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import random
@@ -34,6 +36,7 @@ from custom_wheel_offset.metrics.counters import Counters
 __all__ = [
     "DEFAULT_MAX_MEMORY_SAMPLES",
     "DEFAULT_RESERVOIR_SIZE",
+    "HISTOGRAM_BOUNDS",
     "OperationStats",
     "PerformanceMonitor",
     "memory_trend",
@@ -49,7 +52,13 @@ MIN_TREND_SAMPLES = 5
 GROWTH_MIN_FRACTION = 0.10
 GROWTH_MIN_BYTES = 10 * 1024 * 1024
 
-_RESERVED_SECTIONS = frozenset({"operations", "threads", "counters", "counters_flat", "memory"})
+#: Upper bounds (seconds) of the latency histogram's buckets, doubling from
+#: 0.25 ms to about 33 s; one more bucket counts everything slower.
+HISTOGRAM_BOUNDS: tuple[float, ...] = tuple(0.001 * 2.0**k for k in range(-2, 16))
+
+_RESERVED_SECTIONS = frozenset(
+    {"operations", "threads", "counters", "counters_flat", "memory", "series"}
+)
 
 
 def _round(value: float | None, digits: int = 9) -> float | None:
@@ -59,7 +68,18 @@ def _round(value: float | None, digits: int = 9) -> float | None:
 class OperationStats:
     """Streaming statistics of one operation's durations, in bounded memory."""
 
-    __slots__ = ("_m2", "_rng", "count", "errors", "max", "mean", "min", "reservoir", "total")
+    __slots__ = (
+        "_m2",
+        "_rng",
+        "buckets",
+        "count",
+        "errors",
+        "max",
+        "mean",
+        "min",
+        "reservoir",
+        "total",
+    )
 
     def __init__(self, rng: random.Random) -> None:
         self.count = 0
@@ -70,6 +90,7 @@ class OperationStats:
         self.min = math.inf
         self.max = -math.inf
         self.reservoir: list[float] = []
+        self.buckets = [0] * (len(HISTOGRAM_BOUNDS) + 1)
         self._rng = rng
 
     def add(self, seconds: float, ok: bool, reservoir_size: int) -> None:
@@ -85,6 +106,7 @@ class OperationStats:
             self.min = seconds
         if seconds > self.max:
             self.max = seconds
+        self.buckets[bisect.bisect_left(HISTOGRAM_BOUNDS, seconds)] += 1
         # Algorithm R: every duration seen so far is in the sample with equal probability.
         if len(self.reservoir) < reservoir_size:
             self.reservoir.append(seconds)
@@ -120,6 +142,12 @@ class OperationStats:
             "max": None if empty else _round(self.max),
             "stdev": None if empty else _round(self.stdev),
             "sample_size": len(sample),
+            # Every duration, not a sample: counts per bucket whose upper bound
+            # is ``le`` seconds (``null``: slower than the last bound).
+            "histogram": {
+                "le": [round(b, 6) for b in HISTOGRAM_BOUNDS] + [None],
+                "counts": list(self.buckets),
+            },
         }
 
 
@@ -188,7 +216,7 @@ def memory_trend(
 
 
 class PerformanceMonitor:
-    """Process-wide performance statistics of one run; every method is thread-safe.
+    """The statistics inside one run's MetricTracker; every method is thread-safe.
 
     ``clock`` (monotonic seconds) and ``rss_source`` (bytes) are injectable for
     tests; by default they are :func:`time.monotonic` and psutil's RSS of this
@@ -233,6 +261,7 @@ class PerformanceMonitor:
         self._allocator: dict[str, Any] = {}
         self._sampler_stop = threading.Event()
         self._sampler_interval: float | None = None
+        self._on_sample: Callable[[int], None] | None = None
 
     # -- operations -----------------------------------------------------------
 
@@ -337,23 +366,38 @@ class PerformanceMonitor:
                 )
         return verdict
 
-    def start_memory_sampler(self, interval: float = 1.0) -> None:
-        """Start the daemon thread sampling RSS every ``interval`` seconds (idempotent)."""
+    def start_memory_sampler(
+        self, interval: float = 1.0, *, on_sample: Callable[[int], None] | None = None
+    ) -> None:
+        """Start the daemon thread sampling RSS every ``interval`` seconds (idempotent).
+
+        ``on_sample(rss)`` runs after each sample on the same thread (the tracker's series).
+        """
         if interval <= 0:
             raise ValueError("interval must be positive")
         if self._sampler is not None and self._sampler.is_alive():
             return
         self._sampler_stop.clear()
         self._sampler_interval = interval
-        self.sample_memory()
+        self._on_sample = on_sample
+        self._sample_and_notify()
         self._sampler = threading.Thread(
             target=self._sample_loop, args=(interval,), name="cwo-memory-sampler", daemon=True
         )
         self._sampler.start()
 
+    def _sample_and_notify(self) -> None:
+        rss = self.sample_memory()
+        if self._on_sample is not None:
+            self._on_sample(rss)
+
     def _sample_loop(self, interval: float) -> None:
-        while not self._sampler_stop.wait(interval):
-            self.sample_memory()
+        # On a fixed schedule (not ``interval`` after each sample), so that
+        # samples never drift across the time series' interval boundaries.
+        due = time.monotonic() + interval
+        while not self._sampler_stop.wait(max(0.0, due - time.monotonic())):
+            self._sample_and_notify()
+            due = max(due + interval, time.monotonic())
 
     def stop_memory_sampler(self) -> None:
         """Stop the sampler thread and take a last sample (no-op when not running)."""
@@ -363,7 +407,7 @@ class PerformanceMonitor:
         self._sampler_stop.set()
         sampler.join()
         self._sampler = None
-        self.sample_memory()
+        self._sample_and_notify()
 
     def note_allocator(self, settings: dict[str, Any]) -> None:
         """How the C allocator was set up for this run (``allocator.limit_malloc_arenas``)."""

@@ -1,7 +1,7 @@
 """The run's metrics JSON (``cwo report``): build it, check it, summarise it, write it.
 
 :func:`build_report` turns a run's row, its masked settings and a
-:meth:`PerformanceMonitor.snapshot` into the documented document (format in
+:meth:`MetricTracker.snapshot` into the documented document (format in
 docs/metrics.md, ``schema_version`` 1). The request, retry and record totals
 are derived from the hierarchical counters:
 
@@ -52,6 +52,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "network",
     "progress",
     "memory",
+    "series",
 )
 RUN_KEYS: tuple[str, ...] = (
     "id",
@@ -74,7 +75,15 @@ RECORD_OUTCOMES: tuple[str, ...] = (
     "skipped",
     "failed",
 )
-_SECTIONS: tuple[str, ...] = ("writer", "cache", "pool", "network", "progress", "memory")
+_SECTIONS: tuple[str, ...] = (
+    "writer",
+    "cache",
+    "pool",
+    "network",
+    "progress",
+    "memory",
+    "series",
+)
 
 
 # -- building -------------------------------------------------------------------------

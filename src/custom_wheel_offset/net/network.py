@@ -46,13 +46,12 @@ if TYPE_CHECKING:
     import requests
 
     from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.settings import Settings
 
-__all__ = ["Observe", "OptimizedNetworkManager"]
+__all__ = ["OptimizedNetworkManager"]
 
 T = TypeVar("T")
-#: ``observe(kind, seconds, ok)``: called once per request sent (every attempt).
-Observe = Callable[[str, float, bool], None]
 
 
 class OptimizedNetworkManager:
@@ -64,8 +63,8 @@ class OptimizedNetworkManager:
     :param limiter: per-host pacing; by default one built from ``settings.rate``
         and ``settings.host_concurrency``.
     :param gate: per-host challenge pauses; by default a fresh :class:`ChallengeGate`.
-    :param observe: optional ``observe(kind, seconds, ok)`` timing hook, called
-        once per request sent (``ok`` is True for a usable 2xx answer).
+    :param tracker: the run's metrics; each request sent is timed as its kind
+        (failed unless it gave a usable 2xx answer). By default one of its own.
 
     Its counters are listed in :mod:`custom_wheel_offset.net` (the package docstring).
     """
@@ -77,11 +76,15 @@ class OptimizedNetworkManager:
         *,
         limiter: HostRateLimiter | None = None,
         gate: ChallengeGate | None = None,
-        observe: Observe | None = None,
+        tracker: MetricTracker | None = None,
     ) -> None:
         self._settings = settings
         self._counters = counters
-        self._observe = observe
+        if tracker is None:
+            from custom_wheel_offset.metrics.tracker import MetricTracker
+
+            tracker = MetricTracker(counters)
+        self._tracker = tracker
         self._stop = StopSignal()
         # The default limiter sleeps through the manager, so stop() wakes it.
         self._limiter = limiter or HostRateLimiter(
@@ -100,7 +103,7 @@ class OptimizedNetworkManager:
             counters=counters,
             retrier=self._retrier,
             sleep=self._stop.sleep,
-            observe=observe,
+            tracker=tracker,
             scrub=self._sender.scrub,
         )
 
@@ -246,14 +249,8 @@ class OptimizedNetworkManager:
             self._stop.check()
             # Another thread may have met a challenge while this one waited.
             self._check_gate(url, kind, host)
-            started = time.perf_counter()
-            ok = False
-            try:
+            with self._tracker.track(kind):
                 body = self._exchange(url, kind, host, sent_at, headers)
-                ok = True
-            finally:
-                if self._observe is not None:
-                    self._observe(kind, time.perf_counter() - started, ok)
         # Parsing happens outside the slot: it is CPU work, not a request in flight.
         return body if parse is None else parse(body)
 

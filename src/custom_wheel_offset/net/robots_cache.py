@@ -32,6 +32,7 @@ from custom_wheel_offset.redact import mask_text
 
 if TYPE_CHECKING:
     from custom_wheel_offset.metrics.counters import Counters
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.net.challenge import ChallengeGate
     from custom_wheel_offset.net.ratelimit import HostRateLimiter
     from custom_wheel_offset.net.retry import Retrier
@@ -51,7 +52,7 @@ class RobotsCache:
     :param send: one GET of a URL, no redirects followed (the manager's).
     :param retrier: its ``max_attempts`` and ``jitter`` pace the re-reads.
     :param sleep: the wait between re-reads (the manager's, which wakes on stop).
-    :param observe: the manager's ``observe(kind, seconds, ok)`` timing hook.
+    :param tracker: the run's metrics (the manager's), timing each read as ``robots``.
     """
 
     def __init__(
@@ -64,7 +65,7 @@ class RobotsCache:
         counters: Counters,
         retrier: Retrier,
         sleep: Callable[[float], None],
-        observe: Callable[[str, float, bool], None] | None = None,
+        tracker: MetricTracker,
         scrub: Callable[[str], str] = mask_text,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -75,7 +76,7 @@ class RobotsCache:
         self._counters = counters
         self._retrier = retrier
         self._sleep = sleep
-        self._observe = observe
+        self._tracker = tracker
         self._scrub = scrub
         self._clock = clock
         self._lock = threading.Lock()
@@ -154,8 +155,7 @@ class RobotsCache:
         return policy
 
     def _fetch_once(self, target: str, host: str) -> RobotsPolicy:
-        with self._limiter.slot(host) as sent_at:
-            started = time.perf_counter()
+        with self._limiter.slot(host) as sent_at, self._tracker.track("robots") as timing:
             statuses: list[int] = []  # an answer came (the timing's "ok"), even if unusable
             try:
                 answer = self._follow(target, host, sent_at, statuses)
@@ -163,8 +163,7 @@ class RobotsCache:
                 log.warning("robots.txt of %s could not be read: %s", host, exc)
                 return RobotsPolicy.from_response(None, None)
             finally:
-                if self._observe is not None:
-                    self._observe("robots", time.perf_counter() - started, bool(statuses))
+                timing.ok = bool(statuses)
         if answer is None:
             return RobotsPolicy.allow_all()  # RFC 9309: too many redirects = unavailable
         status, body = answer

@@ -60,6 +60,7 @@ from custom_wheel_offset.work import FitmentResult, OptionsResult, Outcome, Vehi
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
+    from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
 __all__ = ["BatchWriter", "FitmentResult", "OptionsResult", "Outcome", "VehicleResult"]
@@ -79,7 +80,7 @@ class BatchWriter:
         counters: Counters,
         batch_size: int = 500,
         flush_interval: float = 0.5,
-        observe: Any = None,
+        tracker: MetricTracker | None = None,
         max_backlog: int | None = None,
     ) -> None:
         self.db = db
@@ -88,7 +89,11 @@ class BatchWriter:
         self.counters = counters
         self.batch_size = batch_size
         self.flush_interval = flush_interval
-        self._observe = observe  # callable(operation, seconds, ok) for the monitor
+        if tracker is None:
+            from custom_wheel_offset.metrics.tracker import MetricTracker
+
+            tracker = MetricTracker(counters)
+        self._tracker = tracker
         self._items: deque[Outcome] = deque()  # append/popleft are thread-safe
         self._wake = threading.Event()
         self._stopping = False
@@ -263,21 +268,14 @@ class BatchWriter:
         return True
 
     def _commit(self, batch: Sequence[Outcome]) -> None:
-        started = time.perf_counter()
-        ok = False
-
         # Counted into a tally that is kept only once the transaction commits:
         # a transaction aborted by the server (deadlock) runs again from the start.
         def write(conn: Connection) -> tuple[int, Counters]:
             tally = Counters()
             return self._write(conn, batch, tally), tally
 
-        try:
+        with self._tracker.track("write_batch"):
             rows, tally = self.db.transaction(write, what="writing a batch")
-            ok = True
-        finally:
-            if self._observe is not None:
-                self._observe("write_batch", time.perf_counter() - started, ok)
         for name, n in tally.snapshot().items():
             self.counters.incr(name, n)
         self.batches += 1
