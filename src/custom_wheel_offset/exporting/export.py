@@ -10,6 +10,7 @@ BINARY collation does that for UTF-8, PostgreSQL needs ``COLLATE "C"``.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -18,6 +19,7 @@ from sqlalchemy import and_, select, true
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.exporting.format import (
     FITMENT_CSV_COLUMNS,
+    TYPED_KEYS,
     VEHICLE_CSV_COLUMNS,
     csv_row,
     fitment_record,
@@ -83,7 +85,10 @@ def iter_vehicle_records(
                 front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
                 rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
             )
-            record = vehicle_record(_vehicle_id(row), spec)
+            typed = {k: m[k] for k in TYPED_KEYS}
+            if typed["spec_notes"] is not None:
+                typed["spec_notes"] = json.loads(typed["spec_notes"])
+            record = vehicle_record(_vehicle_id(row), spec, typed)
             if include_gone:
                 record["gone_crawl"] = m["gone_crawl"]
             yield record

@@ -8,6 +8,10 @@
     versions/0001_initial   the first released schema (everything but ``workers``)
     versions/0002_workers   the ``workers`` table (several machines on PostgreSQL)
     versions/0003_failure_codes  ``frontier.failure_code`` and ``failed_runs``
+    versions/0004_gone      ``gone_crawl`` marks and ``frontier.parent_id``
+    versions/0005_typed_fields  typed specification fields on ``vehicles`` (back-filled
+                            from ``raw_json``) and the views ``vehicle_specs``,
+                            ``fitment_ranges``
 
 :func:`upgrade_to_head` brings any cwo database to the current revision in one
 transaction:
@@ -32,6 +36,9 @@ the migrated schema equals ``schema.metadata``. On SQLite, cwo's connections
 enforce foreign keys and a migration runs inside a transaction, where SQLite
 cannot switch them off: a batch operation that recreates a table other tables
 reference (``vehicles``, ``preference_sets``) needs that handled explicitly.
+Views exist only through migrations (0005 creates them; ``metadata`` holds
+tables only), so fresh and stamped databases both get them; a batch operation
+that recreates a table a view reads must drop the view first and re-create it.
 """
 
 from __future__ import annotations
@@ -59,9 +66,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FIRST_REVISION = "0001"
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 """The newest revision in ``versions/`` (a test checks it against the scripts)."""
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005")
 
 UNVERSIONED = "unversioned"
 """What :func:`current_revision` reports for tables created before migrations existed."""
