@@ -45,7 +45,7 @@ from custom_wheel_offset.storage.schema import (
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["export", "iter_fitment_records", "iter_vehicle_records"]
+__all__ = ["export", "iter_fitment_records", "iter_vehicle_records", "vehicle_record_of_row"]
 
 WHATS = ("vehicles", "fitments")
 FORMATS = ("jsonl", "csv")
@@ -58,6 +58,26 @@ def _ordered(db: OptimizedDatabaseManager, column: Any) -> Any:
 
 def _vehicle_id(row: Any) -> VehicleId:
     return VehicleId(row.year, row.make, row.model, row.trim, row.drive)
+
+
+def vehicle_record_of_row(m: Any) -> dict[str, Any]:
+    """The export record of one ``vehicles`` row (a mapping of its columns)."""
+    spec = VehicleSpec(
+        vehicle_type=m["vehicle_type"],
+        chassis_id=m["chassis_id"],
+        bolt_pattern_mm=m["bolt_pattern_mm"],
+        bolt_pattern_in=m["bolt_pattern_in"],
+        hub_bore_mm=m["hub_bore_mm"],
+        lug_type=m["lug_type"],
+        lug_size=m["lug_size"],
+        front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
+        rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
+    )
+    typed = {k: m[k] for k in TYPED_KEYS}
+    if typed["spec_notes"] is not None:
+        typed["spec_notes"] = json.loads(typed["spec_notes"])
+    identity = VehicleId(m["year"], m["make"], m["model"], m["trim"], m["drive"])
+    return vehicle_record(identity, spec, typed)
 
 
 def iter_vehicle_records(
@@ -74,21 +94,7 @@ def iter_vehicle_records(
         result = conn.execution_options(yield_per=FETCH_CHUNK).execute(query)
         for row in result:
             m = row._mapping
-            spec = VehicleSpec(
-                vehicle_type=m["vehicle_type"],
-                chassis_id=m["chassis_id"],
-                bolt_pattern_mm=m["bolt_pattern_mm"],
-                bolt_pattern_in=m["bolt_pattern_in"],
-                hub_bore_mm=m["hub_bore_mm"],
-                lug_type=m["lug_type"],
-                lug_size=m["lug_size"],
-                front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
-                rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
-            )
-            typed = {k: m[k] for k in TYPED_KEYS}
-            if typed["spec_notes"] is not None:
-                typed["spec_notes"] = json.loads(typed["spec_notes"])
-            record = vehicle_record(_vehicle_id(row), spec, typed)
+            record = vehicle_record_of_row(m)
             if include_gone:
                 record["gone_crawl"] = m["gone_crawl"]
             yield record
