@@ -19,6 +19,8 @@ __all__ = ["fits_cmd", "lookup_cmd", "options_cmd"]
 
 F = Callable[..., Any]
 
+NO_FIT = "the wheel fits no stored vehicle with these preferences"
+
 
 def _preference_options(f: F) -> F:
     for name, what in (
@@ -232,7 +234,8 @@ def fits_cmd(ctx: click.Context, **options: Any) -> None:
     finally:
         manager.dispose()
     if options["as_json"]:
-        _emit_json({"query": query.as_json(), "fits": rows})
+        message = None if rows else NO_FIT
+        _emit_json({"query": query.as_json(), "fits": rows, "message": message})
     elif options["as_csv"]:
         click.echo(_fits_csv(ctx, rows), nl=False)
     else:
@@ -240,7 +243,7 @@ def fits_cmd(ctx: click.Context, **options: Any) -> None:
 
         _emit_lines(fits_lines(rows))
     if not rows:
-        _say("the wheel fits no stored vehicle with these preferences")
+        _say(NO_FIT)
 
 
 def _fits_query(wheel: Any, prefs: Any, years: str | None, makes: str | None) -> Any:
