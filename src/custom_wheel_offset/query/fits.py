@@ -18,8 +18,9 @@ A wheel fits a vehicle with a preference set when all of these hold:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select, true
@@ -180,29 +181,26 @@ def fit_conditions(wheel: Wheel) -> list[Any]:
 
 
 _IDENTITY = ("year", "make", "model", "trim", "drive")
+_FLAT = (*_IDENTITY, "vehicle_type", "bolt_pattern_mm", "bolt_pattern_in", "hub_bore_mm")
+_FLAT += ("suspension", "modification", "rubbing")
+# Identity, then preferences: positions in the selected columns (see fits()).
+_ORDER = itemgetter(0, 1, 2, 3, 4, 9, 10, 11)
 
 
-def _fit_row(m: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        **{k: m[k] for k in _IDENTITY},
-        "vehicle_type": m["vehicle_type"],
-        "bolt_pattern_mm": m["bolt_pattern_mm"],
-        "bolt_pattern_in": m["bolt_pattern_in"],
-        "hub_bore_mm": m["hub_bore_mm"],
-        "suspension": m["suspension"],
-        "modification": m["modification"],
-        "rubbing": m["rubbing"],
-        "front": {k: m[f"front_{k}"] for k in AXLE_RANGE_KEYS},
-        "rear": {k: m[f"rear_{k}"] for k in AXLE_RANGE_KEYS},
-    }
+def _fit_row(r: Sequence[Any]) -> dict[str, Any]:
+    # Positional: a broad wheel matches tens of thousands of rows, and building
+    # them by column name cost more than the query itself.
+    row = dict(zip(_FLAT, r[:12], strict=True))
+    row["front"] = dict(zip(AXLE_RANGE_KEYS, r[12:18], strict=True))
+    row["rear"] = dict(zip(AXLE_RANGE_KEYS, r[18:24], strict=True))
+    return row
 
 
 def fits(db: OptimizedDatabaseManager, q: FitsQuery) -> list[dict[str, Any]]:
     """Every (vehicle, preference set) the wheel fits, sorted by identity and preferences."""
     check_preferences(db, q.prefs)
     v, f, p = vehicles.c, fitments.c, preference_sets.c
-    columns = [*(v[k] for k in _IDENTITY), v.vehicle_type, v.bolt_pattern_mm, v.bolt_pattern_in]
-    columns += [v.hub_bore_mm, p.suspension, p.modification, p.rubbing]
+    columns = [v[k] for k in _FLAT[:9]] + [p.suspension, p.modification, p.rubbing]
     columns += [f[f"{axle}_{k}"] for axle in ("front", "rear") for k in AXLE_RANGE_KEYS]
     query = (
         select(*columns)
@@ -219,9 +217,10 @@ def fits(db: OptimizedDatabaseManager, q: FitsQuery) -> list[dict[str, Any]]:
     if q.makes:
         query = query.where(v.make.in_(list(q.makes)))
     with db.read() as conn:
-        rows = [_fit_row(r._mapping) for r in conn.execute(query)]
-    keys = (*_IDENTITY, "suspension", "modification", "rubbing")
-    return sorted(rows, key=lambda r: tuple(r[k] for k in keys))
+        rows = conn.execute(query).all()
+    # Sorted here, not by the database: code-point order on either database (as the exports).
+    rows.sort(key=_ORDER)
+    return [_fit_row(r) for r in rows]
 
 
 def explain(db: OptimizedDatabaseManager, wheel: Wheel, vehicle: LookupQuery) -> dict[str, Any]:
