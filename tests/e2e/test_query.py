@@ -10,8 +10,15 @@ names with odd characters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -420,3 +427,140 @@ def test_the_same_library_functions_on_postgresql(
             assert got_fits == expected_fits(tiny, w), w
     finally:
         db.dispose()
+
+
+# -- browsing: views, Parquet and SQLite exports, Datasette ---------------------------------------
+
+
+def _sqlite_rows(path: str, sql: str) -> list[tuple[Any, ...]]:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_the_views_hold_the_truth_without_gone_rows(crawled: str, truth: dict[str, Any]) -> None:
+    path = crawled.removeprefix("sqlite:///")
+    ranges = ", ".join(f"{a}_{k}" for a in ("front", "rear") for k in AXLE_KEYS)
+    got = _sqlite_rows(
+        path,
+        "SELECT year, make, model, trim, drive, suspension, modification, rubbing, status, "
+        f"{ranges} FROM fitment_ranges",
+    )
+    expected = [
+        (
+            *ident(f),
+            *(f[k] for k in PREFS),
+            f["status"],
+            *(f[a][k] for a in ("front", "rear") for k in AXLE_KEYS),
+        )
+        for f in truth["fitments"]
+    ]
+    assert sorted(got, key=repr) == sorted(expected, key=repr)
+    specs = _sqlite_rows(
+        path, "SELECT year, make, model, trim, drive, lug_count FROM vehicle_specs"
+    )
+    assert sorted(specs) == sorted(
+        (*ident(v), (vehicle_bolt(v) or (None,))[0]) for v in truth["vehicles"]
+    )
+
+
+def test_parquet_and_sqlite_exports_hold_the_views_rows(crawled: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from custom_wheel_offset.query.views import FITMENT_RANGE_COLUMNS, VEHICLE_SPEC_COLUMNS
+
+    path = crawled.removeprefix("sqlite:///")
+    views = {"vehicle_specs": VEHICLE_SPEC_COLUMNS, "fitment_ranges": FITMENT_RANGE_COLUMNS}
+    stored = {v: sorted(_sqlite_rows(path, f"SELECT * FROM {v}"), key=repr) for v in views}
+    for what, view in (("vehicles", "vehicle_specs"), ("fitments", "fitment_ranges")):
+        out = tmp_path / f"{what}.parquet"
+        result = run(
+            "export", "--format", "parquet", "--what", what, "--out", str(out), "--db", crawled
+        )
+        assert result.exit_code == 0, result.output
+        table = pq.read_table(out)
+        assert tuple(table.column_names) == views[view]
+        rows = [tuple(r.values()) for r in table.to_pylist()]
+        assert sorted(rows, key=repr) == stored[view]
+    copy = tmp_path / "copy.db"
+    result = run("export", "--format", "sqlite", "--out", str(copy), "--db", crawled)
+    assert result.exit_code == 0, result.output
+    tables = _sqlite_rows(str(copy), "SELECT name FROM sqlite_master WHERE type = 'table'")
+    assert sorted(t[0] for t in tables) == sorted(views)
+    for view, columns in views.items():
+        got = _sqlite_rows(str(copy), f"SELECT {', '.join(columns)} FROM {view}")
+        assert sorted(got, key=repr) == stored[view]
+    again = run("export", "--format", "sqlite", "--out", str(copy), "--db", crawled)
+    assert again.exit_code == 2 and "exists" in again.stderr
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.loads(response.read())
+
+
+@pytest.fixture(scope="module")
+def datasette(crawled: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``datasette serve`` on the crawled file with the shipped metadata; its database URL."""
+    folder = tmp_path_factory.mktemp("datasette")
+    metadata = folder / "metadata.json"
+    result = run("export", "--datasette-metadata", str(metadata), "--db", crawled)
+    assert result.exit_code == 0, result.output
+    port = _free_port()
+    command = [sys.executable, "-m", "datasette", "serve", crawled.removeprefix("sqlite:///")]
+    command += ["--metadata", str(metadata), "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                _get_json(f"{base}/-/versions.json")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.1)
+        yield f"{base}/small"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_datasette_serves_the_canned_queries(crawled: str, datasette: str) -> None:
+    from custom_wheel_offset.query.fits import FitsQuery, fits, make_wheel
+    from custom_wheel_offset.query.lookup import LookupQuery, lookup
+    from custom_wheel_offset.storage.database import OptimizedDatabaseManager
+
+    meta = _get_json(f"{datasette.rsplit('/', 1)[0]}/-/metadata.json")
+    assert meta["title"] and meta["license"] and meta["source"]
+    assert "pcd_mm" in meta["databases"]["small"]["tables"]["vehicle_specs"]["columns"]
+    query = urllib.parse.urlencode({"year": 2023, "make": "Škoda", "model": "Kodiaq"})
+    rows = _get_json(f"{datasette}/lookup.json?{query}&_shape=array")
+    wheel = {"center_bore": 57.1, "diameter": 18.0, "width": 8.0, "offset": 40.0}
+    args = urllib.parse.urlencode({"lug_count": 5, "pcd_mm": 112, **wheel})
+    fit_rows = _get_json(f"{datasette}/fits.json?{args}&_shape=array")
+    db = OptimizedDatabaseManager(crawled, readonly=True)
+    try:
+        answer = lookup(db, LookupQuery(2023, "Škoda", "Kodiaq"))
+        expected_fits = fits(db, FitsQuery(make_wheel("5x112", **wheel)))
+    finally:
+        db.dispose()
+    expected = sorted(
+        (v["trim"], v["drive"], *(r[k] for k in PREFS), r["status"], r["front"]["offset_min"])
+        for v in answer.vehicles
+        for r in v["ranges"]
+    )
+    got = sorted(
+        (*(r[k] for k in ("trim", "drive", *PREFS, "status")), r["front_offset_min"]) for r in rows
+    )
+    assert got == expected and len(got) > 10
+    assert len(fit_rows) == len(expected_fits) > 10
+    assert [(r["make"], r["model"], r["trim"]) for r in fit_rows] == [
+        (r["make"], r["model"], r["trim"]) for r in expected_fits
+    ]
