@@ -586,3 +586,25 @@ def test_the_views_are_the_frozen_copy_in_the_migration(manager: OptimizedDataba
         conn.execute(vehicles.update().values(gone_crawl=2))
         assert conn.exec_driver_sql("SELECT count(*) FROM vehicle_specs").scalar() == 0
         assert conn.exec_driver_sql("SELECT count(*) FROM fitment_ranges").scalar() == 0
+
+
+def test_typed_fields_downgrade_and_upgrade_again_keep_the_rows(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    """0005 down (views, index, columns gone; fitments still reference vehicles) and up again."""
+    from alembic import command
+
+    upgrade_to_head(manager)
+    before = _insert_first_release_rows(manager)
+    with manager.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    assert current_revision(manager) == "0004"
+    with manager.read() as conn:
+        assert inspect(conn).get_view_names() == []
+        assert "lug_count" not in {c["name"] for c in inspect(conn).get_columns("vehicles")}
+    upgrade_to_head(manager)
+    assert _read_rows(manager) == before
+    with manager.read() as conn:
+        typed = conn.execute(select(vehicles.c.lug_count, vehicles.c.pcd_mm)).all()
+    # The raw JSON of that row holds no bolt pattern: the typed fields say so.
+    assert [tuple(t) for t in typed] == [(None, None)]

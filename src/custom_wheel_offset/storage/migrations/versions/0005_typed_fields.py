@@ -138,6 +138,8 @@ def downgrade() -> None:
     for name in VIEWS:
         op.execute(f"DROP VIEW IF EXISTS {name}")
     op.drop_index("ix_vehicles_lug_count_pcd_mm", table_name="vehicles")
-    with op.batch_alter_table("vehicles") as batch:
-        for name, _ in reversed(TYPED_COLUMNS):
-            batch.drop_column(name)
+    # A plain ALTER TABLE ... DROP COLUMN (SQLite 3.35+): batch mode would recreate
+    # ``vehicles``, which fitments reference, and foreign keys cannot be switched
+    # off inside the migration's transaction.
+    for name, _ in reversed(TYPED_COLUMNS):
+        op.execute(f"ALTER TABLE vehicles DROP COLUMN {name}")
