@@ -43,6 +43,9 @@ LAYERS: dict[str, int] = {
     # Both read storage; storage knows neither the export format nor the display.
     "exporting": 2,
     "progress": 2,
+    # Read-only answers over storage (lookup, fits, views) and the data audit.
+    "query": 2,
+    "audit": 2,
     "progress_view": 2,
     "cli": 3,
 }

@@ -450,7 +450,9 @@ def _vehicle_record(model: str) -> dict[str, Any]:
     return {
         **_identity(model), "vehicle_type": "Car", "chassis_id": "4711",
         "bolt_pattern_mm": "5x114.3", "bolt_pattern_in": "5x4.5", "hub_bore_mm": 64.1,
-        "lug_type": "Lug Nut", "lug_size": "M12 x 1.5", "front": VEHICLE_AXLE, "rear": VEHICLE_AXLE,
+        "lug_type": "Lug Nut", "lug_size": "M12 x 1.5", "lug_count": 5, "pcd_mm": 114.3,
+        "thread_diameter_mm": 12.0, "thread_pitch_mm": 1.5, "spec_notes": None,
+        "front": VEHICLE_AXLE, "rear": VEHICLE_AXLE,
     }  # fmt: skip
 
 

@@ -7,6 +7,7 @@ unreachable).
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -239,12 +240,17 @@ def _insert_first_release_rows(db: OptimizedDatabaseManager) -> dict[str, list[d
     return rows
 
 
-# Columns later revisions added to the tables of the first release (0003, 0004, 0006).
+# Columns later revisions added to the tables of the first release (0003 to 0006).
 ADDED_LATER = {
     "failure_code",
     "failed_runs",
     "gone_crawl",
     "parent_id",
+    "lug_count",
+    "pcd_mm",
+    "thread_diameter_mm",
+    "thread_pitch_mm",
+    "spec_notes",
     "first_seen",
     "last_seen",
     "last_changed",
@@ -514,3 +520,132 @@ def test_a_database_from_a_newer_cwo_is_refused_untouched(
     with pytest.raises(DatabaseError, match="revision 0099, newer than this cwo"):
         manager.ensure_schema()
     assert current_revision(manager) == "0099"
+
+
+def _vehicle(vid: int, raw: dict[str, Any] | str, **texts: Any) -> dict[str, Any]:
+    """A vehicle row as revision 0004 stored it: texts as columns, the served JSON as text."""
+    row: dict[str, Any] = {
+        "id": vid,
+        "year": 2020,
+        "make": "Škoda",
+        "model": f"Model {vid}",
+        "trim": "Base",
+        "drive": "FWD",
+        "raw_json": raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False),
+        "fetched_at": 1.0,
+        "bolt_pattern_mm": None,
+        "lug_size": None,
+        "hub_bore_mm": None,
+    }
+    return {**row, **texts}
+
+
+def test_upgrade_to_typed_fields_back_fills_them_from_the_raw_json(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    """0005: lug count, PCD (either unit), thread; a null's reason in spec_notes; no fetching."""
+    upgrade_to(manager, "0004")
+    full = {"boltpattern": "5x114.3", "boltpatternInches": "5x4.5", "hub": 64.1}
+    rows = [
+        _vehicle(1, {**full, "lugSize": "M12 x 1.5"}, hub_bore_mm=64.1),
+        _vehicle(
+            2, {"boltpatternInches": "6x5.5", "lugSize": '1/2"-20', "hub": "78.1"}, hub_bore_mm=78.1
+        ),
+        _vehicle(3, {"boltpattern": "5-lug", "lugSize": "Ø12", "hub": None}),
+        _vehicle(4, {}),
+        # Not JSON the parser accepts: the stored texts are read instead.
+        _vehicle(5, "{not json", bolt_pattern_mm="4x100", lug_size="M12 x 1.25", hub_bore_mm=56.1),
+    ]
+    with manager.begin() as conn:
+        conn.execute(vehicles.insert(), rows)
+    upgrade_to_head(manager)
+    typed = [vehicles.c.id, vehicles.c.lug_count, vehicles.c.pcd_mm]
+    typed += [vehicles.c.thread_diameter_mm, vehicles.c.thread_pitch_mm, vehicles.c.spec_notes]
+    with manager.read() as conn:
+        got = [tuple(r) for r in conn.execute(select(*typed).order_by(vehicles.c.id))]
+        texts = conn.execute(select(vehicles.c.bolt_pattern_mm).order_by(vehicles.c.id)).all()
+    assert got == [
+        (1, 5, 114.3, 12.0, 1.5, None),
+        (2, 6, 139.7, 12.7, 1.27, None),
+        (
+            3,
+            None,
+            None,
+            None,
+            None,
+            json.dumps(
+                {
+                    "hub_bore_mm": "missing",
+                    "lug_count": "unreadable bolt pattern '5-lug'",
+                    "pcd_mm": "unreadable bolt pattern '5-lug'",
+                    "thread_diameter_mm": "unreadable lug size 'Ø12'",
+                    "thread_pitch_mm": "unreadable lug size 'Ø12'",
+                },
+                ensure_ascii=False,
+            ),
+        ),
+        (
+            4,
+            None,
+            None,
+            None,
+            None,
+            json.dumps(
+                {
+                    "hub_bore_mm": "missing",
+                    "lug_count": "missing",
+                    "pcd_mm": "missing",
+                    "thread_diameter_mm": "missing",
+                    "thread_pitch_mm": "missing",
+                }
+            ),
+        ),
+        (5, 4, 100.0, 12.0, 1.25, None),
+    ]
+    # The texts keep their meaning: the migration only adds beside them.
+    assert [t[0] for t in texts] == [None, None, None, None, "4x100"]
+
+
+def test_the_views_are_the_frozen_copy_in_the_migration(manager: OptimizedDatabaseManager) -> None:
+    """Migration 0005 creates query.views' views; gone rows and retired sets are left out."""
+    import importlib
+
+    from custom_wheel_offset.query.views import VIEWS
+
+    migration = importlib.import_module(
+        "custom_wheel_offset.storage.migrations.versions.0005_typed_fields"
+    )
+    assert migration.VIEWS == VIEWS
+    upgrade_to_head(manager)
+    before = _insert_first_release_rows(manager)
+    with manager.begin() as conn:
+        assert set(inspect(conn).get_view_names()) == set(VIEWS)
+        specs = conn.exec_driver_sql("SELECT vehicle_id, make FROM vehicle_specs").all()
+        ranges = conn.exec_driver_sql("SELECT vehicle_id, status FROM fitment_ranges").all()
+        assert [tuple(r) for r in specs] == [(1, before["vehicles"][0]["make"])]
+        assert [tuple(r) for r in ranges] == [(1, "ok")]  # set 2 is no longer current
+        conn.execute(vehicles.update().values(gone_crawl=2))
+        assert conn.exec_driver_sql("SELECT count(*) FROM vehicle_specs").scalar() == 0
+        assert conn.exec_driver_sql("SELECT count(*) FROM fitment_ranges").scalar() == 0
+
+
+def test_typed_fields_downgrade_and_upgrade_again_keep_the_rows(
+    manager: OptimizedDatabaseManager,
+) -> None:
+    """0005 down (views, index, columns gone; fitments still reference vehicles) and up again."""
+    from alembic import command
+
+    upgrade_to_head(manager)
+    before = _insert_first_release_rows(manager)
+    with manager.begin() as conn:
+        command.downgrade(alembic_config(conn), "0004")
+    assert current_revision(manager) == "0004"
+    with manager.read() as conn:
+        assert inspect(conn).get_view_names() == []
+        assert "lug_count" not in {c["name"] for c in inspect(conn).get_columns("vehicles")}
+    upgrade_to_head(manager)
+    assert _read_rows(manager) == before
+    with manager.read() as conn:
+        typed = conn.execute(select(vehicles.c.lug_count, vehicles.c.pcd_mm)).all()
+    # The raw JSON of that row holds no bolt pattern: the typed fields say so.
+    assert [tuple(t) for t in typed] == [(None, None)]

@@ -137,6 +137,7 @@ def _register() -> None:
     from custom_wheel_offset.cli.completion_cmd import completion_cmd
     from custom_wheel_offset.cli.data_cmds import diff_cmd, export_cmd, report_cmd, status_cmd
     from custom_wheel_offset.cli.db_cmd import db_group
+    from custom_wheel_offset.cli.query_cmds import fits_cmd, lookup_cmd, options_cmd
     from custom_wheel_offset.cli.sandbox_cmd import sandbox
     from custom_wheel_offset.cli.scrape_cmd import scrape
 
@@ -147,6 +148,9 @@ def _register() -> None:
         report_cmd,
         status_cmd,
         audit_cmd,
+        options_cmd,
+        lookup_cmd,
+        fits_cmd,
         db_group,
         sandbox,
         completion_cmd,

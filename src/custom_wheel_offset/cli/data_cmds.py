@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from custom_wheel_offset.cli.options import db_option, settings_from
+from custom_wheel_offset.errors import ConfigError
 
 __all__ = ["diff_cmd", "export_cmd", "report_cmd", "status_cmd"]
 
@@ -37,18 +39,20 @@ def _open_out(out: str, *, newline: str | None = None):  # type: ignore[no-untyp
 @click.option(
     "--what",
     type=click.Choice(["vehicles", "fitments"]),
-    required=True,
+    default=None,
     envvar="CWO_WHAT",
-    help="Which records. Env: CWO_WHAT.",
+    help="Which records (needed but for --format sqlite). Env: CWO_WHAT.",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["jsonl", "csv"]),
+    type=click.Choice(["jsonl", "csv", "parquet", "sqlite"]),
     default="jsonl",
     show_default=True,
     envvar="CWO_FORMAT",
-    help="Output format. Env: CWO_FORMAT.",
+    help="Output format. parquet: the view vehicle_specs or fitment_ranges (extra "
+    "cwo[parquet]); sqlite: a new file holding both views' rows. Both need --out FILE. "
+    "Env: CWO_FORMAT.",
 )
 @click.option("--out", default="-", metavar="FILE", help="Output file (default: standard output).")
 @click.option(
@@ -66,15 +70,24 @@ def _open_out(out: str, *, newline: str | None = None):  # type: ignore[no-untyp
     help="Also export vehicles and fitments the site no longer has (marked gone by a "
     "crawl), each record with a gone_crawl field (null when present). Env: CWO_INCLUDE_GONE.",
 )
+@click.option(
+    "--datasette-metadata",
+    "datasette_file",
+    default=None,
+    metavar="FILE",
+    help="Instead of exporting: write the Datasette metadata shipped with cwo (column "
+    "descriptions, canned queries lookup and fits) for this --db, then stop.",
+)
 @db_option
 @click.pass_context
 def export_cmd(
     ctx: click.Context,
-    what: str,
+    what: str | None,
     fmt: str,
     out: str,
     csv_raw: bool | None,
     include_gone: bool,
+    datasette_file: str | None,
     db: str | None,
 ) -> None:
     """Export vehicles or fitments in the documented, stable format.
@@ -91,12 +104,19 @@ def export_cmd(
 
         cwo export --what fitments --format csv --db sqlite:///data/sandbox.db
 
-        cwo export --what vehicles --format csv --csv-raw --out vehicles.csv
+        cwo export --format sqlite --out fitment-views.db
+
+        cwo export --datasette-metadata metadata.json --db sqlite:///data/cwo.db
     """
     from custom_wheel_offset.exporting.export import export
     from custom_wheel_offset.storage.access import open_for_reading
 
     settings = settings_from(ctx, db=db, csv_raw=csv_raw)
+    if datasette_file is not None or fmt in ("parquet", "sqlite"):
+        _export_browsing(settings, what, fmt, out, datasette_file)
+        return
+    if what is None:
+        raise ConfigError("--what is missing", hint="give --what vehicles or --what fitments")
     manager = open_for_reading(settings)
     raw = settings.csv_raw
     try:
@@ -195,6 +215,34 @@ def diff_cmd(
     finally:
         manager.dispose()
     click.echo(f"cwo: {count} change(s)", err=True)
+
+
+def _export_browsing(
+    settings: Any, what: str | None, fmt: str, out: str, datasette_file: str | None
+) -> None:
+    """``--datasette-metadata``, ``--format parquet`` and ``--format sqlite``."""
+    from custom_wheel_offset.query import browse
+    from custom_wheel_offset.storage.access import open_for_reading
+
+    if datasette_file is not None:
+        browse.write_datasette_metadata(Path(datasette_file), browse.database_name(settings.db))
+        click.echo(f"cwo: wrote the Datasette metadata to {datasette_file}", err=True)
+        return
+    if out == "-":
+        raise ConfigError(f"--format {fmt} writes a file", hint=f"give --out FILE.{fmt}")
+    if fmt == "parquet" and what is None:
+        raise ConfigError("--what is missing", hint="give --what vehicles or --what fitments")
+    manager = open_for_reading(settings)
+    try:
+        if fmt == "parquet":
+            count = browse.export_parquet(manager, what or "", Path(out))
+            done = f"{count} {what}"
+        else:
+            counts = browse.export_sqlite(manager, Path(out))
+            done = ", ".join(f"{n} {view} rows" for view, n in counts.items())
+    finally:
+        manager.dispose()
+    click.echo(f"cwo: exported {done} to {out}", err=True)
 
 
 @click.command("report")

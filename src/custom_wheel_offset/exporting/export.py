@@ -10,6 +10,7 @@ BINARY collation does that for UTF-8, PostgreSQL needs ``COLLATE "C"``.
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -18,6 +19,7 @@ from sqlalchemy import and_, or_, select, true
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.exporting.format import (
     FITMENT_CSV_COLUMNS,
+    TYPED_KEYS,
     VEHICLE_CSV_COLUMNS,
     csv_row,
     fitment_record,
@@ -43,7 +45,13 @@ from custom_wheel_offset.storage.schema import (
 if TYPE_CHECKING:
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
 
-__all__ = ["diff", "export", "iter_fitment_records", "iter_vehicle_records"]
+__all__ = [
+    "diff",
+    "export",
+    "iter_fitment_records",
+    "iter_vehicle_records",
+    "vehicle_record_of_row",
+]
 
 WHATS = ("vehicles", "fitments")
 FORMATS = ("jsonl", "csv")
@@ -56,6 +64,26 @@ def _ordered(db: OptimizedDatabaseManager, column: Any) -> Any:
 
 def _vehicle_id(row: Any) -> VehicleId:
     return VehicleId(row.year, row.make, row.model, row.trim, row.drive)
+
+
+def vehicle_record_of_row(m: Any) -> dict[str, Any]:
+    """The export record of one ``vehicles`` row (a mapping of its columns)."""
+    spec = VehicleSpec(
+        vehicle_type=m["vehicle_type"],
+        chassis_id=m["chassis_id"],
+        bolt_pattern_mm=m["bolt_pattern_mm"],
+        bolt_pattern_in=m["bolt_pattern_in"],
+        hub_bore_mm=m["hub_bore_mm"],
+        lug_type=m["lug_type"],
+        lug_size=m["lug_size"],
+        front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
+        rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
+    )
+    typed = {k: m[k] for k in TYPED_KEYS}
+    if typed["spec_notes"] is not None:
+        typed["spec_notes"] = json.loads(typed["spec_notes"])
+    identity = VehicleId(m["year"], m["make"], m["model"], m["trim"], m["drive"])
+    return vehicle_record(identity, spec, typed)
 
 
 def iter_vehicle_records(
@@ -72,18 +100,7 @@ def iter_vehicle_records(
         result = conn.execution_options(yield_per=FETCH_CHUNK).execute(query)
         for row in result:
             m = row._mapping
-            spec = VehicleSpec(
-                vehicle_type=m["vehicle_type"],
-                chassis_id=m["chassis_id"],
-                bolt_pattern_mm=m["bolt_pattern_mm"],
-                bolt_pattern_in=m["bolt_pattern_in"],
-                hub_bore_mm=m["hub_bore_mm"],
-                lug_type=m["lug_type"],
-                lug_size=m["lug_size"],
-                front=AxleSpec(**{k: m[f"front_{k}"] for k in AXLE_SPEC_FIELDS}),
-                rear=AxleSpec(**{k: m[f"rear_{k}"] for k in AXLE_SPEC_FIELDS}),
-            )
-            record = vehicle_record(_vehicle_id(row), spec)
+            record = vehicle_record_of_row(m)
             if include_gone:
                 record["gone_crawl"] = m["gone_crawl"]
             yield record

@@ -25,10 +25,12 @@ from custom_wheel_offset.protocol.records import (
     VehicleId,
     VehicleSpec,
 )
+from custom_wheel_offset.protocol.specs import parse_bolt_pattern, parse_lug_size
 
 __all__ = [
     "CSV_FORMULA_STARTS",
     "FITMENT_CSV_COLUMNS",
+    "TYPED_KEYS",
     "VEHICLE_CSV_COLUMNS",
     "csv_cell",
     "csv_row",
@@ -37,11 +39,22 @@ __all__ = [
     "fitment_sort_key",
     "flatten",
     "jsonl_line",
+    "spec_typed_fields",
+    "typed_fields",
     "vehicle_content",
     "vehicle_record",
     "vehicle_sort_key",
 ]
 
+# Numbers read from the vehicle's free-text specifications (protocol.specs), beside
+# the text they were read from; ``spec_notes`` says why a null could not be read.
+TYPED_KEYS = (
+    "lug_count",
+    "pcd_mm",
+    "thread_diameter_mm",
+    "thread_pitch_mm",
+    "spec_notes",
+)
 IDENTITY_KEYS = ("year", "make", "model", "trim", "drive")
 PREFERENCE_KEYS = ("suspension", "modification", "rubbing")
 
@@ -54,6 +67,7 @@ VEHICLE_CSV_COLUMNS: tuple[str, ...] = (
     "hub_bore_mm",
     "lug_type",
     "lug_size",
+    *TYPED_KEYS,
     *(f"front_{k}" for k in AXLE_SPEC_KEYS),
     *(f"rear_{k}" for k in AXLE_SPEC_KEYS),
 )
@@ -86,13 +100,59 @@ def _axle_ranges(axle: AxleRanges) -> dict[str, Any]:
     return {k: getattr(axle, k) for k in AXLE_RANGE_KEYS}
 
 
-def vehicle_record(vehicle: VehicleId, spec: VehicleSpec) -> dict[str, Any]:
-    """The export dictionary of one vehicle, keys in documented order."""
-    return {**_identity(vehicle), **vehicle_content(spec)}
+def typed_fields(
+    bolt_pattern_mm: str | None,
+    bolt_pattern_in: str | None,
+    lug_size: str | None,
+    hub_bore_mm: float | None,
+) -> dict[str, Any]:
+    """The typed fields read from a vehicle's specification texts (pure).
+
+    The millimetre bolt pattern is read first; the inch form only when that
+    one is missing or unreadable. ``spec_notes`` maps each typed field left
+    null (``hub_bore_mm`` included) to why; it is None when everything was read.
+    """
+    notes: dict[str, str] = {}
+    bolt = parse_bolt_pattern(bolt_pattern_mm)
+    if bolt.value is None and bolt_pattern_in is not None:
+        inch = parse_bolt_pattern(bolt_pattern_in)
+        bolt = inch if inch.value is not None or bolt_pattern_mm is None else bolt
+    if bolt.value is None:
+        notes["lug_count"] = notes["pcd_mm"] = bolt.reason or "unreadable"
+    thread = parse_lug_size(lug_size)
+    if thread.value is None:
+        notes["thread_diameter_mm"] = notes["thread_pitch_mm"] = thread.reason or "unreadable"
+    if hub_bore_mm is None:
+        notes["hub_bore_mm"] = "missing"
+    return {
+        "lug_count": bolt.value.lug_count if bolt.value else None,
+        "pcd_mm": bolt.value.pcd_mm if bolt.value else None,
+        "thread_diameter_mm": thread.value.diameter_mm if thread.value else None,
+        "thread_pitch_mm": thread.value.pitch_mm if thread.value else None,
+        # Keys sorted, as the database's JSON text holds them: an export reads the same.
+        "spec_notes": dict(sorted(notes.items())) or None,
+    }
 
 
-def vehicle_content(spec: VehicleSpec) -> dict[str, Any]:
+def spec_typed_fields(spec: VehicleSpec) -> dict[str, Any]:
+    """:func:`typed_fields` of a parsed specification."""
+    return typed_fields(spec.bolt_pattern_mm, spec.bolt_pattern_in, spec.lug_size, spec.hub_bore_mm)
+
+
+def vehicle_record(
+    vehicle: VehicleId, spec: VehicleSpec, typed: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The export dictionary of one vehicle, keys in documented order.
+
+    ``typed``: the typed fields as stored (an export); read from ``spec`` when None.
+    """
+    return {**_identity(vehicle), **vehicle_content(spec, typed)}
+
+
+def vehicle_content(spec: VehicleSpec, typed: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A vehicle record less its identity (what its content hash covers)."""
+    if typed is None:
+        typed = spec_typed_fields(spec)
     return {
         "vehicle_type": spec.vehicle_type,
         "chassis_id": spec.chassis_id,
@@ -101,6 +161,7 @@ def vehicle_content(spec: VehicleSpec) -> dict[str, Any]:
         "hub_bore_mm": spec.hub_bore_mm,
         "lug_type": spec.lug_type,
         "lug_size": spec.lug_size,
+        **{k: typed[k] for k in TYPED_KEYS},
         "front": _axle_spec(spec.front),
         "rear": _axle_spec(spec.rear),
     }
@@ -143,12 +204,15 @@ def jsonl_line(record: Mapping[str, Any]) -> str:
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """``front``/``rear`` objects become ``front_*``/``rear_*`` keys (the CSV and
-    database column names)."""
+    database column names); any other object (``spec_notes``) becomes JSON text,
+    keys sorted, as the database column and the CSV cell hold it."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and key in ("front", "rear"):
             for inner, inner_value in value.items():
                 flat[f"{key}_{inner}"] = inner_value
+        elif isinstance(value, Mapping):
+            flat[key] = json.dumps(value, ensure_ascii=False, sort_keys=True)
         else:
             flat[key] = value
     return flat

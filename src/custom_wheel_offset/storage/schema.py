@@ -160,6 +160,13 @@ vehicles = Table(
     Column("hub_bore_mm", Float),
     Column("lug_type", Text),
     Column("lug_size", Text),
+    # Read from the texts above (exporting.format.typed_fields); spec_notes is a
+    # JSON object of typed field -> why it is null, NULL when everything was read.
+    Column("lug_count", Integer),
+    Column("pcd_mm", Float),
+    Column("thread_diameter_mm", Float),
+    Column("thread_pitch_mm", Float),
+    Column("spec_notes", Text),
     *_axle_spec_columns("front"),
     *_axle_spec_columns("rear"),
     Column("raw_json", Text, nullable=False),
@@ -170,6 +177,8 @@ vehicles = Table(
     UniqueConstraint("year", "make", "model", "trim", "drive"),
 )
 Index("ix_vehicles_vehicle_type", vehicles.c.vehicle_type)
+# `cwo fits` selects vehicles by bolt pattern (lug count, then a PCD range).
+Index("ix_vehicles_lug_count_pcd_mm", vehicles.c.lug_count, vehicles.c.pcd_mm)
 
 preference_options = Table(
     "preference_options",

@@ -9,6 +9,9 @@
     versions/0002_workers   the ``workers`` table (several machines on PostgreSQL)
     versions/0003_failure_codes  ``frontier.failure_code`` and ``failed_runs``
     versions/0004_gone      gone marks and ``frontier.parent_id``
+    versions/0005_typed_fields  typed specification fields on ``vehicles`` (back-filled
+                            from ``raw_json``) and the views ``vehicle_specs``,
+                            ``fitment_ranges``
     versions/0006_history   record history (``history``, first/last seen, content hash)
 
 :func:`upgrade_to_head` brings any cwo database to the current revision in one
@@ -34,6 +37,9 @@ the migrated schema equals ``schema.metadata``. On SQLite, cwo's connections
 enforce foreign keys and a migration runs inside a transaction, where SQLite
 cannot switch them off: a batch operation that recreates a table other tables
 reference (``vehicles``, ``preference_sets``) needs that handled explicitly.
+Views exist only through migrations (0005 creates them; ``metadata`` holds
+tables only), so fresh and stamped databases both get them; a batch operation
+that recreates a table a view reads must drop the view first and re-create it.
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ log = logging.getLogger(__name__)
 FIRST_REVISION = "0001"
 HEAD_REVISION = "0006"
 """The newest revision in ``versions/`` (a test checks it against the scripts)."""
-KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0006")
+KNOWN_REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006")
 
 UNVERSIONED = "unversioned"
 """What :func:`current_revision` reports for tables created before migrations existed."""

@@ -24,7 +24,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | None = None
 depends_on: str | None = None
 
@@ -85,9 +85,9 @@ def downgrade() -> None:
     op.drop_index("ix_history_record", table_name="history")
     op.drop_index("ix_history_crawl_id", table_name="history")
     op.drop_table("history")
-    with op.batch_alter_table("preference_sets") as batch:
-        batch.drop_column("gone_crawl")
+    # Plain DROP COLUMN (SQLite 3.35+): a batch copy of the table would trip over
+    # the views of 0005 that read it.
+    op.drop_column("preference_sets", "gone_crawl")
     for table in ("vehicles", "fitments"):
-        with op.batch_alter_table(table) as batch:
-            for name in (*TIMES, *CRAWLS, "content_hash"):
-                batch.drop_column(name)
+        for name in (*TIMES, *CRAWLS, "content_hash"):
+            op.drop_column(table, name)
