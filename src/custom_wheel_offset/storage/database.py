@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Engine
 
-__all__ = ["OptimizedDatabaseManager", "sqlite_path"]
+__all__ = ["IN_LIST_SIZE", "OptimizedDatabaseManager", "sorted_chunks", "sqlite_path"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,19 @@ RETRYABLE_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
 TRANSACTION_ATTEMPTS = 6
 
 T = TypeVar("T")
+
+# Values per IN (...) list: far below SQLite's and PostgreSQL's parameter limits,
+# and one size, so the statement cache above holds one statement per query.
+IN_LIST_SIZE = 500
+
+
+def sorted_chunks(values: Iterable[Any], size: int = IN_LIST_SIZE) -> list[list[Any]]:
+    """``values`` sorted and cut into lists of at most ``size`` (one IN list each).
+
+    Sorted, so two transactions touching the same rows lock them in one order.
+    """
+    ordered = sorted(values)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -31,6 +31,7 @@ from sqlalchemy import String as SAString
 from sqlalchemy import and_, case, cast, func, literal, or_, select, true, update
 
 from custom_wheel_offset.errors import DatabaseError
+from custom_wheel_offset.storage.database import sorted_chunks
 from custom_wheel_offset.storage.schema import (
     crawls,
     frontier,
@@ -339,7 +340,7 @@ class Frontier:
         if not self.db.is_sqlite:
             pick = pick.with_for_update(skip_locked=True)
         ids = list(conn.execute(pick).scalars())
-        for chunk in _chunks(sorted(ids), 500):
+        for chunk in sorted_chunks(ids):
             conn.execute(
                 update(frontier)
                 .where(frontier.c.id.in_(chunk))
@@ -488,7 +489,7 @@ class Frontier:
 
         def extend(conn: Connection) -> int:
             renewed = 0
-            for chunk in _chunks(sorted(ids), 500):
+            for chunk in sorted_chunks(ids):
                 mine = and_(
                     frontier.c.id.in_(chunk),
                     frontier.c.status == "leased",
@@ -707,11 +708,6 @@ def _rebind(condition: Any, alias: Any) -> Any:
     from sqlalchemy.sql.util import ClauseAdapter
 
     return ClauseAdapter(alias).traverse(condition)
-
-
-def _chunks(values: list[int], size: int) -> Iterable[list[int]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def start_run_row(

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select, tuple_, update
 
 from custom_wheel_offset.storage import history
+from custom_wheel_offset.storage.database import sorted_chunks
 from custom_wheel_offset.storage.schema import fitments, frontier, vehicles
 
 if TYPE_CHECKING:
@@ -39,18 +40,12 @@ log = logging.getLogger(__name__)
 
 # Failure codes meaning "the site has no such page": on a URL that worked before, gone.
 GONE_CODES = frozenset({"http_404", "http_410"})
-CHUNK = 500
-
-
-def _chunks(values: Iterable[Any], size: int = CHUNK) -> list[list[Any]]:
-    ordered = sorted(values)
-    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def gone_after_404(conn: Connection, ids: Collection[int], owner: str) -> set[int]:
     """Of these leased items that answered 404/410, those that were done in an earlier crawl."""
     found: set[int] = set()
-    for chunk in _chunks(ids):
+    for chunk in sorted_chunks(ids):
         found.update(
             conn.execute(
                 select(frontier.c.id).where(
@@ -66,7 +61,7 @@ def gone_after_404(conn: Connection, ids: Collection[int], owner: str) -> set[in
 
 def link_children(conn: Connection, parent_id: int, keys: Collection[str]) -> None:
     """Record ``parent_id`` on listed rows that have none (rows older than the column)."""
-    for chunk in _chunks(keys):
+    for chunk in sorted_chunks(keys):
         conn.execute(
             update(frontier)
             .where(frontier.c.key.in_(chunk), frontier.c.parent_id.is_(None))
@@ -87,7 +82,7 @@ def unlisted(conn: Connection, parent_id: int, keys: Collection[str]) -> list[in
 def come_back(conn: Connection, keys: Collection[str], now: float) -> int:
     """Re-open gone items a listing names again; their records are cleared when re-fetched."""
     back = 0
-    for chunk in _chunks(keys):
+    for chunk in sorted_chunks(keys):
         rows = conn.execute(
             update(frontier)
             .where(frontier.c.key.in_(chunk), frontier.c.status == "gone")
@@ -135,7 +130,7 @@ def mark_gone(
         # The items the gone listings listed (a vehicle item lists none).
         parents = [row.id for row in rows]
         level = set()
-        for chunk in _chunks(parents):
+        for chunk in sorted_chunks(parents):
             level.update(
                 conn.execute(
                     select(frontier.c.id).where(
@@ -169,7 +164,7 @@ def _mark_records(
     """Mark these vehicles (with their fitments) and fitments gone; a history row each."""
     gone_vehicles: list[int] = []
     gone_fitments: list[int] = []
-    for chunk in _chunks(vehicle_ids):
+    for chunk in sorted_chunks(vehicle_ids):
         gone_vehicles += conn.execute(
             update(vehicles)
             .where(vehicles.c.id.in_(chunk), vehicles.c.gone_crawl.is_(None))
@@ -182,7 +177,7 @@ def _mark_records(
             .values(gone_crawl=crawl_id)
             .returning(fitments.c.id)
         ).scalars()
-    for pairs in _chunks(fitment_keys):
+    for pairs in sorted_chunks(fitment_keys):
         gone_fitments += conn.execute(
             update(fitments)
             .where(
@@ -206,7 +201,7 @@ def _mark_items(
 ) -> list[Any]:
     """Set status 'gone' on present rows whose ``column`` is in ``values``; the rows marked."""
     out: list[Any] = []
-    for chunk in _chunks(values):
+    for chunk in sorted_chunks(values):
         out.extend(
             conn.execute(
                 update(frontier)

@@ -25,6 +25,7 @@ from custom_wheel_offset.exporting.format import (
     PREFERENCE_KEYS,
     VEHICLE_CSV_COLUMNS,
 )
+from custom_wheel_offset.storage.database import sorted_chunks
 from custom_wheel_offset.storage.schema import fitments, history, preference_sets, vehicles
 
 if TYPE_CHECKING:
@@ -48,7 +49,6 @@ VEHICLE_CONTENT = tuple(c for c in VEHICLE_CSV_COLUMNS if c not in IDENTITY_KEYS
 FITMENT_CONTENT = tuple(
     c for c in FITMENT_CSV_COLUMNS if c not in (*IDENTITY_KEYS, *PREFERENCE_KEYS)
 )
-CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +91,11 @@ def judge(
     return out
 
 
-def _chunks(values: Collection[Any]) -> list[list[Any]]:
-    ordered = sorted(values)
-    return [ordered[i : i + CHUNK] for i in range(0, len(ordered), CHUNK)]
-
-
 def vehicle_identities(conn: Connection, ids: Collection[int]) -> dict[int, dict[str, Any]]:
     """{vehicles.id: identity} of these vehicles."""
     v = vehicles.c
     out: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in sorted_chunks(ids):
         for row in conn.execute(
             select(v.id, v.year, v.make, v.model, v.trim, v.drive).where(v.id.in_(chunk))
         ):
@@ -112,7 +107,7 @@ def fitment_identities(conn: Connection, ids: Collection[int]) -> dict[int, dict
     """{fitments.id: identity (vehicle's and preference set's names)} of these fitments."""
     v, p, f = vehicles.c, preference_sets.c, fitments.c
     out: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(ids):
+    for chunk in sorted_chunks(ids):
         query = (
             select(f.id, v.year, v.make, v.model, v.trim, v.drive, *(p[k] for k in PREFERENCE_KEYS))
             .select_from(
@@ -181,7 +176,7 @@ def _undo_changes(conn: Connection, what: str, ids: Collection[int], crawl_id: i
     )
     h = history.c
     undone = 0
-    for chunk in _chunks(ids):
+    for chunk in sorted_chunks(ids):
         rows = conn.execute(
             select(h.id, h.record_id, h.fields).where(
                 h.what == what,

@@ -39,6 +39,7 @@ from custom_wheel_offset.metrics.counters import Counters
 from custom_wheel_offset.protocol.records import VehicleId
 from custom_wheel_offset.redact import safe_text
 from custom_wheel_offset.storage import gone
+from custom_wheel_offset.storage.database import sorted_chunks
 from custom_wheel_offset.storage.frontier import NewItem, fan_out_fitments
 from custom_wheel_offset.storage.history import (
     FITMENT_CONTENT,
@@ -308,7 +309,7 @@ class BatchWriter:
         # Rows are locked in key order everywhere the writers of several
         # processes may meet, so two of them wait for each other in turn
         # instead of each holding what the other needs.
-        for chunk in _chunks(sorted(o.item_id for o in done), 500):
+        for chunk in sorted_chunks(o.item_id for o in done):
             owned.update(
                 conn.execute(
                     update(frontier)
@@ -390,7 +391,7 @@ class BatchWriter:
         # lease passed to another worker) is no longer this owner's: its retry,
         # failure or release changes nothing and is not counted as one.
         mine: set[int] = set()
-        for chunk in _chunks(sorted(o.item_id for o in others), 500):
+        for chunk in sorted_chunks(o.item_id for o in others):
             mine.update(
                 conn.execute(
                     select(frontier.c.id).where(
@@ -670,7 +671,7 @@ class BatchWriter:
         wanted = {k for k, _ in keys}
         stored: dict[tuple[int, int], Any] = {}
         columns = (fitments.c.id, fitments.c.vehicle_id, fitments.c.prefset_id)
-        for chunk in _chunks(sorted({v for v, _ in wanted}), 500):
+        for chunk in sorted_chunks({v for v, _ in wanted}):
             for found in conn.execute(
                 select(
                     *columns, *_state_cols(fitments), *_content_cols(fitments, FITMENT_CONTENT)
@@ -690,7 +691,7 @@ class BatchWriter:
         new = {k for k in changes if k not in stored}
         id_of = {k: found["id"] for k, found in stored.items()}
         # The ids of the added ones: by vehicle again, as above.
-        for chunk in _chunks(sorted({v for v, _ in new}), 500):
+        for chunk in sorted_chunks({v for v, _ in new}):
             for row in conn.execute(select(*columns).where(fitments.c.vehicle_id.in_(chunk))):
                 if (row.vehicle_id, row.prefset_id) in new:
                     id_of[(row.vehicle_id, row.prefset_id)] = row.id
@@ -770,7 +771,3 @@ def _unique(children: list[NewItem]) -> list[NewItem]:
     for c in children:
         seen.setdefault(c.key, c)
     return [seen[key] for key in sorted(seen)]
-
-
-def _chunks(values: list[Any], size: int) -> list[list[Any]]:
-    return [values[i : i + size] for i in range(0, len(values), size)]
