@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from custom_wheel_offset.metrics.counters import Counters
@@ -13,7 +12,6 @@ from custom_wheel_offset.metrics.report import (
     build_report,
     summary_lines,
     validate_report,
-    write_report,
 )
 
 MIB = 1024 * 1024
@@ -157,24 +155,3 @@ def test_summary_lines() -> None:
     assert "2.00 requests/s" in text
     assert "peak RSS 149.0 MiB" in text
     assert "trend growing" in text
-
-
-def test_write_report_round_trip(tmp_path: Path) -> None:
-    report = make_report()
-    report["config"]["makes"] = ["Škoda", "Citroën"]
-    target = tmp_path / "out" / "metrics.json"
-    written = write_report(report, target)
-    assert written == target
-    raw = target.read_bytes()
-    assert "Škoda".encode() in raw  # UTF-8, not \\u escapes
-    assert json.loads(raw.decode("utf-8")) == report
-    assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]
-
-
-def test_retries_reason_under_retries_is_a_reason_not_a_kind() -> None:
-    counters = Counters()
-    counters.incr("retries/fitment", 2)
-    counters.incr("retries/reason/timeout", 2)
-    snapshot = {"counters_flat": counters.snapshot()}
-    retries = build_report(run={}, settings_public={}, snapshot=snapshot)["retries"]
-    assert retries == {"by_kind": {"fitment": 2}, "by_reason": {"timeout": 2}, "total": 2}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from custom_wheel_offset.cli.options import db_option, settings_from
 from custom_wheel_offset.errors import ConfigError
 
 __all__ = ["diff_cmd", "export_cmd", "report_cmd", "status_cmd"]
+
+logger = logging.getLogger(__name__)
 
 
 def open_database(ctx: click.Context, db: str | None):  # type: ignore[no-untyped-def]
@@ -284,7 +287,7 @@ def report_cmd(
 
         cwo report --html run.html
     """
-    from custom_wheel_offset.metrics.report import summary_lines
+    from custom_wheel_offset.metrics.report import summary_lines, validate_report
     from custom_wheel_offset.redact import sanitize
     from custom_wheel_offset.storage.runs import load_run_report
 
@@ -294,6 +297,9 @@ def report_cmd(
     try:
         # Reports stored by older versions were neither masked nor escaped.
         report = sanitize(load_run_report(manager, run_id))
+        if missing := validate_report(report):
+            # A report stored by an older cwo, or by a run killed mid-write.
+            logger.warning("this run's report lacks %s; shown as stored", ", ".join(missing))
         page = _html_page(manager, report) if html_out is not None else None
     finally:
         manager.dispose()

@@ -13,12 +13,8 @@ are derived from the hierarchical counters:
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from custom_wheel_offset.redact import sanitize
@@ -31,7 +27,6 @@ __all__ = [
     "gone_line",
     "summary_lines",
     "validate_report",
-    "write_report",
 ]
 
 SCHEMA_VERSION = 1
@@ -159,12 +154,7 @@ def _requests_section(flat: Mapping[str, int]) -> dict[str, Any]:
 
 def _retries_section(flat: Mapping[str, int]) -> dict[str, Any]:
     by_kind = _by_first_segment(flat, "retries")
-    # ``retries/reason/<reason>`` is also accepted as a reason, not as a kind called "reason".
-    legacy_reasons = _by_first_segment(flat, "retries/reason")
-    by_kind.pop("reason", None)
     by_reason = _by_first_segment(flat, "retry_reason")
-    for reason, count in legacy_reasons.items():
-        by_reason[reason] = by_reason.get(reason, 0) + count
     return {
         "by_kind": by_kind,
         "by_reason": dict(sorted(by_reason.items())),
@@ -315,20 +305,3 @@ def gone_line(report: Mapping[str, Any]) -> str | None:
 
 
 # -- writing --------------------------------------------------------------------------
-
-
-def write_report(report: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``report`` as indented UTF-8 JSON, atomically (temporary file, then rename)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp_name, 0o644)  # mkstemp makes it private; a report is an ordinary file
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
