@@ -14,19 +14,14 @@ that drops and re-creates them. Columns are documented in docs/querying.md.
 
 from __future__ import annotations
 
+from custom_wheel_offset.protocol.records import AXLE_RANGE_KEYS, AXLE_SPEC_KEYS
+
 __all__ = ["FITMENT_RANGE_COLUMNS", "VEHICLE_SPEC_COLUMNS", "VIEWS", "view_ddl"]
 
-_AXLE_SPEC = (
-    "stock_diameter",
-    "stock_width",
-    "stock_offset",
-    "stock_tire",
-    "diameter_min",
-    "diameter_max",
-    "width_min",
-    "width_max",
-)
-_AXLE_RANGE = ("diameter_min", "diameter_max", "width_min", "width_max", "offset_min", "offset_max")
+# The export format's axle keys (protocol/records.py): one list for the schema,
+# the exports and these views.
+_AXLE_SPEC = AXLE_SPEC_KEYS
+_AXLE_RANGE = AXLE_RANGE_KEYS
 
 VEHICLE_SPEC_COLUMNS: tuple[str, ...] = (
     "vehicle_id",
