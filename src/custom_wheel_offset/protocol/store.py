@@ -16,10 +16,14 @@ the bytes and only their own markup is parsed, by lxml (libxml2):
    ``bytes.find``; an occurrence outside those regions, bounded like a whole
    token, makes the last ``<`` before it a candidate;
 3. each candidate is parsed from its ``<`` in a window of the page followed
-   by a sentinel element: the window holds the start tag alone first (enough
-   to turn down a look-alike), then doubles from 512 bytes until the element
-   closes before the sentinel, up to 64 KB. The parser decides what is an
-   element, which class it has and where it ends; nothing is matched by hand.
+   by a sentinel element: 512 bytes first (a look-alike's start tag, turned
+   down, or a whole real element), doubling until the element closes before
+   the sentinel, up to 64 KB. The parser decides what is an element, which
+   class it has and where it ends; nothing is matched by hand. The first
+   windows of all candidates go to lxml in one call, each in a box element
+   of its own (lxml gives up the GIL on every call, and each hand-over to
+   another thread costs more than a small parse); a joint tree that is not
+   one clean box per window is dropped for window-by-window parses.
 
 Bounds keep any page linear: 16 candidates per token, 512 KB parsed, 64 KB
 per element, 2 blocks, no nested blocks (each a ParseError, see
@@ -912,16 +916,23 @@ _BOX_CLOSE: Final = f"</{_BOX}>".encode()
 # way: a <div> or table part a window leaves open would keep the box open (its end tag
 # has the lowest). Their own end tags, as many as the window has start tags of that name
 # (a surplus one matches nothing and is ignored), close them first, innermost kind first.
-_HIGH_PRIORITY: Final = tuple(
+_TABLE_PARTS: Final = tuple(
     (f"<{name}".encode(), f"</{name}>".encode())
-    for name in ("div", "td", "th", "tr", "thead", "tbody", "tfoot", "table")
+    for name in ("td", "th", "tr", "thead", "tbody", "tfoot", "table")
 )
+
+
+# libxml2 ignores a misplaced <html>, <head> or <body> start tag but counts it, and then
+# ignores as many of their end tags: a count that one window would leave to the next.
+_MISPLACED_START = re.compile(rb"<(?:html|head|body)(?:[\t\n\f\r />]|$)")
 
 
 def _closed_box(page: _Page, start: int, end: int) -> bytes:
     """The window ``[start, end)`` in a box, with its sentinel, then whatever closes it."""
     lower = page.lower[start:end]
-    closers = [close * lower.count(open_) for open_, close in _HIGH_PRIORITY if open_ in lower]
+    closers = [b"</div>" * lower.count(b"<div")]
+    if b"<t" in lower:  # most windows hold no table: one search instead of seven counts
+        closers += [close * lower.count(open_) for open_, close in _TABLE_PARTS]
     return b"".join((_BOX_OPEN, page.body[start:end], _SENTINEL_HTML, *closers, _BOX_CLOSE))
 
 
@@ -933,7 +944,9 @@ def _read_first_windows(page: _Page) -> None:
     page instead of two per element (docs/performance.md, session 5). Each
     window sits in an element of its own, so the parser's stack is the
     window's alone plus that element (no end tag on a page can close it).
-    A window that reaches the document's end is left to be parsed alone.
+    A window that reaches the document's end is left to be parsed alone, and
+    a page with a misplaced ``<html>``, ``<head>`` or ``<body>`` in a window
+    is parsed window by window (libxml2 counts those across windows).
     When the joint tree is not exactly one box per window, each holding its
     own sentinel (a page's quote or raw-text element swallowed markup of
     the next window), or the parser stopped, nothing is kept: each window
@@ -943,6 +956,8 @@ def _read_first_windows(page: _Page) -> None:
     windows = []
     for start in sorted({start for found in examined for start, _ in found}):
         end, final = _window_end(page, start, start + _WINDOW_FIRST)
+        if _MISPLACED_START.search(page.lower, start, end):
+            return  # rare: every window is parsed alone
         if not final:
             windows.append((start, end))
     if len(windows) < 2:
