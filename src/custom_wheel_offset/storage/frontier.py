@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 
 from custom_wheel_offset.storage.schema import crawls, frontier, runs
 
@@ -176,6 +176,10 @@ class Frontier:
         self.owner = owner
         self.lease_seconds = lease_seconds
         self._next_claim_reap = 0.0
+        # One claim statement per (kind, filter), with bound parameters: building and
+        # keying a statement cost the dispatcher more CPU than running it (about half
+        # of its time on a crawl: docs/performance.md, session 5).
+        self._claim_statements: dict[tuple[str, ItemFilter], Any] = {}
 
     # -- run start --------------------------------------------------------------------------
 
@@ -338,38 +342,9 @@ class Frontier:
             want = limit - len(claimed)
             if want <= 0:
                 break
-            candidates = (
-                select(frontier.c.id)
-                .where(
-                    frontier.c.status == "pending",
-                    frontier.c.kind == kind,
-                    frontier.c.not_before <= now,
-                    *item_filter.clauses(),
-                )
-                .order_by(frontier.c.id)
-                .limit(want)
-            )
-            if not self.db.is_sqlite:
-                candidates = candidates.with_for_update(skip_locked=True)
-            rows = conn.execute(
-                update(frontier)
-                .where(frontier.c.id.in_(candidates.scalar_subquery()))
-                .values(
-                    status="leased",
-                    lease_owner=self.owner,
-                    lease_expires=expires,
-                    updated_at=now,
-                )
-                .returning(
-                    frontier.c.id,
-                    frontier.c.key,
-                    frontier.c.kind,
-                    frontier.c.params,
-                    frontier.c.attempts,
-                    frontier.c.vehicle_id,
-                    frontier.c.prefset_id,
-                )
-            ).all()
+            statement = self._claim_statement(kind, item_filter)
+            params = {"claim_now": now, "claim_want": want, "claim_expires": expires}
+            rows = conn.execute(statement, params).all()
             for row in sorted(rows, key=lambda r: r.id):
                 claimed.append(
                     WorkItem(
@@ -383,6 +358,48 @@ class Frontier:
                     )
                 )
         return claimed
+
+    def _claim_statement(self, kind: str, item_filter: ItemFilter) -> Any:
+        """UPDATE ... RETURNING that leases up to ``:claim_want`` pending ``kind`` items."""
+        key = (kind, item_filter)
+        statement = self._claim_statements.get(key)
+        if statement is not None:
+            return statement
+        now = bindparam("claim_now")
+        candidates = (
+            select(frontier.c.id)
+            .where(
+                frontier.c.status == "pending",
+                frontier.c.kind == kind,
+                frontier.c.not_before <= now,
+                *item_filter.clauses(),
+            )
+            .order_by(frontier.c.id)
+            .limit(bindparam("claim_want"))
+        )
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(frontier)
+            .where(frontier.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status="leased",
+                lease_owner=self.owner,
+                lease_expires=bindparam("claim_expires"),
+                updated_at=now,
+            )
+            .returning(
+                frontier.c.id,
+                frontier.c.key,
+                frontier.c.kind,
+                frontier.c.params,
+                frontier.c.attempts,
+                frontier.c.vehicle_id,
+                frontier.c.prefset_id,
+            )
+        )
+        self._claim_statements[key] = statement
+        return statement
 
     def renew(self, ids: Sequence[int]) -> int:
         """Extend the leases this owner holds (the owner is alive and working)."""
