@@ -21,9 +21,9 @@ the bytes and only their own markup is parsed, by lxml (libxml2):
    the sentinel, up to 64 KB. The parser decides what is an element, which
    class it has and where it ends; nothing is matched by hand. The first
    windows of all candidates go to lxml in one call, each in a box element
-   of its own (lxml gives up the GIL on every call, and each hand-over to
-   another thread costs more than a small parse); a joint tree that is not
-   one clean box per window is dropped for window-by-window parses.
+   of its own (lxml gives up the GIL on every call: one call per page, not
+   one or two per candidate); a joint tree that is not one clean box per
+   window is dropped for window-by-window parses.
 
 Bounds keep any page linear: 16 candidates per token, 512 KB parsed, 64 KB
 per element, 2 blocks, no nested blocks (each a ParseError, see
@@ -939,11 +939,11 @@ def _closed_box(page: _Page, start: int, end: int) -> bytes:
 def _read_first_windows(page: _Page) -> None:
     """Parse the first window of every candidate in one parser call, into ``page.views``.
 
-    lxml gives up the GIL for each call, and each hand-over to another
-    worker thread costs more CPU than parsing a small window: one call per
-    page instead of two per element (docs/performance.md, session 5). Each
-    window sits in an element of its own, so the parser's stack is the
-    window's alone plus that element (no end tag on a page can close it).
+    lxml gives up the GIL for each call, which lets another worker thread
+    in: one call per page instead of one or two per candidate
+    (docs/performance.md, session 5). Each window sits in an element of its
+    own, so the parser's stack is the window's own plus that element, whose
+    name no page may hold.
     A window that reaches the document's end is left to be parsed alone, and
     a page with a misplaced ``<html>``, ``<head>`` or ``<body>`` in a window
     is parsed window by window (libxml2 counts those across windows).
