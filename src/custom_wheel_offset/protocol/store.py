@@ -16,10 +16,14 @@ the bytes and only their own markup is parsed, by lxml (libxml2):
    ``bytes.find``; an occurrence outside those regions, bounded like a whole
    token, makes the last ``<`` before it a candidate;
 3. each candidate is parsed from its ``<`` in a window of the page followed
-   by a sentinel element: the window holds the start tag alone first (enough
-   to turn down a look-alike), then doubles from 512 bytes until the element
-   closes before the sentinel, up to 64 KB. The parser decides what is an
-   element, which class it has and where it ends; nothing is matched by hand.
+   by a sentinel element: 512 bytes first (a look-alike's start tag, turned
+   down, or a whole real element), doubling until the element closes before
+   the sentinel, up to 64 KB. The parser decides what is an element, which
+   class it has and where it ends; nothing is matched by hand. The first
+   windows of all candidates go to lxml in one call, each in a box element
+   of its own (lxml gives up the GIL on every call: one call per page, not
+   one or two per candidate); a joint tree that is not one clean box per
+   window is dropped for window-by-window parses.
 
 Bounds keep any page linear: 16 candidates per token, 512 KB parsed, 64 KB
 per element, 2 blocks, no nested blocks (each a ParseError, see
@@ -33,6 +37,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Iterator
+from itertools import islice
 from typing import TYPE_CHECKING, Final, NamedTuple
 from urllib.parse import urlsplit
 
@@ -715,13 +720,17 @@ _PARSE_BUDGET: Final = 512 * 1024
 class _Page:
     """A body being searched: its bytes, lower-cased copy, inert regions and parse budget."""
 
-    __slots__ = ("body", "lower", "parsed", "regions")
+    __slots__ = ("body", "candidates", "lower", "parsed", "regions", "views")
 
     def __init__(self, body: bytes, lower: bytes) -> None:
         self.body = body
         self.lower = lower  # bytes.lower changes ASCII only: offsets do not move
         self.regions = _Regions(lower)
         self.parsed = 0  # bytes given to the parser so far
+        # Per class token: its first candidates (one more than examined, to tell "too many").
+        self.candidates: dict[str, list[tuple[int, int]]] = {}
+        # First windows parsed ahead, together (see _read_first_windows), by (start, end).
+        self.views: dict[tuple[int, int], _View] = {}
 
     def spend(self, size: int) -> None:
         self.parsed += size
@@ -730,6 +739,14 @@ class _Page:
                 f"more than {_PARSE_BUDGET // 1024} KB of markup parsed to delimit the "
                 "fit-range blocks: the page is made of look-alike markup"
             )
+
+    def candidates_of(self, token: str) -> list[tuple[int, int]]:
+        """:func:`_candidates` of ``token``, at most one more than are examined."""
+        found = self.candidates.get(token)
+        if found is None:
+            found = list(islice(_candidates(self, token), _MAX_CANDIDATES + 1))
+            self.candidates[token] = found
+        return found
 
 
 class _Found(NamedTuple):
@@ -800,13 +817,32 @@ def _window_end(page: _Page, start: int, wanted: int) -> tuple[int, bool]:
     return end, False
 
 
-def _first_element(root: _Element | None) -> _Element | None:
+def _first_element(container: _Element | None) -> _Element | None:
     """The window's first element when nothing comes before it (else the ``<`` was no tag)."""
-    body = None if root is None else next(root.iterchildren("body"), None)
-    if body is None or body.text or len(body) == 0:
+    if container is None or container.text or len(container) == 0:
         return None
-    first = body[0]
+    first = container[0]
     return first if isinstance(first.tag, str) and first.tag != _SENTINEL else None
+
+
+class _View(NamedTuple):
+    """What the parser made of one window."""
+
+    first: _Element | None  # see _first_element
+    sentinel: _Element | None  # None when the window is final or swallowed it
+    fatal: str | None  # see _Parsed
+    final: bool  # the window reaches the document's end: no sentinel was put
+
+
+def _view_alone(window: bytes, final: bool) -> _View:
+    """One window parsed by itself, as the start of a ``<body>``."""
+    parsed = _parse_html(_WINDOW_PREFIX + window + (b"" if final else _SENTINEL_HTML))
+    root = parsed.root
+    body = None if root is None else next(root.iterchildren("body"), None)
+    sentinel = None
+    if root is not None and not final:
+        sentinel = next(root.iter(_SENTINEL), None)
+    return _View(_first_element(body), sentinel, parsed.fatal, final)
 
 
 # What one window says about a candidate.
@@ -820,31 +856,30 @@ def _read_window(page: _Page, start: int, wanted: int, token: str) -> tuple[str,
     """(what the window says, the element at ``start``) for the window up to about ``wanted``."""
     end, final = _window_end(page, start, wanted)
     page.spend(end - start)
-    window = page.body[start:end]
-    parsed = _parse_html(_WINDOW_PREFIX + window + (b"" if final else _SENTINEL_HTML))
-    first = _first_element(parsed.root)
-    sentinel = None
-    if parsed.root is not None and not final:
-        sentinel = next(parsed.root.iter(_SENTINEL), None)
-    if not (final or sentinel is not None or parsed.fatal):
+    view = page.views.get((start, end))
+    if view is None:
+        view = _view_alone(page.body[start:end], final)
+    if not (view.final or view.sentinel is not None or view.fatal):
         return _UNDECIDED, None
+    first = view.first
     if first is None or not _has_class(first, token):
         return _NOT_ONE, None
-    if parsed.fatal is not None:
-        raise ParseError(f"markup at byte {start} not read to the end: {parsed.fatal}")
+    if view.fatal is not None:
+        raise ParseError(f"markup at byte {start} not read to the end: {view.fatal}")
+    sentinel = view.sentinel
     inside = sentinel is not None and any(a is first for a in sentinel.iterancestors())
     return (_OPEN if inside else _CLOSED), first
 
 
-def _element_at(page: _Page, start: int, tag_end: int, token: str, what: str) -> _Element | None:
+def _element_at(page: _Page, start: int, token: str, what: str) -> _Element | None:
     """The whole element starting at ``start`` when it carries ``token``; None when it does not.
 
-    The first window holds the start tag alone (up to ``tag_end``): enough
-    to turn down a look-alike. The window then grows from 512 bytes,
-    doubling, until the element closes inside it (or the window reaches the
-    document's end, where a browser closes it too), up to the cap.
+    The window holds 512 bytes first: the start tag of a look-alike, which
+    is turned down, or the whole of a real element. It then doubles until
+    the element closes inside it (or the window reaches the document's
+    end, where a browser closes it too), up to the cap.
     """
-    wanted = min(tag_end, start + _WINDOW_FIRST)
+    wanted = start + _WINDOW_FIRST
     size = _WINDOW_FIRST
     while True:
         state, element = _read_window(page, start, wanted, token)
@@ -867,6 +902,78 @@ def _element_at(page: _Page, start: int, tag_end: int, token: str, what: str) ->
         wanted = start + min(size, _WINDOW_CAP)
 
 
+# Holds each window of a joint parse. Its name holds the sentinel's, which no page may
+# hold (see _fitment), so a page's own markup can neither open nor close one.
+_BOX: Final = f"{_SENTINEL}-box"
+_BOX_OPEN: Final = f"<{_BOX}>".encode()
+_BOX_CLOSE: Final = f"</{_BOX}>".encode()
+# libxml2 lets an end tag close only elements of lower "end priority" than its own on the
+# way: a <div> or table part a window leaves open would keep the box open (its end tag
+# has the lowest). Their own end tags, as many as the window has start tags of that name
+# (a surplus one matches nothing and is ignored), close them first, innermost kind first.
+_TABLE_PARTS: Final = tuple(
+    (f"<{name}".encode(), f"</{name}>".encode())
+    for name in ("td", "th", "tr", "thead", "tbody", "tfoot", "table")
+)
+
+
+# libxml2 ignores a misplaced <html>, <head> or <body> start tag but counts it, and then
+# ignores as many of their end tags: a count that one window would leave to the next.
+_MISPLACED_START = re.compile(rb"<(?:html|head|body)(?:[\t\n\f\r />]|$)")
+
+
+def _closed_box(page: _Page, start: int, end: int) -> bytes:
+    """The window ``[start, end)`` in a box, with its sentinel, then whatever closes it."""
+    lower = page.lower[start:end]
+    closers = [b"</div>" * lower.count(b"<div")]
+    if b"<t" in lower:  # most windows hold no table: one search instead of seven counts
+        closers += [close * lower.count(open_) for open_, close in _TABLE_PARTS]
+    return b"".join((_BOX_OPEN, page.body[start:end], _SENTINEL_HTML, *closers, _BOX_CLOSE))
+
+
+def _read_first_windows(page: _Page) -> None:
+    """Parse the first window of every candidate in one parser call, into ``page.views``.
+
+    lxml gives up the GIL for each call, which lets another worker thread
+    in: one call per page instead of one or two per candidate
+    (docs/performance.md, session 5). Each window sits in an element of its
+    own, so the parser's stack is the window's own plus that element, whose
+    name no page may hold.
+    A window that reaches the document's end is left to be parsed alone, and
+    a page with a misplaced ``<html>``, ``<head>`` or ``<body>`` in a window
+    is parsed window by window (libxml2 counts those across windows).
+    When the joint tree is not exactly one box per window, each holding its
+    own sentinel (a page's quote or raw-text element swallowed markup of
+    the next window), or the parser stopped, nothing is kept: each window
+    is then parsed alone, as :func:`_read_window` does anyway.
+    """
+    examined = (page.candidates_of(t)[:_MAX_CANDIDATES] for t in (_FIT_RANGE, _BOLT))
+    windows = []
+    for start in sorted({start for found in examined for start, _ in found}):
+        end, final = _window_end(page, start, start + _WINDOW_FIRST)
+        if _MISPLACED_START.search(page.lower, start, end):
+            return  # rare: every window is parsed alone
+        if not final:
+            windows.append((start, end))
+    if len(windows) < 2:
+        return  # one window: parsed alone, in the same single call
+    joint = b"".join(_closed_box(page, s, e) for s, e in windows)
+    parsed = _parse_html(_WINDOW_PREFIX + joint)
+    root = parsed.root
+    body = None if root is None else next(root.iterchildren("body"), None)
+    if parsed.fatal or body is None or body.text or len(body) != len(windows):
+        return
+    views: dict[tuple[int, int], _View] = {}
+    for window, box in zip(windows, body, strict=True):
+        if box.tag != _BOX or box.tail:
+            return
+        sentinels = list(box.iter(_SENTINEL))
+        if len(sentinels) != 1:
+            return
+        views[window] = _View(_first_element(box), sentinels[0], None, False)
+    page.views = views
+
+
 def _no_nested_block(element: _Element, start: int) -> None:
     # The store never nests blocks; nested look-alikes (thousands deep) end here, early.
     inner = next((e for e in element.iterdescendants("*") if _has_class(e, _FIT_RANGE)), None)
@@ -887,10 +994,10 @@ def _too_many(token: str) -> ParseError:
 def _blocks(page: _Page) -> list[_Found]:
     """The page's fit-range blocks, in page order (at most 2; a third is a ParseError)."""
     blocks: list[_Found] = []
-    for count, (start, tag_end) in enumerate(_candidates(page, _FIT_RANGE), 1):
+    for count, (start, _) in enumerate(page.candidates_of(_FIT_RANGE), 1):
         if count > _MAX_CANDIDATES:
             raise _too_many(_FIT_RANGE)
-        element = _element_at(page, start, tag_end, _FIT_RANGE, "fit-range block")
+        element = _element_at(page, start, _FIT_RANGE, "fit-range block")
         if element is None:
             continue
         where = f"fit-range block {len(blocks) + 1} (<{element.tag}> at byte {start})"
@@ -915,10 +1022,10 @@ def _bolts(page: _Page, blocks: list[_Found]) -> list[tuple[_Found, bool]]:
         where = f"bolt pattern element in {block.where}"
         found += [(block.start, 1, _Found(e, block.start, where), True) for e in inner]
     starts = [b.start for b in blocks]
-    for count, (start, tag_end) in enumerate(_candidates(page, _BOLT), 1):
+    for count, (start, _) in enumerate(page.candidates_of(_BOLT), 1):
         if count > _MAX_CANDIDATES:
             raise _too_many(_BOLT)
-        element = _element_at(page, start, tag_end, _BOLT, "bolt pattern element")
+        element = _element_at(page, start, _BOLT, "bolt pattern element")
         if element is None:
             continue
         if any(_has_class(e, _FIT_RANGE) for e in element.iterdescendants("*")):
@@ -947,6 +1054,7 @@ def _fitment(page: _Page) -> FitmentPage:
         return FitmentPage.no_data()
     if _SENTINEL_BYTES in page.lower:
         raise ParseError(f"page holds {_SENTINEL!r}, the marker cwo puts at a window's end")
+    _read_first_windows(page)
     blocks = _blocks(page)
     if not blocks:
         return FitmentPage.no_data()

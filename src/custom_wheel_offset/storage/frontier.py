@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String as SAString
-from sqlalchemy import and_, case, cast, func, literal, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, cast, func, literal, or_, select, true, update
 
 from custom_wheel_offset.errors import DatabaseError
 from custom_wheel_offset.storage.database import sorted_chunks
@@ -212,6 +212,10 @@ class Frontier:
         self._next_claim_reap = 0.0
         #: the preference sets every claim names (see storage/targets.py); stats in metrics
         self.preference_sets = PreferenceSetCache(max_size=4096, ttl=cache_ttl)
+        # One claim statement per (kind, filter), with bound parameters: building and
+        # keying a statement cost the dispatcher more CPU than running it (about half
+        # of its time on a crawl: docs/performance.md, session 5).
+        self._claim_statements: dict[tuple[str, ItemFilter], Any] = {}
 
     # -- run start --------------------------------------------------------------------------
 
@@ -436,38 +440,9 @@ class Frontier:
         expires: float,
     ) -> list[WorkItem]:
         """Lease up to ``want`` pending items of one kind, in id order."""
-        candidates = (
-            select(frontier.c.id)
-            .where(
-                frontier.c.status == "pending",
-                frontier.c.kind == kind,
-                frontier.c.not_before <= now,
-                *item_filter.clauses(),
-            )
-            .order_by(frontier.c.id)
-            .limit(want)
-        )
-        if not self.db.is_sqlite:
-            candidates = candidates.with_for_update(skip_locked=True)
-        rows = conn.execute(
-            update(frontier)
-            .where(frontier.c.id.in_(candidates.scalar_subquery()))
-            .values(
-                status="leased",
-                lease_owner=self.owner,
-                lease_expires=expires,
-                updated_at=now,
-            )
-            .returning(
-                frontier.c.id,
-                frontier.c.key,
-                frontier.c.kind,
-                frontier.c.params,
-                frontier.c.attempts,
-                frontier.c.vehicle_id,
-                frontier.c.prefset_id,
-            )
-        ).all()
+        statement = self._claim_statement(kind, item_filter)
+        params = {"claim_now": now, "claim_want": want, "claim_expires": expires}
+        rows = conn.execute(statement, params).all()
         return [
             WorkItem(
                 id=row.id,
@@ -480,6 +455,48 @@ class Frontier:
             )
             for row in sorted(rows, key=lambda r: r.id)
         ]
+
+    def _claim_statement(self, kind: str, item_filter: ItemFilter) -> Any:
+        """UPDATE ... RETURNING that leases up to ``:claim_want`` pending ``kind`` items."""
+        key = (kind, item_filter)
+        statement = self._claim_statements.get(key)
+        if statement is not None:
+            return statement
+        now: Any = bindparam("claim_now")
+        candidates = (
+            select(frontier.c.id)
+            .where(
+                frontier.c.status == "pending",
+                frontier.c.kind == kind,
+                frontier.c.not_before <= now,
+                *item_filter.clauses(),
+            )
+            .order_by(frontier.c.id)
+            .limit(bindparam("claim_want"))
+        )
+        if not self.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        statement = (
+            update(frontier)
+            .where(frontier.c.id.in_(candidates.scalar_subquery()))
+            .values(
+                status="leased",
+                lease_owner=self.owner,
+                lease_expires=bindparam("claim_expires"),
+                updated_at=now,
+            )
+            .returning(
+                frontier.c.id,
+                frontier.c.key,
+                frontier.c.kind,
+                frontier.c.params,
+                frontier.c.attempts,
+                frontier.c.vehicle_id,
+                frontier.c.prefset_id,
+            )
+        )
+        self._claim_statements[key] = statement
+        return statement
 
     def renew(self, ids: Sequence[int]) -> int:
         """Extend the leases this owner holds (the owner is alive and working)."""
