@@ -31,6 +31,16 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
+# Sections copied from the run's snapshot as they are (the rest are built here).
+_SECTIONS: tuple[str, ...] = (
+    "writer",
+    "cache",
+    "pool",
+    "network",
+    "progress",
+    "memory",
+    "series",
+)
 REPORT_KEYS: tuple[str, ...] = (
     "schema_version",
     "run",
@@ -41,13 +51,7 @@ REPORT_KEYS: tuple[str, ...] = (
     "requests",
     "retries",
     "records",
-    "writer",
-    "cache",
-    "pool",
-    "network",
-    "progress",
-    "memory",
-    "series",
+    *_SECTIONS,
 )
 RUN_KEYS: tuple[str, ...] = (
     "id",
@@ -69,15 +73,6 @@ RECORD_OUTCOMES: tuple[str, ...] = (
     "gone",
     "skipped",
     "failed",
-)
-_SECTIONS: tuple[str, ...] = (
-    "writer",
-    "cache",
-    "pool",
-    "network",
-    "progress",
-    "memory",
-    "series",
 )
 
 
