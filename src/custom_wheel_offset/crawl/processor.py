@@ -1,7 +1,7 @@
 """`MultithreadedProcessor`: claim pending items in batches, fan them out to threads.
 
-The dispatcher (the calling thread) keeps up to twice ``--workers`` items in
-flight: it claims a batch from the frontier when the pool runs low, submits
+The dispatcher (the calling thread) keeps up to twice ``--workers`` items (at
+least 64) in flight: it claims a batch from the frontier when the pool runs low, submits
 each item to a ``ThreadPoolExecutor``, and hands nothing to the database itself:
 workers pass their outcomes straight to the single writer. The dispatcher also
 renews leases, reaps leases of dead processes, holds store work back while the
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 0.5
 REAP_EVERY_SECONDS = 10.0
 HEARTBEAT_EVERY_SECONDS = 5.0
-MIN_IN_FLIGHT = 32
+MIN_IN_FLIGHT = 64
 # The longest the dispatcher sleeps between looks at stop, leases and the store's state.
 WAKE_SECONDS = 0.05
 
@@ -130,10 +130,12 @@ class MultithreadedProcessor:
 
     def run(self) -> ProcessorSummary:
         # Enough claimed to keep every worker busy between two claims; a claim
-        # is a transaction, so fewer and larger ones leave more time to work.
-        # Not too many either: claimed items wait in the pool's queue, where a
-        # deeper kind discovered meanwhile (store work, say) cannot overtake them.
-        target = max(self.workers * 2, min(MIN_IN_FLIGHT, self.workers * 4))
+        # is a transaction, so fewer and larger ones leave more time to work: a
+        # claim costs 1.4 to 4 ms of CPU whatever its size (docs/performance.md,
+        # session 6), so with few workers it is the 64 that counts. Not too many
+        # either: claimed items wait in the pool's queue, where a deeper kind
+        # discovered meanwhile (store work, say) cannot overtake them.
+        target = max(self.workers * 2, MIN_IN_FLIGHT)
         # Claim in batches: when half the pool's queue has drained, not per item.
         self._low_water = target // 2
         executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="cwo-worker")

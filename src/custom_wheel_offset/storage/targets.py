@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from custom_wheel_offset.cache import TTLCache
 from custom_wheel_offset.protocol.records import PreferenceSet, VehicleId
-from custom_wheel_offset.storage.schema import frontier, preference_sets, vehicles
+from custom_wheel_offset.storage.schema import preference_sets, vehicles
 from custom_wheel_offset.work import FitmentTarget
 
 if TYPE_CHECKING:
@@ -61,38 +61,40 @@ def fill_fitment_targets(
     An item whose vehicle or preference set has vanished, or whose vehicle has
     no type, keeps ``target=None``: its handler fails it with that reason.
     """
-    ids = [i.id for i in items if i.kind == "fitment"]
-    if not ids:
+    fitment_items = [i for i in items if i.kind == "fitment" and i.vehicle_id is not None]
+    if not fitment_items:
         return list(items)
-    query = (
-        select(
-            frontier.c.id,
-            frontier.c.prefset_id,
-            vehicles.c.year,
-            vehicles.c.make,
-            vehicles.c.model,
-            vehicles.c.trim,
-            vehicles.c.drive,
-            vehicles.c.vehicle_type,
-            vehicles.c.chassis_id,
-        )
-        .select_from(frontier.join(vehicles, vehicles.c.id == frontier.c.vehicle_id))
-        .where(frontier.c.id.in_(ids))
+    # By vehicle, not by item: a claim's items are consecutive ids, which the
+    # fan-out gives to one vehicle's preference sets, so a claim of dozens of
+    # items names one or two vehicles (each row read gives up the GIL once).
+    query = select(
+        vehicles.c.id,
+        vehicles.c.year,
+        vehicles.c.make,
+        vehicles.c.model,
+        vehicles.c.trim,
+        vehicles.c.drive,
+        vehicles.c.vehicle_type,
+        vehicles.c.chassis_id,
+    ).where(
+        vehicles.c.id.in_(sorted({i.vehicle_id for i in fitment_items if i.vehicle_id})),
+        vehicles.c.vehicle_type.is_not(None),
     )
-    rows = [row for row in conn.execute(query) if row.vehicle_type is not None]
+    by_vehicle = {row.id: row for row in conn.execute(query).all()}
     prefs = _preference_sets(
-        conn, {r.prefset_id for r in rows}, cache if cache is not None else PreferenceSetCache()
+        conn,
+        {i.prefset_id for i in fitment_items if i.prefset_id is not None},
+        cache if cache is not None else PreferenceSetCache(),
     )
-    targets = {
-        row.id: FitmentTarget(
+    for item in fitment_items:
+        row = by_vehicle.get(item.vehicle_id)
+        pref = prefs.get(item.prefset_id) if item.prefset_id is not None else None
+        if row is None or pref is None:
+            continue
+        item.target = FitmentTarget(
             vehicle=VehicleId(row.year, row.make, row.model, row.trim, row.drive),
             vehicle_type=row.vehicle_type,
             chassis_id=row.chassis_id,
-            prefs=prefs[row.prefset_id],
+            prefs=pref,
         )
-        for row in rows
-        if row.prefset_id in prefs
-    }
-    for item in items:
-        item.target = targets.get(item.id)
     return list(items)
