@@ -38,6 +38,7 @@ __all__ = [
     "EXIT_NO_MATCH",
     "EXIT_OK",
     "EXIT_SIGINT",
+    "EXIT_SIGPIPE",
     "EXIT_SIGTERM",
     "EXIT_USAGE",
     "BlockedError",
@@ -68,6 +69,9 @@ EXIT_NO_MATCH = 6  # a --years/--makes/--models value matched nothing the site l
 EXIT_AUDIT_FINDINGS = 3
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+# The reader of standard output went away (`cwo export | head`): what a shell
+# reports for a program that SIGPIPE ended.
+EXIT_SIGPIPE = 141
 
 
 class CwoError(Exception):

@@ -17,7 +17,13 @@ from typing import Any
 import click
 
 from custom_wheel_offset import __version__
-from custom_wheel_offset.errors import EXIT_INTERNAL, EXIT_SIGINT, EXIT_SIGTERM, CwoError
+from custom_wheel_offset.errors import (
+    EXIT_INTERNAL,
+    EXIT_SIGINT,
+    EXIT_SIGPIPE,
+    EXIT_SIGTERM,
+    CwoError,
+)
 from custom_wheel_offset.redact import safe_text
 
 __all__ = ["cli", "main"]
@@ -45,6 +51,14 @@ class CwoGroup(click.Group):
             if exc.hint:
                 click.echo(f"hint: {safe_text(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # The reader stopped reading (`cwo export | head`): nothing to report.
+            # What is still buffered for stdout goes nowhere, so the flush at exit
+            # does not fail a second time.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            ctx.exit(EXIT_SIGPIPE)
 
 
 @click.group(cls=CwoGroup, context_settings={"help_option_names": ["-h", "--help"]})

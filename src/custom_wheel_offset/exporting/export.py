@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import closing
 from typing import TYPE_CHECKING, Any, TextIO
 
 from sqlalchemy import and_, or_, select, true
@@ -88,7 +89,7 @@ def vehicle_record_of_row(m: Any) -> dict[str, Any]:
 
 def iter_vehicle_records(
     db: OptimizedDatabaseManager, *, include_gone: bool = False
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Vehicles in identity order; gone ones only with ``include_gone`` (with ``gone_crawl``)."""
     v = vehicles.c
     query = select(vehicles).order_by(
@@ -108,7 +109,7 @@ def iter_vehicle_records(
 
 def iter_fitment_records(
     db: OptimizedDatabaseManager, *, include_gone: bool = False
-) -> Iterator[dict[str, Any]]:
+) -> Generator[dict[str, Any], None, None]:
     """Fitments in identity order; gone ones only with ``include_gone`` (with ``gone_crawl``)."""
     v, p, f = vehicles.c, preference_sets.c, fitments.c
     query = (
@@ -186,7 +187,23 @@ def export(
     if fmt not in FORMATS:
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     iterate = iter_vehicle_records if what == "vehicles" else iter_fitment_records
-    records = iterate(db, include_gone=include_gone)
+    # Closed on the way out whatever happens (a reader that went away, as with
+    # `cwo export | head`), so its read transaction ends while the database is open.
+    with closing(iterate(db, include_gone=include_gone)) as records:
+        return _write(
+            records, what=what, fmt=fmt, out=out, csv_raw=csv_raw, include_gone=include_gone
+        )
+
+
+def _write(
+    records: Iterator[dict[str, Any]],
+    *,
+    what: str,
+    fmt: str,
+    out: TextIO,
+    csv_raw: bool,
+    include_gone: bool,
+) -> int:
     count = 0
     if fmt == "jsonl":
         for record in records:
