@@ -27,15 +27,19 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="sets a pipe's size, which is Linux's")
-@pytest.mark.parametrize(
-    ("what", "fmt"), [("fitments", "csv"), ("fitments", "jsonl"), ("vehicles", "jsonl")]
-)
-def test_a_reader_that_stops_early_ends_the_export_quietly(
-    sandbox: Any, tmp_path: Path, what: str, fmt: str
-) -> None:
+def test_a_reader_that_stops_early_ends_the_export_quietly(sandbox: Any, tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'crawl.db'}"
     with sandbox("tiny") as sb:
         assert invoke(*scrape_args(sb, db)).exit_code == 0
+    for what, fmt in (("fitments", "csv"), ("fitments", "jsonl"), ("vehicles", "jsonl")):
+        first, code, stderr = _export_to_a_reader_of_one_line(db, what, fmt)
+        assert first.strip(), f"{what} {fmt}: the export wrote nothing before the reader left"
+        assert code == EXIT_SIGPIPE, f"{what} {fmt}: exit {code}\n{stderr}"
+        assert stderr == "", f"{what} {fmt}"
+
+
+def _export_to_a_reader_of_one_line(db: str, what: str, fmt: str) -> tuple[bytes, int, str]:
+    """(the line read, the exit code, stderr) of `cwo export ... | head -1`."""
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, F_SETPIPE_SZ, 4096)
     command = [sys.executable, "-m", "custom_wheel_offset", "export", "--what", what]
@@ -48,7 +52,4 @@ def test_a_reader_that_stops_early_ends_the_export_quietly(
     # The reader is gone, as `head -1` is after its line.
     assert process.stderr is not None
     stderr = process.stderr.read().decode()
-    code = process.wait(timeout=60)
-    assert first.strip(), "the export wrote nothing before the reader left"
-    assert code == EXIT_SIGPIPE, stderr
-    assert stderr == ""
+    return first, process.wait(timeout=60), stderr
