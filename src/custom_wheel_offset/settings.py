@@ -69,6 +69,7 @@ class Settings:
     fast: bool = False
     rate: float = 2.0  # requests per second per host; 0 = unlimited
     host_concurrency: int = 0  # in-flight requests per host; 0 = as many as workers
+    cpus: str = "one"  # one: the crawl's threads on one core (cpus.py); all: any core
     # how politely and robustly
     max_attempts: int = 6
     backoff_base: float = 0.5
@@ -224,6 +225,7 @@ def _parse_age(name: str, raw: Any) -> float | None:
 
 
 _CHOICES = {
+    "cpus": ("one", "all"),
     "progress": ("auto", "rich", "plain", "off"),
     "log_format": ("text", "json"),
     "sandbox_size": SANDBOX_SIZES,

@@ -69,7 +69,12 @@ def test_run_keeps_the_callers_signal_handlers_and_the_allocator(
             signal.signal(sig, handler)
     assert result.exit_code == EXIT_OK, result.message
     assert probe.seen == {(_callers_handler, _callers_handler)}
-    assert result.report["memory"]["allocator"] == {"malloc_arena_max": None, "source": "default"}
+    assert result.report["memory"]["allocator"] == {
+        "malloc_arena_max": None,
+        "source": "default",
+        # Keeping threads on one core is the CLI's too (cpus.one_cpu), not run()'s.
+        "cpu_affinity": {"cpus": "all", "cpu": None, "allowed": None},
+    }
 
 
 def test_a_stop_request_ends_the_run_interrupted_with_its_exit_code(tmp_path: Path) -> None:

@@ -233,6 +233,13 @@ class StopOnSignals:
     "the last second of work.",
 )
 @click.option(
+    "--cpus",
+    type=click.Choice(["one", "all"]),
+    default=None,
+    help="one (default): run the crawl's threads on one CPU core, where the GIL changes "
+    "hands without waking another core (about a quarter less CPU); all: any core.",
+)
+@click.option(
     "--progress",
     type=click.Choice(["auto", "rich", "plain", "off"]),
     default=None,
@@ -265,7 +272,8 @@ def scrape(
     SIGTERM: the first finishes in-flight items and stops cleanly, a second
     SIGINT exits at once (every batch is one transaction). It also asks glibc
     for at most two malloc arenas before the worker threads start, unless
-    MALLOC_ARENA_MAX is set (a crawl's many threads otherwise fragment memory).
+    MALLOC_ARENA_MAX is set (a crawl's many threads otherwise fragment memory),
+    and keeps the run's threads on one CPU core unless --cpus all.
 
     Example:
 
@@ -274,6 +282,7 @@ def scrape(
         cwo scrape --workers 10 --skip-existing --years 2020-2026 --makes Toyota,Ford
     """
     from custom_wheel_offset.allocator import limit_malloc_arenas
+    from custom_wheel_offset.cpus import one_cpu
     from custom_wheel_offset.crawl import workflow_v3
     from custom_wheel_offset.logsetup import configure_logging
     from custom_wheel_offset.storage.access import check_for_writing
@@ -291,10 +300,11 @@ def scrape(
         log_format=settings.log_format,
     )
     check_for_writing(settings)
-    # Before any thread of the run exists: arenas already created stay.
+    # Before any thread of the run exists: arenas already created stay, and a
+    # thread takes its CPU affinity from the thread that starts it.
     limit_malloc_arenas()
     stop = workflow_v3.StopRequest()
-    with StopOnSignals(stop):
+    with StopOnSignals(stop), one_cpu(settings.cpus):
         result = workflow_v3.run(settings, stop=stop)
     _echo_summary(result, settings.log_format)
     ctx.exit(result.exit_code)

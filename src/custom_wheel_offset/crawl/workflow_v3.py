@@ -161,6 +161,7 @@ class _Started:
 
 def _run(settings: Settings, stop: threading.Event) -> RunResult:
     from custom_wheel_offset.allocator import allocator_state
+    from custom_wheel_offset.cpus import cpu_state
     from custom_wheel_offset.metrics.tracker import MetricTracker
     from custom_wheel_offset.storage.database import OptimizedDatabaseManager
     from custom_wheel_offset.storage.lock import acquire_run_lock
@@ -168,8 +169,8 @@ def _run(settings: Settings, stop: threading.Event) -> RunResult:
     db = OptimizedDatabaseManager.from_settings(settings)
     lock = acquire_run_lock(db, wait=settings.wait, worker_name=settings.worker_name)
     tracker = MetricTracker()
-    # Only reported: setting the allocator is the CLI's (cli/scrape_cmd.py).
-    tracker.note_allocator(allocator_state())
+    # Only reported: setting the allocator and the CPU affinity is the CLI's (cli/scrape_cmd.py).
+    tracker.note_allocator({**allocator_state(), "cpu_affinity": cpu_state()})
     parts = _Parts(settings, stop, db, lock, tracker.counters, tracker, started=time.time())
     finished = False
     try:
