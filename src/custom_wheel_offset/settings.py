@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from custom_wheel_offset.cpus import CPU_CHOICES
 from custom_wheel_offset.errors import ConfigError
 from custom_wheel_offset.redact import mask_url
 
@@ -225,7 +226,7 @@ def _parse_age(name: str, raw: Any) -> float | None:
 
 
 _CHOICES = {
-    "cpus": ("one", "all"),
+    "cpus": CPU_CHOICES,
     "progress": ("auto", "rich", "plain", "off"),
     "log_format": ("text", "json"),
     "sandbox_size": SANDBOX_SIZES,

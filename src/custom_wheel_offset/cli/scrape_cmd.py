@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from custom_wheel_offset.cli.options import db_option, parse_duration, settings_from
+from custom_wheel_offset.cpus import CPU_CHOICES
 from custom_wheel_offset.errors import EXIT_SIGINT, EXIT_SIGTERM
 from custom_wheel_offset.settings import SANDBOX_SIZES
 
@@ -234,7 +235,7 @@ class StopOnSignals:
 )
 @click.option(
     "--cpus",
-    type=click.Choice(["one", "all"]),
+    type=click.Choice(CPU_CHOICES),
     default=None,
     help="one (default): run the crawl's threads on one CPU core, where the GIL changes "
     "hands without waking another core (about a quarter less CPU); all: any core.",
