@@ -296,3 +296,76 @@ def test_a_gone_listing_takes_what_it_listed(any_db) -> None:
     assert marks["vehicles"] == {"FWD": second.crawl_id, "AWD": second.crawl_id}
     assert counters.get("items/gone/drives") == 1 and counters.get("items/gone/vehicle") == 2
     assert f.failure_summary().total == 0
+
+
+def test_listings_written_in_one_batch_each_keep_their_children(any_db) -> None:
+    """Several listings in one writer batch (one set of statements for all of them).
+
+    A child row without a parent (older than the column) named by two
+    listings goes to the lower listing id; a child one listing stops naming
+    goes; a gone child another listing names again comes back.
+    """
+    db = any_db
+    f = Frontier(db, owner="me", lease_seconds=60)
+    C = VehicleId(2021, "Acme", "Coupe", "Base", "RWD")
+    D = VehicleId(2022, "Acme", "Coupe", "Base", "RWD")
+    E = VehicleId(2023, "Acme", "Coupe", "Base", "RWD")
+    key = {v: vehicle_item(v, []).key for v in (A, B, C, D, E)}
+    p1, p2 = NewItem("drives/p1", "drives", {}), NewItem("drives/p2", "drives", {})
+
+    def answer_listings(state: CrawlState, names: dict[str, tuple[VehicleId, ...]]) -> Counters:
+        """Answer every pending listing in one writer batch; the root lists p1 and p2."""
+        counters = Counters()
+        w = BatchWriter(
+            db, owner="me", crawl_id=state.crawl_id, counters=counters,
+            batch_size=50, flush_interval=60.0,
+        )  # fmt: skip
+        w.start()
+        for item in f.claim(["drives"], 100, ItemFilter()):
+            if item.key == ROOT.key:
+                listed = frozenset({p1.key, p2.key})
+                w.submit(Outcome(item.id, "drives", "done", children=[p1, p2], listed=listed))
+            else:
+                w.submit(_listing(item.id, *names[item.key]))
+        w.drain()  # one batch: flushed together
+        w.stop()
+        return counters
+
+    first = _begin(f)
+    answer_listings(first, {})
+    answer_listings(first, {"drives/p1": (A, B, E), "drives/p2": (C,)})
+    with db.read() as conn:
+        ids = dict(conn.execute(select(frontier.c.key, frontier.c.id)).all())
+    assert ids["drives/p1"] < ids["drives/p2"]
+    # The listings due again; C as a row from before parent_id existed; B gone earlier.
+    with db.engine.begin() as conn:
+        conn.execute(
+            frontier.update()
+            .where(frontier.c.key.in_(["drives/p1", "drives/p2"]))
+            .values(status="pending")
+        )
+        conn.execute(frontier.update().where(frontier.c.key == key[C]).values(parent_id=None))
+        conn.execute(
+            frontier.update()
+            .where(frontier.c.key == key[B])
+            .values(status="gone", gone_crawl=first.crawl_id)
+        )
+
+    # p1 names A and C (not B nor E), p2 names B again, D (new) and C: C goes to p1.
+    counters = answer_listings(_begin(f), {"drives/p1": (A, C), "drives/p2": (B, C, D)})
+    with db.read() as conn:
+        rows = {
+            r.key: (r.parent_id, r.status, r.gone_crawl)
+            for r in conn.execute(
+                select(
+                    frontier.c.key, frontier.c.parent_id, frontier.c.status, frontier.c.gone_crawl
+                )
+            )
+        }
+    assert rows[key[A]] == (ids["drives/p1"], "pending", None)
+    assert rows[key[C]] == (ids["drives/p1"], "pending", None)
+    assert rows[key[B]] == (ids["drives/p1"], "pending", None)  # back: named by p2
+    assert rows[key[D]] == (ids["drives/p2"], "pending", None)
+    assert rows[key[E]] == (ids["drives/p1"], "gone", first.crawl_id)
+    assert counters.get("items/returned") == 1
+    assert counters.get("items/gone/vehicle") == 1

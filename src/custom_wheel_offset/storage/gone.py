@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, select, tuple_, update
+from sqlalchemy import and_, bindparam, select, tuple_, update
 
 from custom_wheel_offset.storage import history
 from custom_wheel_offset.storage.database import sorted_chunks
@@ -59,24 +59,51 @@ def gone_after_404(conn: Connection, ids: Collection[int], owner: str) -> set[in
     return found
 
 
-def link_children(conn: Connection, parent_id: int, keys: Collection[str]) -> None:
-    """Record ``parent_id`` on listed rows that have none (rows older than the column)."""
-    for chunk in sorted_chunks(keys):
+def link_children(conn: Connection, listed: Mapping[int, Collection[str]]) -> None:
+    """Record a parent on listed rows that have none (rows older than the column).
+
+    ``listed`` maps each listing item's id to the keys it names; a key named
+    by several listings gets the lowest listing id. One search for the whole
+    batch: rows without a parent are rare (only those from before the column).
+    """
+    parent_of: dict[str, int] = {}
+    for parent_id in sorted(listed, reverse=True):
+        parent_of.update(dict.fromkeys(listed[parent_id], parent_id))
+    orphans: list[tuple[int, str]] = []
+    for chunk in sorted_chunks(parent_of):
+        orphans += [
+            (row.id, row.key)
+            for row in conn.execute(
+                select(frontier.c.id, frontier.c.key).where(
+                    frontier.c.key.in_(chunk), frontier.c.parent_id.is_(None)
+                )
+            )
+        ]
+    if orphans:
         conn.execute(
             update(frontier)
-            .where(frontier.c.key.in_(chunk), frontier.c.parent_id.is_(None))
-            .values(parent_id=parent_id)
+            .where(frontier.c.id == bindparam("b_id"), frontier.c.parent_id.is_(None))
+            .values(parent_id=bindparam("b_parent")),
+            [{"b_id": i, "b_parent": parent_of[key]} for i, key in sorted(orphans)],
         )
 
 
-def unlisted(conn: Connection, parent_id: int, keys: Collection[str]) -> list[int]:
-    """Present children of ``parent_id`` whose keys the listing no longer names."""
-    rows = conn.execute(
-        select(frontier.c.id, frontier.c.key).where(
-            frontier.c.parent_id == parent_id, frontier.c.gone_crawl.is_(None)
-        )
-    ).all()
-    return [row.id for row in rows if row.key not in keys]
+def unlisted(conn: Connection, listed: Mapping[int, Collection[str]]) -> list[int]:
+    """Present children of these listings that no listing of the batch names any more.
+
+    A child its own listing no longer names but another listing of the same
+    batch does (it comes back there) stays.
+    """
+    named = set().union(*listed.values())
+    missing: list[int] = []
+    for chunk in sorted_chunks(listed):
+        rows = conn.execute(
+            select(frontier.c.id, frontier.c.key).where(
+                frontier.c.parent_id.in_(chunk), frontier.c.gone_crawl.is_(None)
+            )
+        ).all()
+        missing += [row.id for row in rows if row.key not in named]
+    return sorted(missing)
 
 
 def come_back(conn: Connection, keys: Collection[str], now: float) -> int:

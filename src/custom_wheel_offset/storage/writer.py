@@ -469,18 +469,25 @@ class BatchWriter:
     def _write_listed(
         self, conn: Connection, listings: list[Outcome], now: float, tally: Counters
     ) -> int:
-        """Children listed again come back; children no longer listed go (storage.gone)."""
-        rows = 0
-        for o in sorted(listings, key=lambda o: o.item_id):
+        """Children listed again come back; children no longer listed go (storage.gone).
+
+        A few statements for the whole batch, not a few per listing: in the
+        tree's stages most outcomes are listings.
+        """
+        if not listings:
+            return 0
+        listed: dict[int, frozenset[str]] = {}
+        for o in listings:
             assert o.listed is not None
-            gone.link_children(conn, o.item_id, o.listed)
-            back = gone.come_back(conn, o.listed, now)
-            if back:
-                tally.incr("items/returned", back)
-            missing = gone.unlisted(conn, o.item_id, o.listed)
-            if missing:
-                rows += self._mark_gone(conn, missing, now, tally)
-            rows += back
+            listed[o.item_id] = o.listed
+        gone.link_children(conn, listed)
+        back = gone.come_back(conn, set().union(*listed.values()), now)
+        if back:
+            tally.incr("items/returned", back)
+        rows = back
+        missing = gone.unlisted(conn, listed)
+        if missing:
+            rows += self._mark_gone(conn, missing, now, tally)
         return rows
 
     def _write_gone_urls(
