@@ -17,11 +17,11 @@ from custom_wheel_offset.redact import Scrubber
 from .helpers import Reply, ScriptedServer
 
 
-def _jar(value: str) -> http.cookiejar.CookieJar:
+def _jar(value: str, path: str = "/", name: str = "consent") -> http.cookiejar.CookieJar:
     jar = http.cookiejar.CookieJar()
     jar.set_cookie(
         http.cookiejar.Cookie(
-            0, "consent", value, None, False, "127.0.0.1", False, False, "/", True,
+            0, name, value, None, False, "127.0.0.1", False, False, path, True,
             False, None, True, None, None, {},
         )
     )  # fmt: skip
@@ -61,16 +61,46 @@ def test_each_session_gets_its_own_copy_of_the_users_cookies() -> None:
 
 
 def test_headers_are_remembered_per_path_and_extra_headers_and_stay_bounded() -> None:
-    pool = SessionPool("cwo/test")
+    # A cookie scoped to a path: the Cookie header may differ from path to path.
+    pool = SessionPool("cwo/test", _jar("1", path="/a"))
     session = pool.session()
-    plain = pool.headers(session, "http://h/a?x=1")
-    assert pool.headers(session, "http://h/a?x=2") is plain  # the query plays no part
-    extra = pool.headers(session, "http://h/a", {"X-Requested-With": "XMLHttpRequest"})
+    plain = pool.headers(session, "http://127.0.0.1/a?x=1")
+    assert pool.headers(session, "http://127.0.0.1/a?x=2") is plain  # the query plays no part
+    assert plain["Cookie"] == "consent=1"
+    assert "Cookie" not in pool.headers(session, "http://127.0.0.1/b")
+    extra = pool.headers(session, "http://127.0.0.1/a", {"X-Requested-With": "XMLHttpRequest"})
     assert extra is not plain and extra["X-Requested-With"] == "XMLHttpRequest"
     assert "X-Requested-With" not in plain
     for i in range(COOKIE_HEADER_PATHS + 5):
-        pool.headers(session, f"http://h/api/{i}")
-    assert 0 < len(pool.remembered(session)) <= COOKIE_HEADER_PATHS
+        pool.headers(session, f"http://127.0.0.1/api/{i}")
+    assert 1 < len(pool.remembered(session)) <= COOKIE_HEADER_PATHS
+
+
+def test_with_only_root_path_cookies_one_entry_serves_every_path_of_a_host() -> None:
+    """The store's session cookie has path "/": API paths (one per vehicle) share one entry."""
+    pool = SessionPool("cwo/test", _jar("1"))
+    session = pool.session()
+    first = pool.headers(session, "http://127.0.0.1/api/2024/Make/Model1")
+    assert pool.headers(session, "http://127.0.0.1/api/2024/Make/Model2") is first
+    assert first["Cookie"] == "consent=1"
+    other_host = pool.headers(session, "http://127.0.0.2/api/2024/Make/Model1")
+    assert "Cookie" not in other_host  # the cookie's domain is 127.0.0.1
+    extra = pool.headers(session, "http://127.0.0.1/x", {"Referer": "http://127.0.0.1/"})
+    assert extra is not first and extra["Referer"] == "http://127.0.0.1/"
+    assert len(pool.remembered(session)) == 3
+
+
+def test_a_cookie_with_a_path_makes_headers_path_specific_again(
+    server: ScriptedServer, transport: Transport
+) -> None:
+    pool = SessionPool("cwo/test", _jar("1"))
+    session = pool.session()
+    assert pool.headers(session, server.url("/api/x"))["Cookie"] == "consent=1"
+    server.route("/api/x", Reply(headers={"Set-Cookie": "scoped=2; Path=/api"}))
+    with transport.get(server.url("/api/x"), {}) as resp:
+        pool.store_cookies(session, resp, server.url("/api/x"))
+    assert pool.headers(session, server.url("/api/y"))["Cookie"] == "scoped=2; consent=1"
+    assert pool.headers(session, server.url("/store"))["Cookie"] == "consent=1"
 
 
 def test_a_cookie_set_by_an_answer_is_sent_next(

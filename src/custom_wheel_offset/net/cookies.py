@@ -23,7 +23,8 @@ A :class:`SessionPool` gives each worker thread its own ``requests.Session``
 store keeps the selected vehicle in the PHP session, so one thread's
 select-then-ask calls share one jar and no other thread uses it. The pool
 also remembers each thread's request headers (the Cookie header included)
-per path, because asking the jar costs more than the rest of a request.
+per path (per host while every cookie's path is ``/``), because asking the
+jar costs more than the rest of a request.
 """
 
 from __future__ import annotations
@@ -317,13 +318,19 @@ class SessionPool:
         Remembered per thread, scheme, host, path (the query plays no part
         in cookie matching) and extra headers until a response sets a cookie,
         and for at most :data:`COOKIE_HEADER_TTL` seconds so an expiring cookie
-        is not sent on.
+        is not sent on. While every cookie of the jar has the path ``/`` (the
+        store's session cookie has), the path plays no part either: the API
+        paths, one per vehicle, then share one entry.
         """
-        remembered = self.remembered(session)
-        path = url.partition("?")[0]
+        remembered, root_only = self._remembered(session)
+        scope = url.partition("?")[0]
+        if root_only:
+            # "scheme://host[:port]": the path cannot change what the jar sends.
+            slash = scope.find("/", scope.find("//") + 2)
+            scope = scope if slash == -1 else scope[:slash]
         # The extra headers are part of the key: select and the option lists
         # share a path with one set, and another set must never be reused for it.
-        key: Any = path if not extra else (path, tuple(extra.items()))
+        key: Any = scope if not extra else (scope, tuple(extra.items()))
         now = time.monotonic()
         entry = remembered.get(key)
         if entry is None or now - entry[0] > COOKIE_HEADER_TTL:
@@ -338,15 +345,22 @@ class SessionPool:
 
     def remembered(self, session: requests.Session) -> dict[Any, tuple[float, dict[str, str]]]:
         """This thread's remembered headers for ``session``: ``{key: (when, headers)}``."""
+        return self._remembered(session)[0]
+
+    def _remembered(
+        self, session: requests.Session
+    ) -> tuple[dict[Any, tuple[float, dict[str, str]]], bool]:
+        """(this thread's remembered headers, whether every cookie of the jar has path "/")."""
         cached = getattr(self._local, "headers", None)
         if cached is None or cached[0] is not session:
-            cached = self._local.headers = (session, {})
-        return cached[1]  # type: ignore[no-any-return]
+            root_only = all(cookie.path == "/" for cookie in session.cookies)
+            cached = self._local.headers = (session, {}, root_only)
+        return cached[1], cached[2]
 
     def store_cookies(self, session: requests.Session, resp: TransportResponse, url: str) -> None:
         """Put the cookies ``resp`` sets into ``session``'s jar; ValueError for a bad header."""
         session.cookies.extract_cookies(resp, urllib.request.Request(url))  # type: ignore[arg-type]
-        self._local.headers = (session, {})
+        self._local.headers = None  # the jar may have changed: ask it again
 
     def close(self) -> None:
         """Close every session; threads that go on get new ones."""
