@@ -834,6 +834,19 @@ class _View(NamedTuple):
     final: bool  # the window reaches the document's end: no sentinel was put
 
 
+def _window(page: _Page, start: int, end: int) -> bytes:
+    """The bytes ``[start, end)`` that go to the parser; ParseError if they hold the marker.
+
+    Only what is parsed is searched (a few hundred bytes a candidate, not
+    the whole page): the marker elsewhere on the page cannot reach a tree.
+    """
+    if page.lower.find(_SENTINEL_BYTES, start, end) != -1:
+        raise ParseError(
+            f"markup at byte {start} holds {_SENTINEL!r}, the marker cwo puts at a window's end"
+        )
+    return page.body[start:end]
+
+
 def _view_alone(window: bytes, final: bool) -> _View:
     """One window parsed by itself, as the start of a ``<body>``."""
     parsed = _parse_html(_WINDOW_PREFIX + window + (b"" if final else _SENTINEL_HTML))
@@ -858,7 +871,7 @@ def _read_window(page: _Page, start: int, wanted: int, token: str) -> tuple[str,
     page.spend(end - start)
     view = page.views.get((start, end))
     if view is None:
-        view = _view_alone(page.body[start:end], final)
+        view = _view_alone(_window(page, start, end), final)
     if not (view.final or view.sentinel is not None or view.fatal):
         return _UNDECIDED, None
     first = view.first
@@ -924,11 +937,12 @@ _MISPLACED_START = re.compile(rb"<(?:html|head|body)(?:[\t\n\f\r />]|$)")
 
 def _closed_box(page: _Page, start: int, end: int) -> bytes:
     """The window ``[start, end)`` in a box, with its sentinel, then whatever closes it."""
+    window = _window(page, start, end)
     lower = page.lower[start:end]
     closers = [b"</div>" * lower.count(b"<div")]
     if b"<t" in lower:  # most windows hold no table: one search instead of seven counts
         closers += [close * lower.count(open_) for open_, close in _TABLE_PARTS]
-    return b"".join((_BOX_OPEN, page.body[start:end], _SENTINEL_HTML, *closers, _BOX_CLOSE))
+    return b"".join((_BOX_OPEN, window, _SENTINEL_HTML, *closers, _BOX_CLOSE))
 
 
 def _read_first_windows(page: _Page) -> None:
@@ -1052,8 +1066,6 @@ def _fitment(page: _Page) -> FitmentPage:
         # The store answers a normal page without ranges for a combination it
         # has no data for (or does not recognise): a real "no data" answer.
         return FitmentPage.no_data()
-    if _SENTINEL_BYTES in page.lower:
-        raise ParseError(f"page holds {_SENTINEL!r}, the marker cwo puts at a window's end")
     _read_first_windows(page)
     blocks = _blocks(page)
     if not blocks:
