@@ -68,3 +68,51 @@ def test_5xx_or_no_answer_disallows_for_now(status: int | None) -> None:
 
 def test_allow_all_constructor() -> None:
     assert RobotsPolicy.allow_all().allowed(f"{BASE}/cart", UA)
+
+
+def test_plain_rules_are_answered_once_per_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No rule can see the query: Protego is asked once per path, not once per URL."""
+    policy = RobotsPolicy.from_response(200, ROBOTS)
+    assert policy.path_only
+    asked: list[str] = []
+    assert policy.parser is not None
+    real = policy.parser.can_fetch
+    monkeypatch.setattr(policy.parser, "can_fetch", lambda u, a: asked.append(u) or real(u, a))
+    for year in range(2000, 2030):
+        assert policy.allowed(f"{BASE}/store/wheels?year={year}&make=Ford", UA)
+        assert not policy.allowed(f"{BASE}/store/private/x?year={year}", UA)
+    assert not policy.allowed(f"{BASE}/cart", "SomeBot/1.0")  # its own answer per agent
+    assert len(asked) == 3
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "Disallow: /store/wheels?sort=",
+        "Disallow: /*sort=price",
+        "Disallow: /store/wheels$",
+        "Allow: /store/wheels%3Fx",
+        "dissallow: /store/wheels?sort=",  # a spelling Protego reads too
+    ],
+)
+def test_rules_that_can_see_the_query_are_asked_for_every_url(rule: str) -> None:
+    body = f"User-agent: *\n{rule}\nSitemap: https://x.example/map.xml?v=1\n".encode()
+    policy = RobotsPolicy.from_response(200, body)
+    assert not policy.path_only
+    if "sort=" in rule and "Allow" not in rule:
+        assert not policy.allowed(f"{BASE}/store/wheels?sort=price", UA)
+        assert policy.allowed(f"{BASE}/store/wheels?year=2020", UA)
+
+
+def test_user_agent_sitemap_and_comment_lines_keep_rules_path_only() -> None:
+    body = b"User-agent: *   # everyone\nDisallow: /cart  # no $ here\nSitemap: /s.xml?x=1\n"
+    assert RobotsPolicy.from_response(200, body).path_only
+
+
+def test_remembered_paths_stay_bounded() -> None:
+    from custom_wheel_offset.net.robots import MAX_REMEMBERED_PATHS
+
+    policy = RobotsPolicy.from_response(200, ROBOTS)
+    for i in range(MAX_REMEMBERED_PATHS + 10):
+        assert policy.allowed(f"{BASE}/api/vehicle/{i}?x=1", UA)
+    assert 0 < len(policy._answers) <= MAX_REMEMBERED_PATHS
