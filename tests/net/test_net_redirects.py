@@ -94,3 +94,26 @@ def test_next_hop_refuses_another_site_and_warns_once_per_moved_host(
         assert not redirects.note_moved("http://h.example/b", "https://www.h.example/b")
     assert counters.get("redirects/same_site_hosts") == 1
     assert len(caplog.records) == 1 and "https://www.h.example" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.CustomWheelOffset.com/store/wheels?year=2020&make=Ford",
+        "http://h.example?x=1",
+        "http://h.example#frag",
+        "http://h.example",
+        "http://user:p/w@h.example:81/x",
+        "http://user:p?w@h.example:81/x",
+        "http://[::1]:9000?x",
+        "http://h.example:notaport/x",
+        "HTTPS://H.EXAMPLE:443/x",
+        "h.example/x",
+        "",
+    ],
+)
+def test_host_key_of_a_url_is_that_of_the_whole_url_split(url: str) -> None:
+    """host_key looks up only the scheme and authority: the same answer as splitting it all."""
+    from custom_wheel_offset.net.redirects import _host_key
+
+    assert host_key(url) == _host_key(url)

@@ -9,6 +9,7 @@ it and says once per host that such a redirect costs a request per page.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -44,6 +45,25 @@ def host_key(url: str) -> str:
     ``https://www.Example.com:443/x`` is ``www.example.com``, and
     ``http://127.0.0.1:8765/`` is ``127.0.0.1:8765``.
     """
+    authority = url.find("://")
+    if authority == -1:
+        return _host_key(url)
+    # Asked for every request: the scheme and authority alone are looked up (and
+    # remembered), instead of splitting a fitment URL with its long query each time.
+    end = len(url)
+    for separator in "/?#":
+        found = url.find(separator, authority + 3, end)
+        if found != -1:
+            end = found
+    return _origin_host_key(url[:end])
+
+
+@functools.lru_cache(maxsize=256)
+def _origin_host_key(scheme_and_authority: str) -> str:
+    return _host_key(scheme_and_authority)
+
+
+def _host_key(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if ":" in host:
