@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from custom_wheel_offset.errors import ConfigError
+from custom_wheel_offset.net.redirects import scheme_and_authority
 
 if TYPE_CHECKING:
     import requests
@@ -323,11 +324,8 @@ class SessionPool:
         paths, one per vehicle, then share one entry.
         """
         remembered, root_only = self._remembered(session)
-        scope = url.partition("?")[0]
-        if root_only:
-            # "scheme://host[:port]": the path cannot change what the jar sends.
-            slash = scope.find("/", scope.find("//") + 2)
-            scope = scope if slash == -1 else scope[:slash]
+        # Without a path cookie the path cannot change what the jar sends.
+        scope = scheme_and_authority(url) if root_only else url.partition("?")[0]
         # The extra headers are part of the key: select and the option lists
         # share a path with one set, and another set must never be reused for it.
         key: Any = scope if not extra else (scope, tuple(extra.items()))

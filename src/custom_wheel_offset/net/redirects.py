@@ -31,6 +31,7 @@ __all__ = [
     "origin",
     "redirect_target",
     "same_site_redirect",
+    "scheme_and_authority",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,24 @@ def host_key(url: str) -> str:
     ``https://www.Example.com:443/x`` is ``www.example.com``, and
     ``http://127.0.0.1:8765/`` is ``127.0.0.1:8765``.
     """
-    authority = url.find("://")
-    if authority == -1:
+    if "://" not in url:
         return _host_key(url)
     # Asked for every request: the scheme and authority alone are looked up (and
     # remembered), instead of splitting a fitment URL with its long query each time.
+    return _origin_host_key(scheme_and_authority(url))
+
+
+def scheme_and_authority(url: str) -> str:
+    """``scheme://authority``: the URL up to its path, query or fragment (all of it without ``://``)."""
+    start = url.find("://")
+    if start == -1:
+        return url
     end = len(url)
     for separator in "/?#":
-        found = url.find(separator, authority + 3, end)
+        found = url.find(separator, start + 3, end)
         if found != -1:
             end = found
-    return _origin_host_key(url[:end])
+    return url[:end]
 
 
 @functools.lru_cache(maxsize=256)
